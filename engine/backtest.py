@@ -1,0 +1,249 @@
+"""The backtest loop (SPEC §6) and the `Backtest` utility object."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine import events
+from engine.clock import SYSTEM_CLOCK, Clock
+from engine.config import snapshot
+from engine.errors import ConfigError
+from engine.events import BacktestProgress, DoneContract, PerformanceContract
+from engine.exchange import ClientExchange
+from engine.frame import timeframes
+from engine.logger import get_logger
+from engine.models import Action, ClosedResult
+from engine.registration import exchanges, frames, risk_client, strategies
+from engine.reports.backtest import backtest_report
+from engine.stats import BacktestStatistics, backtest_statistics
+from engine.strategy import ClientStrategy
+
+PROGRESS_UPDATES = 200
+_SOURCE = "Backtest.run"
+
+
+class _Timer:
+    """Sends `listen_performance` measurements, only when someone listens."""
+
+    def __init__(self, strategy: str, exchange: str, symbol: str) -> None:
+        self.names = (strategy, exchange, symbol)
+        self.previous: int | None = None
+
+    def emit(self, metric: str, started: float) -> None:
+        if not events.performance_emitter.listeners:
+            return
+        now = time.time_ns() // 1_000_000
+        duration = (time.perf_counter() - started) * 1000
+        events.performance_emitter.emit(
+            PerformanceContract(now, self.previous, metric, duration, *self.names, True)
+        )
+        self.previous = now
+
+
+def _names(context: Mapping[str, Any] | None, fields: dict[str, Any]) -> tuple[str, str, str]:
+    merged = dict(context or {})
+    merged.update({k: v for k, v in fields.items() if v is not None})
+    aliases = {
+        "strategyName": "strategy_name",
+        "exchangeName": "exchange_name",
+        "frameName": "frame_name",
+    }
+    named = {aliases.get(k, k): v for k, v in merged.items()}
+    missing = [k for k in ("strategy_name", "exchange_name", "frame_name") if not named.get(k)]
+    if missing:
+        raise ConfigError(f"{_SOURCE}: missing {', '.join(missing)}")
+    return named["strategy_name"], named["exchange_name"], named["frame_name"]
+
+
+class BacktestUtils:
+    """Run backtests and read their statistics and reports (upstream's `Backtest`)."""
+
+    def __init__(self) -> None:
+        self._closed: dict[tuple[str, str], list[ClosedResult]] = {}
+        self._lock = threading.Lock()
+
+    def run(
+        self,
+        symbol: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        strategy_name: str | None = None,
+        exchange_name: str | None = None,
+        frame_name: str | None = None,
+        profile: str | None = None,
+        cancel: threading.Event | None = None,
+        clock: Clock | None = None,
+    ) -> Iterator[Any]:
+        """Backtest a strategy on a symbol over a frame; yield one result per signal.
+
+        Names come as keywords or in a `context` mapping (`{"strategyName": …}` works).
+        Yields closed, cancelled and (at the end of data) active results. Setting `cancel`
+        stops the run at the next frame. Names are checked before the first frame.
+        """
+        strategy, exchange, frame = _names(
+            context,
+            {
+                "strategy_name": strategy_name,
+                "exchange_name": exchange_name,
+                "frame_name": frame_name,
+            },
+        )
+        settings = snapshot(profile)
+        strategy_schema = strategies.get(strategy, _SOURCE)
+        exchange_client = ClientExchange(
+            exchanges.get(exchange, _SOURCE), settings, clock or SYSTEM_CLOCK
+        )
+        frame_schema = frames.get(frame, _SOURCE)
+        risk = risk_client(strategy_schema.risk_name, _SOURCE, fresh=True)
+        client = ClientStrategy(
+            strategy_schema,
+            exchange_client,
+            symbol,
+            settings,
+            risk,
+            backtest=True,
+            frame_name=frame,
+        )
+        with self._lock:
+            self._closed[(symbol, strategy)] = []
+        return self._loop(client, timeframes(frame_schema, symbol), cancel)
+
+    def _loop(
+        self, strategy: ClientStrategy, frames_ms: np.ndarray, cancel: threading.Event | None
+    ) -> Iterator[Any]:
+        symbol, exchange = strategy.symbol, strategy.exchange
+        settings = strategy.settings
+        timer = _Timer(strategy.name, exchange.name, symbol)
+        run_started = time.perf_counter()
+        total = len(frames_ms)
+        step = max(1, total // PROGRESS_UPDATES)
+        next_progress = 0
+        frames_list = frames_ms.tolist()
+        i = 0
+        while i < total:
+            if cancel is not None and cancel.is_set():
+                return
+            when = frames_list[i]
+            frame_started = time.perf_counter()
+            if i >= next_progress:
+                self._progress(strategy, total, i)
+                next_progress = i + step
+            try:
+                result = strategy.tick(when)
+            except Exception as exc:
+                strategy.report(exc, when, "tick")
+                i += 1
+                continue
+            if result is not None:
+                self._emit(result)
+                action = result.action
+                if action is Action.SCHEDULED or action is Action.OPENED:
+                    signal = result.signal
+                    need = signal.minute_estimated_time
+                    if action is Action.SCHEDULED:
+                        need = int(settings.schedule_await_minutes) + need + 1
+                    try:
+                        candles = exchange.get_next_candles(symbol, "1m", need, when)
+                        if len(candles) == 0:
+                            i += 1
+                            continue
+                        outcome = strategy.backtest(candles, when)
+                    except Exception as exc:
+                        strategy.report(exc, when, "backtest")
+                        i += 1
+                        continue
+                    self._emit(outcome)
+                    timer.emit("backtest_signal", frame_started)
+                    close = getattr(outcome, "close_timestamp", None)
+                    if close is not None:
+                        i = max(i, int(np.searchsorted(frames_ms, close, side="left")))
+                    yield outcome
+            timer.emit("backtest_timeframe", frame_started)
+            i += 1
+        self._progress(strategy, total, total)
+        timer.emit("backtest_total", run_started)
+
+    def _progress(self, strategy: ClientStrategy, total: int, done: int) -> None:
+        if events.progress_backtest_emitter.listeners:
+            events.progress_backtest_emitter.emit(
+                BacktestProgress(
+                    strategy.exchange.name,
+                    strategy.name,
+                    strategy.symbol,
+                    total,
+                    done,
+                    done / total if total else 1.0,
+                )
+            )
+
+    def _emit(self, result: Any) -> None:
+        if result.action is Action.CLOSED:
+            with self._lock:
+                self._closed.setdefault((result.symbol, result.strategy_name), []).append(result)
+        events.signal_emitter.emit(result)
+        events.signal_backtest_emitter.emit(result)
+
+    def background(
+        self, symbol: str, context: Mapping[str, Any] | None = None, **names: Any
+    ) -> Any:
+        """Run a backtest in a thread; return a function that stops it.
+
+        Emits `listen_done_backtest` when it ends (also after a stop); a fatal error goes to
+        `listen_exit`.
+        """
+        cancel = threading.Event()
+        results = self.run(symbol, context, cancel=cancel, **names)
+        strategy, exchange, _ = _names(context, names)
+
+        def consume() -> None:
+            try:
+                for _ in results:
+                    pass
+            except Exception as exc:
+                get_logger().warn(f"Backtest.background {strategy} {symbol} failed: {exc!r}")
+                events.exit_emitter.emit(exc)
+            events.done_backtest_emitter.emit(DoneContract(exchange, strategy, True, symbol))
+
+        thread = threading.Thread(target=consume, name=f"backtest-{strategy}-{symbol}", daemon=True)
+        thread.start()
+
+        def stop() -> None:
+            cancel.set()
+
+        return stop
+
+    def get_data(self, symbol: str, strategy_name: str) -> BacktestStatistics:
+        """Return the statistics of the last backtest of `strategy_name` on `symbol`."""
+        with self._lock:
+            closed = list(self._closed.get((symbol, strategy_name), ()))
+        return backtest_statistics(closed)
+
+    def get_report(self, symbol: str, strategy_name: str) -> str:
+        """Return the markdown report of the last backtest of `strategy_name` on `symbol`."""
+        return backtest_report(strategy_name, self.get_data(symbol, strategy_name))
+
+    def dump(self, symbol: str, strategy_name: str, path: str | Path = "./dump/backtest") -> Path:
+        """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{strategy_name}.md"
+        target.write_text(self.get_report(symbol, strategy_name), encoding="utf-8")
+        get_logger().log(f"Backtest report saved: {target}")
+        return target
+
+    def clear(self, symbol: str | None = None, strategy_name: str | None = None) -> None:
+        """Forget stored results (all, or one symbol/strategy pair)."""
+        with self._lock:
+            if symbol is None or strategy_name is None:
+                self._closed.clear()
+            else:
+                self._closed.pop((symbol, strategy_name), None)
+
+
+Backtest = BacktestUtils()

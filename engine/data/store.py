@@ -1,0 +1,226 @@
+"""Columnar candle storage: numpy arrays per symbol, sliced instead of looped over."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+
+from engine.errors import ConfigError, DataError
+from engine.intervals import interval_ms
+from engine.models import Candle
+
+MINUTE_MS = 60_000
+
+
+@dataclass(frozen=True, eq=False)
+class CandleArrays:
+    """Candles as parallel arrays: int64 open times (epoch ms) and float64 OHLCV."""
+
+    timestamp: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+    volume: np.ndarray
+    _typical_volume: list[np.ndarray] = field(default_factory=list, repr=False)
+
+    def __len__(self) -> int:
+        return int(self.timestamp.shape[0])
+
+    @property
+    def typical_volume(self) -> np.ndarray:
+        """Return `((high + low + close) / 3) * volume` per candle, the VWAP numerator terms."""
+        if not self._typical_volume:
+            self._typical_volume.append(((self.high + self.low + self.close) / 3) * self.volume)
+        return self._typical_volume[0]
+
+    def slice(self, start: int, stop: int) -> CandleArrays:
+        """Return candles `[start, stop)` as views (no copy)."""
+        tv = [self._typical_volume[0][start:stop]] if self._typical_volume else []
+        return CandleArrays(
+            self.timestamp[start:stop],
+            self.open[start:stop],
+            self.high[start:stop],
+            self.low[start:stop],
+            self.close[start:stop],
+            self.volume[start:stop],
+            tv,
+        )
+
+    def take(self, indices: np.ndarray) -> CandleArrays:
+        """Return the candles at `indices` (a copy)."""
+        return CandleArrays(
+            self.timestamp[indices],
+            self.open[indices],
+            self.high[indices],
+            self.low[indices],
+            self.close[indices],
+            self.volume[indices],
+        )
+
+    def to_candles(self) -> list[Candle]:
+        """Return the candles as `Candle` tuples (for user code)."""
+        columns = (
+            self.timestamp.tolist(),
+            self.open.tolist(),
+            self.high.tolist(),
+            self.low.tolist(),
+            self.close.tolist(),
+            self.volume.tolist(),
+        )
+        return [Candle(*row) for row in zip(*columns, strict=True)]
+
+    @classmethod
+    def from_columns(
+        cls,
+        timestamp: Iterable[int] | np.ndarray,
+        open: Iterable[float] | np.ndarray,
+        high: Iterable[float] | np.ndarray,
+        low: Iterable[float] | np.ndarray,
+        close: Iterable[float] | np.ndarray,
+        volume: Iterable[float] | np.ndarray,
+    ) -> CandleArrays:
+        """Build arrays from six columns (copied into contiguous int64/float64 arrays)."""
+        return cls(
+            np.ascontiguousarray(timestamp, dtype=np.int64),
+            np.ascontiguousarray(open, dtype=np.float64),
+            np.ascontiguousarray(high, dtype=np.float64),
+            np.ascontiguousarray(low, dtype=np.float64),
+            np.ascontiguousarray(close, dtype=np.float64),
+            np.ascontiguousarray(volume, dtype=np.float64),
+        )
+
+    @classmethod
+    def from_candles(cls, candles: Iterable[Any]) -> CandleArrays:
+        """Build arrays from `Candle`s, dicts or `(ts, o, h, l, c, v)` tuples (ccxt's shape)."""
+        rows = [candle_tuple(c) for c in candles]
+        if not rows:
+            return cls.from_columns([], [], [], [], [], [])
+        ts, o, h, low, c, v = zip(*rows, strict=True)
+        return cls.from_columns(ts, o, h, low, c, v)
+
+
+def candle_tuple(candle: Any) -> tuple[Any, Any, Any, Any, Any, Any]:
+    """Normalise one candle given as a `Candle`, a mapping or a 6-sequence."""
+    if isinstance(candle, Mapping):
+        try:
+            return (
+                candle["timestamp"],
+                candle["open"],
+                candle["high"],
+                candle["low"],
+                candle["close"],
+                candle["volume"],
+            )
+        except KeyError as exc:
+            raise DataError(
+                f"candle {dict(candle)!r} has no field {exc.args[0]!r}; a candle needs "
+                "timestamp, open, high, low, close and volume"
+            ) from None
+    values = tuple(candle)
+    if len(values) != 6:
+        raise DataError(
+            f"candle {candle!r} has {len(values)} values; expected 6: "
+            "(timestamp, open, high, low, close, volume)"
+        )
+    return values
+
+
+def to_ms(value: datetime | int | float) -> int:
+    """Convert an aware datetime or epoch milliseconds to epoch milliseconds."""
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            raise ConfigError(
+                f"datetime {value.isoformat()} has no timezone; pass an aware datetime "
+                "such as datetime(2024, 1, 1, tzinfo=timezone.utc)"
+            )
+        return round(value.timestamp() * 1000)
+    return int(value)
+
+
+def aggregate(minutes: CandleArrays, step_ms: int) -> CandleArrays:
+    """Aggregate one-minute candles into epoch-aligned buckets of `step_ms`; skip empty ones."""
+    if step_ms == MINUTE_MS or len(minutes) == 0:
+        return minutes
+    bucket = minutes.timestamp - minutes.timestamp % step_ms
+    starts = np.flatnonzero(np.concatenate(([True], bucket[1:] != bucket[:-1])))
+    ends = np.concatenate((starts[1:], [len(minutes)])) - 1
+    return CandleArrays.from_columns(
+        bucket[starts],
+        minutes.open[starts],
+        np.maximum.reduceat(minutes.high, starts),
+        np.minimum.reduceat(minutes.low, starts),
+        minutes.close[ends],
+        np.add.reduceat(minutes.volume, starts),
+    )
+
+
+class CandleStore:
+    """One-minute candles of several symbols, loaded once, served as slices.
+
+    A store can be filled eagerly with `put` or lazily through a `loader(symbol)` that
+    returns `CandleArrays` (the demo market generates symbols on first use). Its bound
+    method `get_candles` has the signature of an exchange's `get_candles`, and the engine
+    recognises it to take the array fast path instead of building candle lists.
+    """
+
+    def __init__(
+        self,
+        loader: Callable[[str], CandleArrays] | None = None,
+        symbols: Iterable[str] = (),
+    ) -> None:
+        self._loader = loader
+        self._known = list(symbols)
+        self._data: dict[tuple[str, int], CandleArrays] = {}
+        self._lock = threading.Lock()
+
+    def put(self, symbol: str, candles: CandleArrays) -> None:
+        """Store (or replace) the one-minute candles of `symbol`."""
+        with self._lock:
+            for key in [k for k in self._data if k[0] == symbol]:
+                del self._data[key]
+            self._data[(symbol, MINUTE_MS)] = candles
+            if symbol not in self._known:
+                self._known.append(symbol)
+
+    def symbols(self) -> list[str]:
+        """Return the symbols this store holds or can load."""
+        return list(self._known)
+
+    def arrays(self, symbol: str, interval: str = "1m") -> CandleArrays:
+        """Return all candles of `symbol` at `interval` (aggregated from 1m and cached)."""
+        step = interval_ms(interval)
+        key = (symbol, step)
+        found = self._data.get(key)
+        if found is not None:
+            return found
+        with self._lock:
+            minutes = self._data.get((symbol, MINUTE_MS))
+            if minutes is None:
+                if self._loader is None or (self._known and symbol not in self._known):
+                    raise DataError(
+                        f"no candles for symbol {symbol!r}; this source has "
+                        f"{', '.join(self._known) or 'no symbols'}"
+                    )
+                minutes = self._loader(symbol)
+                self._data[(symbol, MINUTE_MS)] = minutes
+            result = aggregate(minutes, step)
+            self._data[key] = result
+            return result
+
+    def window(self, symbol: str, interval: str, since_ms: int, limit: int) -> CandleArrays:
+        """Return up to `limit` candles whose open time is `>= since_ms`, as views."""
+        data = self.arrays(symbol, interval)
+        start = int(np.searchsorted(data.timestamp, since_ms, side="left"))
+        return data.slice(start, min(start + max(limit, 0), len(data)))
+
+    def get_candles(
+        self, symbol: str, interval: str, since: datetime | int, limit: int
+    ) -> list[Candle]:
+        """Return up to `limit` candles opening at or after `since` (the exchange contract)."""
+        return self.window(symbol, interval, to_ms(since), limit).to_candles()

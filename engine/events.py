@@ -1,0 +1,241 @@
+"""Engine events: emitters and the public `listen_*` functions (SPEC §16).
+
+Listeners are called synchronously, one at a time and in order, on the thread that runs the
+engine. A listener that raises is logged and reported through `listen_error`; it never stops
+a run. Every `listen_*` returns a function that unsubscribes.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from engine.logger import get_logger
+
+T = TypeVar("T")
+Unsubscribe = Callable[[], None]
+
+
+class Emitter(Generic[T]):
+    """A list of subscribers; emitting with none subscribed costs one attribute read."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.listeners: tuple[Callable[[T], Any], ...] = ()
+        self._lock = threading.Lock()
+
+    def subscribe(self, fn: Callable[[T], Any]) -> Unsubscribe:
+        """Add `fn`; return a function that removes it."""
+        with self._lock:
+            self.listeners = (*self.listeners, fn)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self.listeners = tuple(f for f in self.listeners if f is not fn)
+
+        return unsubscribe
+
+    def once(self, filter_fn: Callable[[T], bool], fn: Callable[[T], Any]) -> Unsubscribe:
+        """Call `fn` for the first value that passes `filter_fn`, then unsubscribe."""
+        done = threading.Event()
+
+        def wrapper(value: T) -> None:
+            if done.is_set() or not filter_fn(value):
+                return
+            done.set()
+            unsubscribe()
+            fn(value)
+
+        unsubscribe = self.subscribe(wrapper)
+        return unsubscribe
+
+    def emit(self, value: T) -> None:
+        """Deliver `value` to every listener in subscription order."""
+        for fn in self.listeners:
+            try:
+                fn(value)
+            except Exception as exc:  # a listener must never kill a run
+                get_logger().warn(f"listener of {self.name} raised {exc!r}")
+                if self is not error_emitter:
+                    error_emitter.emit(exc)
+
+    def clear(self) -> None:
+        """Remove every listener."""
+        with self._lock:
+            self.listeners = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DoneContract:
+    """Sent when a background run finishes."""
+
+    exchange_name: str
+    strategy_name: str
+    backtest: bool
+    symbol: str
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestProgress:
+    """Progress of a backtest: frames processed out of the total."""
+
+    exchange_name: str
+    strategy_name: str
+    symbol: str
+    total_frames: int
+    processed_frames: int
+    progress: float
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceContract:
+    """One timing measurement of the engine (SPEC §13.5)."""
+
+    timestamp: int
+    previous_timestamp: int | None
+    metric_type: str
+    duration: float
+    strategy_name: str
+    exchange_name: str
+    symbol: str
+    backtest: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PartialContract:
+    """A partial profit or loss level reached by an open signal (SPEC §9)."""
+
+    symbol: str
+    data: Any
+    current_price: float
+    level: int
+    backtest: bool
+    timestamp: int
+
+
+signal_emitter: Emitter[Any] = Emitter("signal")
+signal_backtest_emitter: Emitter[Any] = Emitter("signal_backtest")
+signal_live_emitter: Emitter[Any] = Emitter("signal_live")
+error_emitter: Emitter[BaseException] = Emitter("error")
+exit_emitter: Emitter[BaseException] = Emitter("exit")
+done_backtest_emitter: Emitter[DoneContract] = Emitter("done_backtest")
+done_live_emitter: Emitter[DoneContract] = Emitter("done_live")
+done_walker_emitter: Emitter[DoneContract] = Emitter("done_walker")
+progress_backtest_emitter: Emitter[BacktestProgress] = Emitter("progress_backtest")
+performance_emitter: Emitter[PerformanceContract] = Emitter("performance")
+partial_profit_emitter: Emitter[PartialContract] = Emitter("partial_profit")
+partial_loss_emitter: Emitter[PartialContract] = Emitter("partial_loss")
+validation_emitter: Emitter[BaseException] = Emitter("validation")
+
+
+def _always(_: Any) -> bool:
+    return True
+
+
+def listen_signal(fn: Callable[[Any], Any]) -> Unsubscribe:
+    """Receive every tick and backtest result of every run (backtest and live)."""
+    return signal_emitter.subscribe(fn)
+
+
+def listen_signal_once(filter_fn: Callable[[Any], bool], fn: Callable[[Any], Any]) -> Unsubscribe:
+    """Receive the first result that passes `filter_fn`, then unsubscribe."""
+    return signal_emitter.once(filter_fn, fn)
+
+
+def listen_signal_backtest(fn: Callable[[Any], Any]) -> Unsubscribe:
+    """Receive every result of backtest runs."""
+    return signal_backtest_emitter.subscribe(fn)
+
+
+def listen_signal_backtest_once(
+    filter_fn: Callable[[Any], bool], fn: Callable[[Any], Any]
+) -> Unsubscribe:
+    """Receive the first backtest result that passes `filter_fn`, then unsubscribe."""
+    return signal_backtest_emitter.once(filter_fn, fn)
+
+
+def listen_signal_live(fn: Callable[[Any], Any]) -> Unsubscribe:
+    """Receive every result of live runs."""
+    return signal_live_emitter.subscribe(fn)
+
+
+def listen_signal_live_once(
+    filter_fn: Callable[[Any], bool], fn: Callable[[Any], Any]
+) -> Unsubscribe:
+    """Receive the first live result that passes `filter_fn`, then unsubscribe."""
+    return signal_live_emitter.once(filter_fn, fn)
+
+
+def listen_error(fn: Callable[[BaseException], Any]) -> Unsubscribe:
+    """Receive recoverable errors: strategy exceptions, invalid signals, failed fetches."""
+    return error_emitter.subscribe(fn)
+
+
+def listen_exit(fn: Callable[[BaseException], Any]) -> Unsubscribe:
+    """Receive fatal errors that ended a background run."""
+    return exit_emitter.subscribe(fn)
+
+
+def listen_done_backtest(fn: Callable[[DoneContract], Any]) -> Unsubscribe:
+    """Receive the end of every background backtest."""
+    return done_backtest_emitter.subscribe(fn)
+
+
+def listen_done_backtest_once(
+    filter_fn: Callable[[DoneContract], bool], fn: Callable[[DoneContract], Any]
+) -> Unsubscribe:
+    """Receive the end of the first background backtest that passes `filter_fn`."""
+    return done_backtest_emitter.once(filter_fn, fn)
+
+
+def listen_done_live(fn: Callable[[DoneContract], Any]) -> Unsubscribe:
+    """Receive the end of every background live run."""
+    return done_live_emitter.subscribe(fn)
+
+
+def listen_done_live_once(
+    filter_fn: Callable[[DoneContract], bool], fn: Callable[[DoneContract], Any]
+) -> Unsubscribe:
+    """Receive the end of the first background live run that passes `filter_fn`."""
+    return done_live_emitter.once(filter_fn, fn)
+
+
+def listen_backtest_progress(fn: Callable[[BacktestProgress], Any]) -> Unsubscribe:
+    """Receive backtest progress (batched: about 200 updates per run, always the last)."""
+    return progress_backtest_emitter.subscribe(fn)
+
+
+def listen_performance(fn: Callable[[PerformanceContract], Any]) -> Unsubscribe:
+    """Receive timing measurements of the engine's steps."""
+    return performance_emitter.subscribe(fn)
+
+
+def listen_partial_profit(fn: Callable[[PartialContract], Any]) -> Unsubscribe:
+    """Receive every partial profit level (10 %, 20 % … of price move) an open signal reaches."""
+    return partial_profit_emitter.subscribe(fn)
+
+
+def listen_partial_profit_once(
+    filter_fn: Callable[[PartialContract], bool], fn: Callable[[PartialContract], Any]
+) -> Unsubscribe:
+    """Receive the first partial profit event that passes `filter_fn`."""
+    return partial_profit_emitter.once(filter_fn, fn)
+
+
+def listen_partial_loss(fn: Callable[[PartialContract], Any]) -> Unsubscribe:
+    """Receive every partial loss level an open signal reaches."""
+    return partial_loss_emitter.subscribe(fn)
+
+
+def listen_partial_loss_once(
+    filter_fn: Callable[[PartialContract], bool], fn: Callable[[PartialContract], Any]
+) -> Unsubscribe:
+    """Receive the first partial loss event that passes `filter_fn`."""
+    return partial_loss_emitter.once(filter_fn, fn)
+
+
+def listen_validation(fn: Callable[[BaseException], Any]) -> Unsubscribe:
+    """Receive the errors raised by risk validations (rejections)."""
+    return validation_emitter.subscribe(fn)

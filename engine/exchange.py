@@ -1,0 +1,200 @@
+"""ClientExchange: candles before and after the execution time, VWAP, formatting (SPEC §3)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+import numpy as np
+
+from engine.clock import Clock
+from engine.config import Settings
+from engine.data.store import CandleArrays, CandleStore
+from engine.errors import DataError, EngineError
+from engine.intervals import interval_ms
+from engine.logger import get_logger
+from engine.schemas import ExchangeSchema
+
+MINUTE_MS = 60_000
+_INVALID = "VALIDATE_NO_INCOMPLETE_CANDLES_FN"
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    """Return the aware UTC datetime of epoch milliseconds."""
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def vwap(candles: CandleArrays, start: int, stop: int) -> float:
+    """Return the VWAP of candles `[start, stop)` with upstream's exact summation order.
+
+    Typical price `(high + low + close) / 3` weighted by volume, summed left to right from
+    zero; with no volume at all, the simple mean of the closes.
+    """
+    acc = 0.0
+    for x in candles.typical_volume[start:stop].tolist():
+        acc += x
+    volume = 0.0
+    for v in candles.volume[start:stop].tolist():
+        volume += v
+    if volume == 0:
+        closes = candles.close[start:stop].tolist()
+        total = 0.0
+        for c in closes:
+            total += c
+        return total / len(closes)
+    return acc / volume
+
+
+def check_candles(candles: CandleArrays, settings: Settings) -> None:
+    """Reject incomplete or anomalous candles exactly like upstream (SPEC §3.1)."""
+    if len(candles) == 0:
+        return
+    prices = np.concatenate((candles.open, candles.high, candles.low, candles.close))
+    positive = np.sort(prices[prices > 0])
+    if len(positive) == 0:
+        reference = 0.0
+    elif len(candles) >= settings.min_candles_for_median:
+        reference = float(positive[len(positive) // 2])
+    else:
+        reference = float(positive.sum() / len(positive))
+    if reference == 0:
+        raise DataError(f"{_INVALID}: cannot calculate reference price (all prices are zero)")
+    threshold = reference / settings.anomaly_threshold_factor
+    rows = zip(
+        candles.timestamp.tolist(),
+        candles.open.tolist(),
+        candles.high.tolist(),
+        candles.low.tolist(),
+        candles.close.tolist(),
+        candles.volume.tolist(),
+        strict=True,
+    )
+    for i, (ts, o, h, low, c, v) in enumerate(rows):
+        if not all(math.isfinite(x) for x in (o, h, low, c, v, ts)):
+            raise DataError(f"{_INVALID}: candle[{i}] has invalid numeric values (NaN or Infinity)")
+        if min(o, h, low, c) <= 0 or v < 0:
+            raise DataError(f"{_INVALID}: candle[{i}] has zero or negative values")
+        if min(o, h, low, c) < threshold:
+            raise DataError(
+                f"{_INVALID}: candle[{i}] has anomalously low price. OHLC: [{o}, {h}, {low}, {c}], "
+                f"reference: {reference}, threshold: {threshold}"
+            )
+
+
+class ClientExchange:
+    """Serves candles to strategies and the run loops, with or without a columnar store.
+
+    When the schema's `get_candles` is the bound method of a `CandleStore`, candles are
+    array slices (the fast path); otherwise the user function is called with upstream's
+    retries and validation, and its answer is converted to arrays.
+    """
+
+    def __init__(self, schema: ExchangeSchema, settings: Settings, clock: Clock) -> None:
+        self.schema = schema
+        self.name = schema.exchange_name or ""
+        self.settings = settings
+        self.clock = clock
+        owner = getattr(schema.get_candles, "__self__", None)
+        self.store: CandleStore | None = owner if isinstance(owner, CandleStore) else None
+        self._callbacks = schema.callbacks
+
+    def fetch(self, symbol: str, interval: str, since_ms: int, limit: int) -> CandleArrays:
+        """Return up to `limit` candles opening at or after `since_ms`."""
+        if self.store is not None:
+            data = self.store.window(symbol, interval, since_ms, limit)
+        else:
+            data = self._fetch_user(symbol, interval, since_ms, limit)
+        if self._callbacks is not None and self._callbacks.on_candle_data is not None:
+            self._callbacks.on_candle_data(
+                symbol, interval, ms_to_datetime(since_ms), limit, data.to_candles()
+            )
+        return data
+
+    def _fetch_user(self, symbol: str, interval: str, since_ms: int, limit: int) -> CandleArrays:
+        fn = self.schema.get_candles
+        assert fn is not None  # checked at registration
+        attempts = max(self.settings.candles_retry_count, 1)
+        last: Exception | None = None
+        for attempt in range(attempts):
+            try:
+                raw = fn(symbol, interval, ms_to_datetime(since_ms), limit)
+                data = CandleArrays.from_candles(raw or [])
+                check_candles(data, self.settings)
+                return data
+            except Exception as exc:
+                last = exc
+                get_logger().warn(
+                    f"exchange {self.name}: get_candles({symbol}, {interval}) attempt "
+                    f"{attempt + 1}/{attempts} failed: {exc!r}"
+                )
+                self.clock.sleep(self.settings.candles_retry_delay_ms)
+        assert last is not None
+        if isinstance(last, EngineError):
+            raise last
+        raise DataError(
+            f"exchange {self.name}: get_candles({symbol!r}, {interval!r}) failed {attempts} "
+            f"times; last error: {last!r}"
+        ) from last
+
+    def get_candles(self, symbol: str, interval: str, limit: int, when: int) -> CandleArrays:
+        """Return the `limit` candles before `when` (profile-dependent window, SPEC §A/§3.2)."""
+        step = interval_ms(interval)
+        if self.settings.legacy:
+            adjust = step * limit - step
+            if not adjust:
+                raise EngineError(f"ClientExchange unknown time adjust for interval={interval}")
+            since = when - adjust
+            last_open = when
+        else:
+            if limit < 1:
+                raise DataError(f"get_candles: limit must be at least 1, was {limit}")
+            since = when - step * limit
+            last_open = when - step
+        data = self.fetch(symbol, interval, since, limit)
+        return _between(data, since, last_open, self.store is not None)
+
+    def get_next_candles(self, symbol: str, interval: str, limit: int, when: int) -> CandleArrays:
+        """Return up to `limit` candles from `when` on (backtests only, SPEC §3.3)."""
+        end = when + limit * interval_ms(interval)
+        if end > self.clock.now_ms():
+            return CandleArrays.from_columns([], [], [], [], [], [])
+        data = self.fetch(symbol, interval, when, limit)
+        return _between(data, when, end, self.store is not None)
+
+    def average_price(self, symbol: str, when: int) -> float:
+        """Return the VWAP of the last `CC_AVG_PRICE_CANDLES_COUNT` one-minute candles."""
+        candles = self.get_candles(symbol, "1m", self.settings.avg_price_candles, when)
+        if len(candles) == 0:
+            raise DataError(f"ClientExchange getAveragePrice: no candles data for symbol={symbol}")
+        return vwap(candles, 0, len(candles))
+
+    def format_price(self, symbol: str, price: float) -> str:
+        """Format a price the way the exchange wants it."""
+        fn = self.schema.format_price
+        assert fn is not None
+        return str(fn(symbol, price))
+
+    def format_quantity(self, symbol: str, quantity: float) -> str:
+        """Format a quantity the way the exchange wants it."""
+        fn = self.schema.format_quantity
+        assert fn is not None
+        return str(fn(symbol, quantity))
+
+
+def _between(data: CandleArrays, first: int, last: int, ascending: bool) -> CandleArrays:
+    """Keep candles with `first <= timestamp <= last` (both inclusive), like upstream's filter.
+
+    `ascending` data (a store's slices) is cut by binary search; user data is masked.
+    """
+    ts = data.timestamp
+    n = len(data)
+    if n == 0:
+        return data
+    if ascending:
+        if ts[0] >= first and ts[n - 1] <= last:
+            return data
+        lo = int(np.searchsorted(ts, first, side="left"))
+        hi = int(np.searchsorted(ts, last, side="right"))
+        return data.slice(lo, max(lo, hi))
+    inside = (ts >= first) & (ts <= last)
+    return data if bool(inside.all()) else data.take(np.flatnonzero(inside))

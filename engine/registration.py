@@ -1,0 +1,101 @@
+"""`add_*` and `list_*`: the registries of strategies, exchanges, frames and risk profiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from engine.errors import ConfigError
+from engine.registry import Registry
+from engine.risk import ClientRisk, NoRisk, Risk, RiskCallbacks
+from engine.schemas import ExchangeSchema, FrameSchema, Schema, StrategySchema
+
+strategies: Registry[StrategySchema] = Registry("strategy", "strategy_name")
+exchanges: Registry[ExchangeSchema] = Registry("exchange", "exchange_name")
+frames: Registry[FrameSchema] = Registry("frame", "frame_name")
+
+
+class RiskSchema(Schema):
+    """A risk profile: validations that raise to reject a signal."""
+
+    risk_name: str | None = None
+    validations: Any = None
+    note: str | None = None
+    callbacks: RiskCallbacks | None = None
+
+    def check(self) -> None:
+        """Raise the upstream text for a missing or malformed field."""
+        prefix = "risk schema validation failed:"
+        if not self.risk_name:
+            raise ConfigError(f"{prefix} missing riskName")
+        if not isinstance(self.validations, list | tuple):
+            raise ConfigError(f"{prefix} validations is not an array for riskName={self.risk_name}")
+        for v in self.validations:
+            fn = v.get("validate") if isinstance(v, dict) else v
+            if not callable(fn):
+                raise ConfigError(f"{prefix} invalid validations for riskName={self.risk_name}")
+
+
+risks: Registry[RiskSchema] = Registry("risk", "risk_name")
+_risk_clients: dict[str, ClientRisk] = {}
+
+
+def _add(registry: Registry[Any], cls: type[Schema], kind: str, schema: Any, fields: Any) -> None:
+    model = cls.build(kind, schema, fields)
+    name = getattr(model, registry.name_field)
+    if name and registry.has(name):
+        raise ConfigError(f"{kind} {name} already exist")
+    model.check()  # type: ignore[attr-defined]  # every registered schema defines check()
+    registry.add(model)
+
+
+def add_strategy(schema: Any = None, /, **fields: Any) -> None:
+    """Register a strategy (a `StrategySchema`, a mapping, or keyword fields)."""
+    _add(strategies, StrategySchema, "strategy", schema, fields)
+
+
+def add_exchange(schema: Any = None, /, **fields: Any) -> None:
+    """Register an exchange: `get_candles`, `format_price`, `format_quantity`."""
+    _add(exchanges, ExchangeSchema, "exchange", schema, fields)
+
+
+def add_frame(schema: Any = None, /, **fields: Any) -> None:
+    """Register a backtest period: `interval`, `start_date`, `end_date` (aware datetimes)."""
+    _add(frames, FrameSchema, "frame", schema, fields)
+
+
+def add_risk(schema: Any = None, /, **fields: Any) -> None:
+    """Register a risk profile shared by the strategies that name it."""
+    _add(risks, RiskSchema, "risk", schema, fields)
+
+
+def list_strategies() -> list[StrategySchema]:
+    """Return the registered strategies."""
+    return strategies.list()
+
+
+def list_exchanges() -> list[ExchangeSchema]:
+    """Return the registered exchanges."""
+    return exchanges.list()
+
+
+def list_frames() -> list[FrameSchema]:
+    """Return the registered frames."""
+    return frames.list()
+
+
+def list_risks() -> list[RiskSchema]:
+    """Return the registered risk profiles."""
+    return risks.list()
+
+
+def risk_client(risk_name: str | None, source: str, fresh: bool = False) -> Risk:
+    """Return the shared risk client of `risk_name` (a new one when `fresh`)."""
+    if not risk_name:
+        return NoRisk()
+    schema = risks.get(risk_name, source)
+    if fresh or risk_name not in _risk_clients:
+        validations = [
+            v["validate"] if isinstance(v, dict) else v for v in schema.validations or []
+        ]
+        _risk_clients[risk_name] = ClientRisk(risk_name, validations, schema.callbacks)
+    return _risk_clients[risk_name]

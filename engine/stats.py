@@ -1,0 +1,109 @@
+"""Backtest statistics (SPEC §13.1) plus the extra figures the desk promises."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from engine.models import ClosedResult
+
+DAY_MS = 1000 * 60 * 60 * 24
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestStatistics:
+    """Statistics of the closed signals of one strategy on one symbol.
+
+    PnL figures are in percent per trade (`total_pnl` sums them). `None` means the figure
+    is undefined (no trades, or a NaN/infinite value). Beyond upstream: `max_drawdown`
+    (peak-to-trough of cumulative PnL, percentage points), `profit_factor` (gross wins over
+    gross losses), `sortino_ratio` (mean over downside deviation) and `ambiguous_closes`
+    (take profit and stop loss touched inside one candle).
+    """
+
+    signal_list: tuple[ClosedResult, ...]
+    total_signals: int
+    win_count: int
+    loss_count: int
+    win_rate: float | None
+    avg_pnl: float | None
+    total_pnl: float | None
+    std_dev: float | None
+    sharpe_ratio: float | None
+    annualized_sharpe_ratio: float | None
+    certainty_ratio: float | None
+    expected_yearly_returns: float | None
+    max_drawdown: float | None
+    profit_factor: float | None
+    sortino_ratio: float | None
+    ambiguous_closes: int
+
+
+def safe(value: float | None) -> float | None:
+    """Return `None` for NaN, infinities and non-numbers (upstream's `isUnsafe`)."""
+    if value is None or isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _sum(values: Sequence[float]) -> float:
+    total = 0.0
+    for v in values:
+        total += v
+    return total
+
+
+def max_drawdown(pnls: Sequence[float]) -> float:
+    """Return the largest fall of cumulative PnL from its running peak (starting at 0)."""
+    cum = peak = worst = 0.0
+    for pnl in pnls:
+        cum += pnl
+        peak = max(peak, cum)
+        worst = max(worst, peak - cum)
+    return worst
+
+
+def backtest_statistics(closed: Sequence[ClosedResult]) -> BacktestStatistics:
+    """Compute the statistics of closed results in the order they closed."""
+    signals = tuple(closed)
+    n = len(signals)
+    if n == 0:
+        return BacktestStatistics(
+            (), 0, 0, 0, None, None, None, None, None, None, None, None, None, None, None, 0
+        )
+    pnls = [r.pnl.pnl_percentage for r in signals if r.pnl is not None]
+    wins = [p for p in pnls if p > 0]
+    losses = [p for p in pnls if p < 0]
+    total = _sum(pnls)
+    avg = total / n
+    std = math.sqrt(_sum([(p - avg) * (p - avg) for p in pnls]) / n)
+    sharpe = avg / std if std > 0 else 0.0
+    avg_win = _sum(wins) / len(wins) if wins else 0.0
+    avg_loss = _sum(losses) / len(losses) if losses else 0.0
+    certainty = avg_win / abs(avg_loss) if avg_loss < 0 else 0.0
+    durations = 0
+    for r in signals:
+        durations += r.close_timestamp - r.signal.pending_at if r.signal else 0
+    avg_days = durations / n / DAY_MS
+    yearly = avg * (365 / avg_days if avg_days > 0 else 0)
+    gross_loss = abs(_sum(losses))
+    downside = math.sqrt(_sum([p * p for p in losses]) / n)
+    return BacktestStatistics(
+        signal_list=signals,
+        total_signals=n,
+        win_count=len(wins),
+        loss_count=len(losses),
+        win_rate=safe(len(wins) / n * 100),
+        avg_pnl=safe(avg),
+        total_pnl=safe(total),
+        std_dev=safe(std),
+        sharpe_ratio=safe(sharpe),
+        annualized_sharpe_ratio=safe(sharpe * math.sqrt(365)),
+        certainty_ratio=safe(certainty),
+        expected_yearly_returns=safe(yearly),
+        max_drawdown=safe(max_drawdown(pnls)),
+        profit_factor=safe(_sum(wins) / gross_loss) if gross_loss > 0 else None,
+        sortino_ratio=safe(avg / downside) if downside > 0 else None,
+        ambiguous_closes=sum(1 for r in signals if r.ambiguous),
+    )

@@ -1,0 +1,513 @@
+"""ClientStrategy: the signal lifecycle, tick by tick and on candle arrays (SPEC §5, §7, §10)."""
+
+from __future__ import annotations
+
+import difflib
+import math
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel
+
+from engine import context
+from engine.config import Settings
+from engine.data.store import CandleArrays
+from engine.errors import SignalValidationError, StrategyError
+from engine.events import error_emitter, signal_backtest_emitter, signal_emitter
+from engine.exchange import ClientExchange, ms_to_datetime, vwap
+from engine.intervals import MINUTES, STRATEGY_INTERVALS
+from engine.logger import get_logger
+from engine.models import (
+    Action,
+    CancelledResult,
+    ClosedResult,
+    CloseReason,
+    SignalRow,
+    TickResult,
+)
+from engine.partial import ClientPartial, revenue_percent
+from engine.pnl import profit_loss
+from engine.risk import Risk, RiskParams
+from engine.schemas import StrategySchema
+from engine.validation import signal_errors
+
+MINUTE_MS = 60_000
+_DTO_FIELDS = {
+    "id": "id",
+    "position": "position",
+    "note": "note",
+    "price_open": "price_open",
+    "priceOpen": "price_open",
+    "price_take_profit": "price_take_profit",
+    "priceTakeProfit": "price_take_profit",
+    "price_stop_loss": "price_stop_loss",
+    "priceStopLoss": "price_stop_loss",
+    "minute_estimated_time": "minute_estimated_time",
+    "minuteEstimatedTime": "minute_estimated_time",
+}
+_ids = random.Random()
+
+
+def new_signal_id() -> str:
+    """Return a random uuid-shaped id (upstream's `randomString`)."""
+    h = f"{_ids.getrandbits(128):032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+
+
+def seed_signal_ids(seed: int) -> None:
+    """Make signal ids reproducible (tests, screenshots)."""
+    _ids.seed(seed)
+
+
+def normalize_dto(dto: Any) -> dict[str, Any]:
+    """Return a signal dto as a dict with snake_case keys, or explain the unknown fields."""
+    if isinstance(dto, BaseModel):
+        dto = dto.model_dump(exclude_unset=True)
+    if not isinstance(dto, Mapping):
+        raise SignalValidationError(
+            f"get_signal returned {type(dto).__name__}; return a dict (or SignalDto) with "
+            "position, price_take_profit, price_stop_loss, minute_estimated_time, or None"
+        )
+    out: dict[str, Any] = {}
+    for key, value in dto.items():
+        field = _DTO_FIELDS.get(key)
+        if field is None:
+            hint = difflib.get_close_matches(str(key), list(_DTO_FIELDS), n=1)
+            fix = f"did you mean {hint[0]!r}?" if hint else "remove it"
+            raise SignalValidationError(f"get_signal returned unknown field {key!r} ({fix})")
+        out[field] = value
+    return out
+
+
+def _first_true(mask: np.ndarray, stop: int) -> int:
+    """Return the first index `< stop` where `mask` is true, or -1."""
+    if stop <= 0:
+        return -1
+    k = int(mask[:stop].argmax())
+    return k if mask[k] else -1
+
+
+class ClientStrategy:
+    """One strategy on one symbol: holds its pending or scheduled signal and runs the rules.
+
+    `tick(when)` is the live-style step (VWAP monitoring); `backtest(candles, when)` resolves
+    an opened or scheduled signal on the candles that follow it in one vectorised pass.
+    """
+
+    def __init__(
+        self,
+        schema: StrategySchema,
+        exchange: ClientExchange,
+        symbol: str,
+        settings: Settings,
+        risk: Risk,
+        backtest: bool,
+        frame_name: str = "",
+    ) -> None:
+        self.schema = schema
+        self.name = schema.strategy_name or ""
+        self.exchange = exchange
+        self.symbol = symbol
+        self.settings = settings
+        self.risk = risk
+        self.is_backtest = backtest
+        self.frame_name = frame_name
+        self.pending: SignalRow | None = None
+        self.scheduled: SignalRow | None = None
+        self.last_signal_at: int | None = None
+        self.stopped = False
+        self.partial = ClientPartial()
+        interval = schema.interval or ""
+        self.interval_ms = (
+            MINUTES[interval] * MINUTE_MS if interval in STRATEGY_INTERVALS else math.nan
+        )
+        self.callbacks = schema.callbacks
+        self.always_idle = not backtest
+        self._window = settings.avg_price_candles
+
+    # ----- user code -------------------------------------------------------------------
+
+    def _context(self, when: int) -> context.ExecutionContext:
+        return context.ExecutionContext(
+            self.symbol, when, self.is_backtest, self.name, self.exchange, self.frame_name
+        )
+
+    def _call(self, when: int, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        token = context.enter(self._context(when))
+        try:
+            return fn(*args)
+        except Exception as exc:
+            self.report(exc, when, what)
+            return None
+        finally:
+            context.leave(token)
+
+    def _callback(self, when: int, name: str, *args: Any) -> None:
+        callbacks = self.callbacks
+        fn = getattr(callbacks, name) if callbacks is not None else None
+        if fn is not None:
+            self._call(when, name, fn, self.symbol, *args)
+
+    def report(self, exc: Exception, when: int, what: str) -> None:
+        """Send a recoverable error to `listen_error`, wrapped with where it happened."""
+        if not isinstance(exc, SignalValidationError | StrategyError):
+            wrapped = StrategyError(
+                f"strategy {self.name} raised {type(exc).__name__}: {exc} in {what} "
+                f"for {self.symbol} at {ms_to_datetime(when).isoformat()}"
+            )
+            wrapped.__cause__ = exc
+            exc = wrapped
+        get_logger().warn(str(exc))
+        error_emitter.emit(exc)
+
+    # ----- getting a signal (SPEC §5.1) -------------------------------------------------
+
+    def _get_signal(self, when: int) -> SignalRow | None:
+        if self.stopped:
+            return None
+        last = self.last_signal_at
+        if last is not None and when - last < self.interval_ms:
+            return None
+        self.last_signal_at = when
+        try:
+            price = self.exchange.average_price(self.symbol, when)
+            params = RiskParams(self.symbol, self.name, self.exchange.name, price, when)
+            if not self.risk.check_signal(params):
+                return None
+            token = context.enter(self._context(when))
+            try:
+                assert self.schema.get_signal is not None
+                dto = self.schema.get_signal(self.symbol, ms_to_datetime(when))
+            finally:
+                context.leave(token)
+            if not dto or self.stopped:
+                return None
+            return self._build_row(normalize_dto(dto), price, when)
+        except Exception as exc:
+            self.report(exc, when, "get_signal")
+            return None
+
+    def _build_row(self, dto: dict[str, Any], price: float, when: int) -> SignalRow:
+        base = {
+            "note": None,
+            "symbol": self.symbol,
+            "exchange_name": self.exchange.name,
+            "strategy_name": self.name,
+            "scheduled_at": when,
+            "pending_at": when,
+        }
+        open_price = dto.get("price_open")
+        if open_price is None:
+            row = {"id": new_signal_id(), "price_open": price, **dto, **base, "is_scheduled": False}
+            if "note" in dto:
+                row["note"] = dto["note"]
+        else:
+            position = dto.get("position")
+            reached = (position == "long" and price <= open_price) or (
+                position == "short" and price >= open_price
+            )
+            row = {**dto, **base, "id": new_signal_id(), "is_scheduled": not reached}
+            row["note"] = dto.get("note")
+        errors = signal_errors(row, price, row["is_scheduled"], self.settings)
+        if row.get("position") not in ("long", "short", None):
+            errors.append(f'position must be "long" or "short", was {row["position"]!r}')
+        missing = [f for f in ("position", "price_take_profit", "price_stop_loss") if f not in row]
+        if errors or missing:
+            raise SignalValidationError(
+                f"Invalid signal for {row.get('position')} position:\n" + "\n".join(errors)
+            )
+        return SignalRow(
+            row["id"],
+            row["price_open"],
+            str(row["position"]),
+            row["note"],
+            row["price_take_profit"],
+            row["price_stop_loss"],
+            row["minute_estimated_time"],
+            self.symbol,
+            self.exchange.name,
+            self.name,
+            when,
+            when,
+            row["is_scheduled"],
+        )
+
+    # ----- results ----------------------------------------------------------------------
+
+    def _result(self, action: Action, signal: SignalRow | None, price: float) -> TickResult:
+        return TickResult(action, signal, price, self.name, self.exchange.name, self.symbol)
+
+    def _closed(
+        self,
+        signal: SignalRow,
+        price: float,
+        reason: CloseReason,
+        close_ts: int,
+        when: int,
+        ambiguous: bool = False,
+        result_signal: SignalRow | None = None,
+    ) -> ClosedResult:
+        pnl = profit_loss(signal.position, signal.price_open, price)
+        self._callback(when, "on_close", signal, price, self.is_backtest)
+        self.partial.clear(signal.id)
+        self.risk.remove_signal(self.symbol, self.name)
+        self.pending = None
+        result = ClosedResult(
+            Action.CLOSED,
+            result_signal or signal,
+            price,
+            self.name,
+            self.exchange.name,
+            self.symbol,
+            reason,
+            close_ts,
+            pnl,
+            ambiguous,
+        )
+        self._callback(when, "on_tick", result, self.is_backtest)
+        return result
+
+    def _cancelled(self, signal: SignalRow, price: float, close_ts: int, when: int) -> Any:
+        self.scheduled = None
+        self._callback(when, "on_cancel", signal, price, self.is_backtest)
+        result = CancelledResult(
+            Action.CANCELLED, signal, price, self.name, self.exchange.name, self.symbol, close_ts
+        )
+        self._callback(when, "on_tick", result, self.is_backtest)
+        return result
+
+    # ----- tick (SPEC §5, §10) ----------------------------------------------------------
+
+    def tick(self, when: int) -> Any:
+        """Advance one step at time `when` and return the tick result."""
+        if self.stopped:
+            return self._idle(when, self._price_or_nan(when))
+        if self.scheduled is not None and self.pending is None:
+            return self._monitor_scheduled(when)
+        if self.pending is None and self.scheduled is None:
+            row = self._get_signal(when)
+            if row is None:
+                return self._idle(when, None)
+            if row.is_scheduled:
+                self.scheduled = row
+                price = self.exchange.average_price(self.symbol, when)
+                self._callback(when, "on_schedule", row, price, self.is_backtest)
+                result = self._result(Action.SCHEDULED, row, price)
+                self._callback(when, "on_tick", result, self.is_backtest)
+                return result
+            return self._open(row, when)
+        return self._monitor_pending(when)
+
+    def _price_or_nan(self, when: int) -> float:
+        try:
+            return self.exchange.average_price(self.symbol, when)
+        except Exception:
+            return math.nan
+
+    def _idle(self, when: int, price: float | None) -> TickResult | None:
+        """Return an idle result; skip building it when nobody would see it."""
+        callbacks = self.callbacks
+        wants = callbacks is not None and (
+            callbacks.on_idle is not None or callbacks.on_tick is not None
+        )
+        watched = signal_emitter.listeners or signal_backtest_emitter.listeners
+        if not (wants or self.always_idle or watched):
+            return None
+        if price is None:
+            price = self._price_or_nan(when)
+        self._callback(when, "on_idle", price, self.is_backtest)
+        result = self._result(Action.IDLE, None, price)
+        self._callback(when, "on_tick", result, self.is_backtest)
+        return result
+
+    def _open(self, row: SignalRow, when: int) -> TickResult | None:
+        self.pending = row
+        params = RiskParams(self.symbol, self.name, self.exchange.name, row.price_open, when)
+        if not self.risk.check_signal(params):
+            self.pending = None
+            return self._idle(when, None)
+        self.risk.add_signal(self.symbol, self.name, self.exchange.name, when)
+        self._callback(when, "on_open", row, row.price_open, self.is_backtest)
+        result = self._result(Action.OPENED, row, row.price_open)
+        self._callback(when, "on_tick", result, self.is_backtest)
+        return result
+
+    def _monitor_scheduled(self, when: int) -> Any:
+        signal = self.scheduled
+        assert signal is not None
+        price = self.exchange.average_price(self.symbol, when)
+        if when - signal.scheduled_at >= self.settings.schedule_await_minutes * MINUTE_MS:
+            return self._cancelled(signal, price, when, when)
+        long = signal.position == "long"
+        if (long and price <= signal.price_stop_loss) or (
+            not long and price >= signal.price_stop_loss
+        ):
+            self.scheduled = None
+            return self._idle(when, price)
+        if (long and price <= signal.price_open) or (not long and price >= signal.price_open):
+            self.scheduled = None
+            if self.stopped:
+                return self._idle(when, price)
+            params = RiskParams(self.symbol, self.name, self.exchange.name, signal.price_open, when)
+            if not self.risk.check_signal(params):
+                return self._idle(when, price)
+            row = replace(signal, pending_at=when, is_scheduled=False)
+            self.pending = row
+            self.risk.add_signal(self.symbol, self.name, self.exchange.name, when)
+            self._callback(when, "on_open", row, row.price_open, self.is_backtest)
+            result = self._result(Action.OPENED, row, row.price_open)
+            self._callback(when, "on_tick", result, self.is_backtest)
+            return result
+        result = self._result(Action.ACTIVE, signal, price)
+        self._callback(when, "on_tick", result, self.is_backtest)
+        return result
+
+    def _monitor_pending(self, when: int) -> Any:
+        signal = self.pending
+        assert signal is not None
+        price = self.exchange.average_price(self.symbol, when)
+        long = signal.position == "long"
+        if when - signal.pending_at >= signal.minute_estimated_time * MINUTE_MS:
+            return self._closed(signal, price, CloseReason.TIME_EXPIRED, when, when)
+        tp, sl = signal.price_take_profit, signal.price_stop_loss
+        if (long and price >= tp) or (not long and price <= tp):
+            return self._closed(signal, tp, CloseReason.TAKE_PROFIT, when, when)
+        if (long and price <= sl) or (not long and price >= sl):
+            return self._closed(signal, sl, CloseReason.STOP_LOSS, when, when)
+        self._partial_step(signal, price, when, when)
+        self._callback(when, "on_active", signal, price, self.is_backtest)
+        result = self._result(Action.ACTIVE, signal, price)
+        self._callback(when, "on_tick", result, self.is_backtest)
+        return result
+
+    def _partial_step(self, signal: SignalRow, price: float, event_ts: int, when: int) -> None:
+        revenue = revenue_percent(signal, price)
+        self.partial.check(signal, price, revenue, event_ts, self.is_backtest)
+        if revenue > 0:
+            self._callback(when, "on_partial_profit", signal, price, revenue, self.is_backtest)
+        elif revenue < 0:
+            self._callback(when, "on_partial_loss", signal, price, -revenue, self.is_backtest)
+
+    def stop(self) -> None:
+        """Stop taking new signals and drop a scheduled one (graceful stop)."""
+        self.stopped = True
+        self.scheduled = None
+
+    # ----- fast backtest (SPEC §7) -------------------------------------------------------
+
+    def backtest(self, candles: CandleArrays, when: int) -> Any:
+        """Resolve the opened or scheduled signal on the candles that follow `when`."""
+        if self.scheduled is not None and self.pending is None:
+            return self._backtest_scheduled(candles, when)
+        signal = self.pending
+        if signal is None:
+            raise StrategyError(
+                f"strategy {self.name}: backtest() called with no open or scheduled signal"
+            )
+        return self._backtest_pending(signal, candles, when)
+
+    def _backtest_scheduled(self, c: CandleArrays, when: int) -> Any:
+        signal = self.scheduled
+        assert signal is not None
+        n = self._window
+        size = len(c)
+        ts = c.timestamp
+        timeout = int(np.searchsorted(ts, signal.scheduled_at + self._await_ms(), side="left"))
+        if signal.position == "long":
+            cancel = c.low <= signal.price_stop_loss
+            touch = cancel | (c.low <= signal.price_open)
+        else:
+            cancel = c.high >= signal.price_stop_loss
+            touch = cancel | (c.high >= signal.price_open)
+        k = _first_true(touch, timeout)
+        if k < 0:
+            if timeout < size:
+                price = vwap(c, max(0, timeout - (n - 1)), timeout + 1)
+                return self._cancelled(signal, price, int(ts[timeout]), when)
+            return self._result(Action.ACTIVE, signal, vwap(c, max(0, size - n), size))
+        at = int(ts[k])
+        if cancel[k]:
+            return self._cancelled(signal, vwap(c, max(0, k - (n - 1)), k + 1), at, when)
+        params = RiskParams(self.symbol, self.name, self.exchange.name, signal.price_open, at)
+        if not self.risk.check_signal(params):
+            return self._cancelled(signal, vwap(c, max(0, k - (n - 1)), k + 1), at, when)
+        row = replace(signal, pending_at=at, is_scheduled=False)
+        self.scheduled = None
+        self.pending = row
+        self.risk.add_signal(self.symbol, self.name, self.exchange.name, at)
+        self._callback(when, "on_open", row, row.price_open, self.is_backtest)
+        if k + 1 >= size:
+            price = vwap(c, max(0, k - (n - 1)), k + 1)
+            shown = signal if self.settings.legacy else row
+            return self._closed(row, price, CloseReason.TIME_EXPIRED, at, when, result_signal=shown)
+        return self._backtest_pending(row, c.slice(k + 1, size), when)
+
+    def _await_ms(self) -> float:
+        return self.settings.schedule_await_minutes * MINUTE_MS
+
+    def _backtest_pending(self, signal: SignalRow, c: CandleArrays, when: int) -> ClosedResult:
+        n = self._window
+        legacy = self.settings.legacy
+        size = len(c)
+        start = n - 1 if legacy else 0
+        ts = c.timestamp
+        expiry_ts = signal.pending_at + signal.minute_estimated_time * MINUTE_MS
+        expiry = int(np.searchsorted(ts, expiry_ts, side="left"))
+        tp, sl = signal.price_take_profit, signal.price_stop_loss
+        if signal.position == "long":
+            tp_hit = c.high[start:] >= tp
+            sl_hit = c.low[start:] <= sl
+        else:
+            tp_hit = c.low[start:] <= tp
+            sl_hit = c.high[start:] >= sl
+        checked = max(0, expiry - start)
+        k = _first_true(tp_hit | sl_hit, checked)
+        stop = start + k if k >= 0 else max(start, expiry) if expiry < size else size
+        self._partials(signal, c, start, stop, when)
+        if k >= 0:
+            i = start + k
+            both = bool(tp_hit[k] and sl_hit[k])
+            take = bool(tp_hit[k]) if legacy else not sl_hit[k]
+            reason = CloseReason.TAKE_PROFIT if take else CloseReason.STOP_LOSS
+            return self._closed(
+                signal, tp if take else sl, reason, int(ts[i]), when, ambiguous=both and not legacy
+            )
+        if legacy:
+            due = max(start, expiry)
+            if due < size:
+                price = vwap(c, due - (n - 1), due + 1)
+                return self._closed(signal, price, CloseReason.TIME_EXPIRED, int(ts[due]), when)
+            price = vwap(c, max(0, size - n), size)
+            return self._closed(signal, price, CloseReason.TIME_EXPIRED, int(ts[size - 1]), when)
+        if expiry < size or (size and int(ts[size - 1]) + MINUTE_MS >= expiry_ts):
+            price = vwap(c, max(0, expiry - n), expiry)
+            return self._closed(signal, price, CloseReason.TIME_EXPIRED, expiry_ts, when)
+        price = vwap(c, max(0, size - n), size)
+        end = int(ts[size - 1]) + MINUTE_MS
+        return self._closed(signal, price, CloseReason.TIME_EXPIRED, end, when)
+
+    def _partials(
+        self, signal: SignalRow, c: CandleArrays, start: int, stop: int, when: int
+    ) -> None:
+        """Run partial levels and callbacks for candles `[start, stop)` that did not close."""
+        if stop <= start:
+            return
+        callbacks = self.callbacks
+        has_callbacks = callbacks is not None and (
+            callbacks.on_partial_profit is not None or callbacks.on_partial_loss is not None
+        )
+        n = self._window
+        lo = max(0, start - (n - 1))
+        if not has_callbacks:
+            top = float(c.high[lo:stop].max())
+            bottom = float(c.low[lo:stop].min())
+            open_ = signal.price_open
+            if bottom > open_ * 0.9001 and top < open_ * 1.0999:
+                return
+        legacy = self.settings.legacy
+        for i, ts in enumerate(c.timestamp[start:stop].tolist(), start):
+            price = vwap(c, max(0, i - (n - 1)), i + 1)
+            self._partial_step(signal, price, when if legacy else ts, when)
