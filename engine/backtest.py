@@ -117,6 +117,7 @@ class BacktestUtils:
     def _loop(
         self, strategy: ClientStrategy, frames_ms: np.ndarray, cancel: threading.Event | None
     ) -> Iterator[Any]:
+        # Frames are evenly spaced (SPEC §4): times and skips are computed, not searched.
         symbol, exchange = strategy.symbol, strategy.exchange
         settings = strategy.settings
         timer = _Timer(strategy.name, exchange.name, symbol)
@@ -124,12 +125,13 @@ class BacktestUtils:
         total = len(frames_ms)
         step = max(1, total // PROGRESS_UPDATES)
         next_progress = 0
-        frames_list = frames_ms.tolist()
+        first = int(frames_ms[0]) if total else 0
+        step_ms = int(frames_ms[1] - frames_ms[0]) if total > 1 else 1
         i = 0
         while i < total:
             if cancel is not None and cancel.is_set():
                 return
-            when = frames_list[i]
+            when = first + i * step_ms
             frame_started = time.perf_counter()
             if i >= next_progress:
                 self._progress(strategy, total, i)
@@ -162,7 +164,7 @@ class BacktestUtils:
                     timer.emit("backtest_signal", frame_started)
                     close = getattr(outcome, "close_timestamp", None)
                     if close is not None:
-                        i = max(i, int(np.searchsorted(frames_ms, close, side="left")))
+                        i = max(i, -((first - close) // step_ms))
                     yield outcome
             timer.emit("backtest_timeframe", frame_started)
             i += 1

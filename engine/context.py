@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from contextvars import ContextVar
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from engine.errors import ConfigError
 
@@ -12,8 +11,7 @@ if TYPE_CHECKING:
     from engine.exchange import ClientExchange
 
 
-@dataclass(frozen=True, slots=True)
-class ExecutionContext:
+class ExecutionContext(NamedTuple):
     """Where user code is running: symbol, simulated time, mode and the names in use."""
 
     symbol: str

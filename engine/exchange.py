@@ -97,6 +97,10 @@ class ClientExchange:
         owner = getattr(schema.get_candles, "__self__", None)
         self.store: CandleStore | None = owner if isinstance(owner, CandleStore) else None
         self._callbacks = schema.callbacks
+        watched = schema.callbacks is not None and schema.callbacks.on_candle_data is not None
+        self._direct = self.store is not None and not watched
+        self._last_vwap: tuple[str, int, float] = ("", -1, 0.0)
+        self._grids: dict[tuple[str, str], tuple[CandleArrays, int, int, int]] = {}
 
     def fetch(self, symbol: str, interval: str, since_ms: int, limit: int) -> CandleArrays:
         """Return up to `limit` candles opening at or after `since_ms`."""
@@ -136,20 +140,55 @@ class ClientExchange:
             f"times; last error: {last!r}"
         ) from last
 
-    def get_candles(self, symbol: str, interval: str, limit: int, when: int) -> CandleArrays:
-        """Return the `limit` candles before `when` (profile-dependent window, SPEC §A/§3.2)."""
+    def _range(
+        self, symbol: str, interval: str, since: int, limit: int, last_open: int
+    ) -> tuple[CandleArrays, int, int]:
+        """Locate in the store the candles a fetch-then-filter would return, without copies."""
+        grid = self._grids.get((symbol, interval))
+        if grid is None:
+            grid = self._grids[(symbol, interval)] = self._grid(symbol, interval)
+        full, first, step, n = grid
+        if step:
+            lo = min(max(-((first - since) // step), 0), n)
+            hi = min(max((last_open - first) // step + 1, 0), n)
+        else:
+            ts = full.timestamp
+            lo = int(ts.searchsorted(since, "left"))
+            hi = int(ts.searchsorted(last_open, "right"))
+        hi = min(lo + max(limit, 0), hi)
+        return full, lo, max(lo, hi)
+
+    def _grid(self, symbol: str, interval: str) -> tuple[CandleArrays, int, int, int]:
+        """Return a symbol's arrays with their first time and step when evenly spaced.
+
+        Evenly spaced candles (no gap) are located by arithmetic instead of binary search.
+        """
+        assert self.store is not None
+        full = self.store.arrays(symbol, interval)
+        ts = full.timestamp
+        n = len(full)
+        step = int(ts[1] - ts[0]) if n > 1 else 0
+        regular = step > 0 and bool(np.all(np.diff(ts) == step))
+        return full, int(ts[0]) if n else 0, step if regular else 0, n
+
+    def _window(self, interval: str, limit: int, when: int) -> tuple[int, int]:
+        """Return `(since, last_open)` of the backwards window at `when` (SPEC §A, §3.2)."""
         step = interval_ms(interval)
         if self.settings.legacy:
             adjust = step * limit - step
             if not adjust:
                 raise EngineError(f"ClientExchange unknown time adjust for interval={interval}")
-            since = when - adjust
-            last_open = when
-        else:
-            if limit < 1:
-                raise DataError(f"get_candles: limit must be at least 1, was {limit}")
-            since = when - step * limit
-            last_open = when - step
+            return when - adjust, when
+        if limit < 1:
+            raise DataError(f"get_candles: limit must be at least 1, was {limit}")
+        return when - step * limit, when - step
+
+    def get_candles(self, symbol: str, interval: str, limit: int, when: int) -> CandleArrays:
+        """Return the `limit` candles before `when` (profile-dependent window, SPEC §A/§3.2)."""
+        since, last_open = self._window(interval, limit, when)
+        if self._direct:
+            full, lo, hi = self._range(symbol, interval, since, limit, last_open)
+            return full.slice(lo, hi)
         data = self.fetch(symbol, interval, since, limit)
         return _between(data, since, last_open, self.store is not None)
 
@@ -158,11 +197,31 @@ class ClientExchange:
         end = when + limit * interval_ms(interval)
         if end > self.clock.now_ms():
             return CandleArrays.from_columns([], [], [], [], [], [])
+        if self._direct:
+            full, lo, hi = self._range(symbol, interval, when, limit, end)
+            return full.slice(lo, hi)
         data = self.fetch(symbol, interval, when, limit)
         return _between(data, when, end, self.store is not None)
 
     def average_price(self, symbol: str, when: int) -> float:
-        """Return the VWAP of the last `CC_AVG_PRICE_CANDLES_COUNT` one-minute candles."""
+        """Return the VWAP of the last `CC_AVG_PRICE_CANDLES_COUNT` one-minute candles.
+
+        On a store the answer for one (symbol, time) is remembered: stored data never changes.
+        """
+        if self._direct:
+            last = self._last_vwap
+            if last[1] == when and last[0] == symbol:
+                return last[2]
+            limit = self.settings.avg_price_candles
+            since, last_open = self._window("1m", limit, when)
+            full, lo, hi = self._range(symbol, "1m", since, limit, last_open)
+            if hi == lo:
+                raise DataError(
+                    f"ClientExchange getAveragePrice: no candles data for symbol={symbol}"
+                )
+            value = vwap(full, lo, hi)
+            self._last_vwap = (symbol, when, value)
+            return value
         candles = self.get_candles(symbol, "1m", self.settings.avg_price_candles, when)
         if len(candles) == 0:
             raise DataError(f"ClientExchange getAveragePrice: no candles data for symbol={symbol}")

@@ -1,8 +1,10 @@
-"""Immutable data types that cross the engine's boundary: candles, signals, results."""
+"""Immutable data types that cross the engine's boundary: candles, signals, results.
+
+They are named tuples: immutable, typed, cheap to build in the hot loop, `_asdict()` for JSON.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -44,8 +46,7 @@ class Position(StrEnum):
     SHORT = "short"
 
 
-@dataclass(frozen=True, slots=True)
-class SignalRow:
+class SignalRow(NamedTuple):
     """A validated signal as the engine tracks, persists and reports it."""
 
     id: str
@@ -63,8 +64,7 @@ class SignalRow:
     is_scheduled: bool
 
 
-@dataclass(frozen=True, slots=True)
-class PnL:
+class PnL(NamedTuple):
     """Net profit or loss of a closed signal, in percent, with the raw open and close prices."""
 
     pnl_percentage: float
@@ -72,8 +72,7 @@ class PnL:
     price_close: float
 
 
-@dataclass(frozen=True, slots=True)
-class TickResult:
+class TickResult(NamedTuple):
     """Outcome of one tick: `idle`, `scheduled`, `opened` or `active`."""
 
     action: Action
@@ -84,23 +83,33 @@ class TickResult:
     symbol: str
 
 
-@dataclass(frozen=True, slots=True)
-class CancelledResult(TickResult):
+class CancelledResult(NamedTuple):
     """A scheduled signal cancelled before activation (timeout or stop loss first)."""
 
-    close_timestamp: int = 0
+    action: Action
+    signal: SignalRow
+    current_price: float
+    strategy_name: str
+    exchange_name: str
+    symbol: str
+    close_timestamp: int
 
 
-@dataclass(frozen=True, slots=True)
-class ClosedResult(TickResult):
+class ClosedResult(NamedTuple):
     """A pending signal closed by take profit, stop loss or expiry.
 
     `ambiguous` is true when take profit and stop loss were both touched inside one candle.
     """
 
-    close_reason: CloseReason = CloseReason.TIME_EXPIRED
-    close_timestamp: int = 0
-    pnl: PnL | None = None
+    action: Action
+    signal: SignalRow
+    current_price: float
+    strategy_name: str
+    exchange_name: str
+    symbol: str
+    close_reason: CloseReason
+    close_timestamp: int
+    pnl: PnL
     ambiguous: bool = False
 
 

@@ -6,7 +6,6 @@ import difflib
 import math
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -165,6 +164,13 @@ class ClientStrategy:
 
     # ----- getting a signal (SPEC §5.1) -------------------------------------------------
 
+    def _allowed(self, price: float, when: int) -> bool:
+        """Ask the risk profile (if any) whether a signal at `price` may go ahead."""
+        if not self.risk.name:
+            return True
+        params = RiskParams(self.symbol, self.name, self.exchange.name, price, when)
+        return self.risk.check_signal(params)
+
     def _get_signal(self, when: int) -> SignalRow | None:
         if self.stopped:
             return None
@@ -174,8 +180,7 @@ class ClientStrategy:
         self.last_signal_at = when
         try:
             price = self.exchange.average_price(self.symbol, when)
-            params = RiskParams(self.symbol, self.name, self.exchange.name, price, when)
-            if not self.risk.check_signal(params):
+            if not self._allowed(price, when):
                 return None
             token = context.enter(self._context(when))
             try:
@@ -191,49 +196,44 @@ class ClientStrategy:
             return None
 
     def _build_row(self, dto: dict[str, Any], price: float, when: int) -> SignalRow:
-        base = {
-            "note": None,
-            "symbol": self.symbol,
-            "exchange_name": self.exchange.name,
-            "strategy_name": self.name,
-            "scheduled_at": when,
-            "pending_at": when,
-        }
+        """Turn a normalised dto into a signal row (SPEC §5.1's three cases) and validate it."""
         open_price = dto.get("price_open")
+        position = dto.get("position")
         if open_price is None:
-            row = {"id": new_signal_id(), "price_open": price, **dto, **base, "is_scheduled": False}
-            if "note" in dto:
-                row["note"] = dto["note"]
+            signal_id = dto["id"] if "id" in dto else new_signal_id()
+            scheduled = False
+            if "price_open" not in dto:
+                open_price = price
         else:
-            position = dto.get("position")
+            signal_id = new_signal_id()
             reached = (position == "long" and price <= open_price) or (
                 position == "short" and price >= open_price
             )
-            row = {**dto, **base, "id": new_signal_id(), "is_scheduled": not reached}
-            row["note"] = dto.get("note")
-        errors = signal_errors(row, price, row["is_scheduled"], self.settings)
-        if row.get("position") not in ("long", "short", None):
-            errors.append(f'position must be "long" or "short", was {row["position"]!r}')
-        missing = [f for f in ("position", "price_take_profit", "price_stop_loss") if f not in row]
-        if errors or missing:
-            raise SignalValidationError(
-                f"Invalid signal for {row.get('position')} position:\n" + "\n".join(errors)
+            scheduled = not reached
+        # Built before validation, so fields may still hold what the user wrongly returned.
+        row = SignalRow._make(
+            (
+                signal_id,
+                open_price,
+                str(position) if isinstance(position, str) else position,
+                dto.get("note"),
+                dto.get("price_take_profit"),
+                dto.get("price_stop_loss"),
+                dto.get("minute_estimated_time"),
+                self.symbol,
+                self.exchange.name,
+                self.name,
+                when,
+                when,
+                scheduled,
             )
-        return SignalRow(
-            row["id"],
-            row["price_open"],
-            str(row["position"]),
-            row["note"],
-            row["price_take_profit"],
-            row["price_stop_loss"],
-            row["minute_estimated_time"],
-            self.symbol,
-            self.exchange.name,
-            self.name,
-            when,
-            when,
-            row["is_scheduled"],
         )
+        errors = signal_errors(row, price, scheduled, self.settings)
+        if errors:
+            raise SignalValidationError(
+                f"Invalid signal for {position} position:\n" + "\n".join(errors)
+            )
+        return row
 
     # ----- results ----------------------------------------------------------------------
 
@@ -251,7 +251,8 @@ class ClientStrategy:
         result_signal: SignalRow | None = None,
     ) -> ClosedResult:
         pnl = profit_loss(signal.position, signal.price_open, price)
-        self._callback(when, "on_close", signal, price, self.is_backtest)
+        if self.callbacks is not None:
+            self._callback(when, "on_close", signal, price, self.is_backtest)
         self.partial.clear(signal.id)
         self.risk.remove_signal(self.symbol, self.name)
         self.pending = None
@@ -267,16 +268,19 @@ class ClientStrategy:
             pnl,
             ambiguous,
         )
-        self._callback(when, "on_tick", result, self.is_backtest)
+        if self.callbacks is not None:
+            self._callback(when, "on_tick", result, self.is_backtest)
         return result
 
     def _cancelled(self, signal: SignalRow, price: float, close_ts: int, when: int) -> Any:
         self.scheduled = None
-        self._callback(when, "on_cancel", signal, price, self.is_backtest)
+        if self.callbacks is not None:
+            self._callback(when, "on_cancel", signal, price, self.is_backtest)
         result = CancelledResult(
             Action.CANCELLED, signal, price, self.name, self.exchange.name, self.symbol, close_ts
         )
-        self._callback(when, "on_tick", result, self.is_backtest)
+        if self.callbacks is not None:
+            self._callback(when, "on_tick", result, self.is_backtest)
         return result
 
     # ----- tick (SPEC §5, §10) ----------------------------------------------------------
@@ -294,9 +298,11 @@ class ClientStrategy:
             if row.is_scheduled:
                 self.scheduled = row
                 price = self.exchange.average_price(self.symbol, when)
-                self._callback(when, "on_schedule", row, price, self.is_backtest)
+                if self.callbacks is not None:
+                    self._callback(when, "on_schedule", row, price, self.is_backtest)
                 result = self._result(Action.SCHEDULED, row, price)
-                self._callback(when, "on_tick", result, self.is_backtest)
+                if self.callbacks is not None:
+                    self._callback(when, "on_tick", result, self.is_backtest)
                 return result
             return self._open(row, when)
         return self._monitor_pending(when)
@@ -318,21 +324,24 @@ class ClientStrategy:
             return None
         if price is None:
             price = self._price_or_nan(when)
-        self._callback(when, "on_idle", price, self.is_backtest)
+        if self.callbacks is not None:
+            self._callback(when, "on_idle", price, self.is_backtest)
         result = self._result(Action.IDLE, None, price)
-        self._callback(when, "on_tick", result, self.is_backtest)
+        if self.callbacks is not None:
+            self._callback(when, "on_tick", result, self.is_backtest)
         return result
 
     def _open(self, row: SignalRow, when: int) -> TickResult | None:
         self.pending = row
-        params = RiskParams(self.symbol, self.name, self.exchange.name, row.price_open, when)
-        if not self.risk.check_signal(params):
+        if not self._allowed(row.price_open, when):
             self.pending = None
             return self._idle(when, None)
         self.risk.add_signal(self.symbol, self.name, self.exchange.name, when)
-        self._callback(when, "on_open", row, row.price_open, self.is_backtest)
+        if self.callbacks is not None:
+            self._callback(when, "on_open", row, row.price_open, self.is_backtest)
         result = self._result(Action.OPENED, row, row.price_open)
-        self._callback(when, "on_tick", result, self.is_backtest)
+        if self.callbacks is not None:
+            self._callback(when, "on_tick", result, self.is_backtest)
         return result
 
     def _monitor_scheduled(self, when: int) -> Any:
@@ -351,18 +360,20 @@ class ClientStrategy:
             self.scheduled = None
             if self.stopped:
                 return self._idle(when, price)
-            params = RiskParams(self.symbol, self.name, self.exchange.name, signal.price_open, when)
-            if not self.risk.check_signal(params):
+            if not self._allowed(signal.price_open, when):
                 return self._idle(when, price)
-            row = replace(signal, pending_at=when, is_scheduled=False)
+            row = signal._replace(pending_at=when, is_scheduled=False)
             self.pending = row
             self.risk.add_signal(self.symbol, self.name, self.exchange.name, when)
-            self._callback(when, "on_open", row, row.price_open, self.is_backtest)
+            if self.callbacks is not None:
+                self._callback(when, "on_open", row, row.price_open, self.is_backtest)
             result = self._result(Action.OPENED, row, row.price_open)
-            self._callback(when, "on_tick", result, self.is_backtest)
+            if self.callbacks is not None:
+                self._callback(when, "on_tick", result, self.is_backtest)
             return result
         result = self._result(Action.ACTIVE, signal, price)
-        self._callback(when, "on_tick", result, self.is_backtest)
+        if self.callbacks is not None:
+            self._callback(when, "on_tick", result, self.is_backtest)
         return result
 
     def _monitor_pending(self, when: int) -> Any:
@@ -378,14 +389,18 @@ class ClientStrategy:
         if (long and price <= sl) or (not long and price >= sl):
             return self._closed(signal, sl, CloseReason.STOP_LOSS, when, when)
         self._partial_step(signal, price, when, when)
-        self._callback(when, "on_active", signal, price, self.is_backtest)
+        if self.callbacks is not None:
+            self._callback(when, "on_active", signal, price, self.is_backtest)
         result = self._result(Action.ACTIVE, signal, price)
-        self._callback(when, "on_tick", result, self.is_backtest)
+        if self.callbacks is not None:
+            self._callback(when, "on_tick", result, self.is_backtest)
         return result
 
     def _partial_step(self, signal: SignalRow, price: float, event_ts: int, when: int) -> None:
         revenue = revenue_percent(signal, price)
         self.partial.check(signal, price, revenue, event_ts, self.is_backtest)
+        if self.callbacks is None:
+            return
         if revenue > 0:
             self._callback(when, "on_partial_profit", signal, price, revenue, self.is_backtest)
         elif revenue < 0:
@@ -415,7 +430,7 @@ class ClientStrategy:
         n = self._window
         size = len(c)
         ts = c.timestamp
-        timeout = int(np.searchsorted(ts, signal.scheduled_at + self._await_ms(), side="left"))
+        timeout = int(ts.searchsorted(signal.scheduled_at + self._await_ms()))
         if signal.position == "long":
             cancel = c.low <= signal.price_stop_loss
             touch = cancel | (c.low <= signal.price_open)
@@ -431,14 +446,14 @@ class ClientStrategy:
         at = int(ts[k])
         if cancel[k]:
             return self._cancelled(signal, vwap(c, max(0, k - (n - 1)), k + 1), at, when)
-        params = RiskParams(self.symbol, self.name, self.exchange.name, signal.price_open, at)
-        if not self.risk.check_signal(params):
+        if not self._allowed(signal.price_open, at):
             return self._cancelled(signal, vwap(c, max(0, k - (n - 1)), k + 1), at, when)
-        row = replace(signal, pending_at=at, is_scheduled=False)
+        row = signal._replace(pending_at=at, is_scheduled=False)
         self.scheduled = None
         self.pending = row
         self.risk.add_signal(self.symbol, self.name, self.exchange.name, at)
-        self._callback(when, "on_open", row, row.price_open, self.is_backtest)
+        if self.callbacks is not None:
+            self._callback(when, "on_open", row, row.price_open, self.is_backtest)
         if k + 1 >= size:
             price = vwap(c, max(0, k - (n - 1)), k + 1)
             shown = signal if self.settings.legacy else row
@@ -455,7 +470,7 @@ class ClientStrategy:
         start = n - 1 if legacy else 0
         ts = c.timestamp
         expiry_ts = signal.pending_at + signal.minute_estimated_time * MINUTE_MS
-        expiry = int(np.searchsorted(ts, expiry_ts, side="left"))
+        expiry = int(ts.searchsorted(expiry_ts))
         tp, sl = signal.price_take_profit, signal.price_stop_loss
         if signal.position == "long":
             tp_hit = c.high[start:] >= tp
@@ -502,10 +517,16 @@ class ClientStrategy:
         n = self._window
         lo = max(0, start - (n - 1))
         if not has_callbacks:
-            top = float(c.high[lo:stop].max())
-            bottom = float(c.low[lo:stop].min())
-            open_ = signal.price_open
-            if bottom > open_ * 0.9001 and top < open_ * 1.0999:
+            # A VWAP lies between the lows and highs of its window, and the candles from
+            # `start` on stayed strictly between TP and SL; a level (10 % of price move)
+            # is only reachable when TP/SL or the unchecked leading candles lie that far.
+            low_bound, high_bound = signal.price_open * 0.9001, signal.price_open * 1.0999
+            tp, sl = signal.price_take_profit, signal.price_stop_loss
+            end = start if low_bound < min(tp, sl) and max(tp, sl) < high_bound else stop
+            if lo == end or (
+                max(c.high[lo:end].tolist()) < high_bound
+                and min(c.low[lo:end].tolist()) > low_bound
+            ):
                 return
         legacy = self.settings.legacy
         for i, ts in enumerate(c.timestamp[start:stop].tolist(), start):

@@ -7,6 +7,7 @@ from typing import Any
 
 from engine.config import Settings
 from engine.jsformat import js_string, js_typeof, to_fixed
+from engine.models import SignalRow
 
 
 def _finite(v: Any) -> bool:
@@ -21,23 +22,66 @@ def _empty(v: Any) -> bool:
     return v is None or v == ""
 
 
+_NUMBER = (float, int)
+_INF = math.inf
+
+
+def _quick_valid(row: SignalRow, cur: Any, is_scheduled: bool, settings: Settings) -> bool:
+    """Return True when `row` certainly passes every rule (the hot path of a backtest)."""
+    o = row.price_open
+    tp = row.price_take_profit
+    sl = row.price_stop_loss
+    m = row.minute_estimated_time
+    if not (
+        type(o) in _NUMBER
+        and type(tp) in _NUMBER
+        and type(sl) in _NUMBER
+        and type(cur) in _NUMBER
+        and type(m) in _NUMBER
+    ):
+        return False
+    if not (0 < o < _INF and 0 < tp < _INF and 0 < sl < _INF and 0 < cur < _INF):
+        return False
+    if not (row.id and row.exchange_name and row.strategy_name and row.symbol):
+        return False
+    min_tp = settings.min_take_profit_distance
+    max_sl = settings.max_stop_loss_distance
+    position = row.position
+    if position == "long":
+        if not sl < o < tp or (not is_scheduled and (cur < sl or cur > tp)):
+            return False
+        if (min_tp and (tp - o) / o * 100 < min_tp) or (max_sl and (o - sl) / o * 100 > max_sl):
+            return False
+    elif position == "short":
+        if not tp < o < sl or (not is_scheduled and (cur > sl or cur < tp)):
+            return False
+        if (min_tp and (o - tp) / o * 100 < min_tp) or (max_sl and (sl - o) / o * 100 > max_sl):
+            return False
+    else:
+        return False
+    max_life = settings.max_signal_lifetime_minutes
+    if not (0 < m < _INF and m == int(m)) or (max_life and m > max_life):
+        return False
+    return row.scheduled_at > 0 and row.pending_at > 0
+
+
 def signal_errors(
-    row: dict[str, Any], current_price: Any, is_scheduled: bool, settings: Settings
+    row: SignalRow, current_price: Any, is_scheduled: bool, settings: Settings
 ) -> list[str]:
     """Return every rule `row` breaks, in upstream order (empty when valid)."""
+    if _quick_valid(row, current_price, is_scheduled, settings):
+        return []
     s = js_string
     errors: list[str] = []
-    if _empty(row.get("id")):
+    if _empty(row.id):
         errors.append("id is required and must be a non-empty string")
-    if _empty(row.get("exchange_name")):
+    if _empty(row.exchange_name):
         errors.append("exchangeName is required")
-    if _empty(row.get("strategy_name")):
+    if _empty(row.strategy_name):
         errors.append("strategyName is required")
-    if _empty(row.get("symbol")):
+    if _empty(row.symbol):
         errors.append("symbol is required and must be a non-empty string")
-    if row.get("is_scheduled") is None:
-        errors.append("_isScheduled is required")
-    position = row.get("position")
+    position = row.position
     if position is None:
         errors.append('position is required and must be "long" or "short"')
     if not _finite(current_price):
@@ -46,9 +90,9 @@ def signal_errors(
     elif current_price <= 0:
         errors.append(f"currentPrice must be positive, got {s(current_price)}")
     prices: tuple[tuple[str, Any], ...] = (
-        ("priceOpen", row.get("price_open")),
-        ("priceTakeProfit", row.get("price_take_profit")),
-        ("priceStopLoss", row.get("price_stop_loss")),
+        ("priceOpen", row.price_open),
+        ("priceTakeProfit", row.price_take_profit),
+        ("priceStopLoss", row.price_stop_loss),
     )
     for name, v in prices:
         if not _finite(v):
@@ -56,9 +100,9 @@ def signal_errors(
     for name, v in prices:
         if _finite(v) and v <= 0:
             errors.append(f"{name} must be positive, got {s(v)}")
-    open_: Any = row.get("price_open")
-    tp: Any = row.get("price_take_profit")
-    sl: Any = row.get("price_stop_loss")
+    open_: Any = row.price_open
+    tp: Any = row.price_take_profit
+    sl: Any = row.price_stop_loss
     cur = current_price
     if position == "long":
         if _finite(tp) and _finite(open_) and tp <= open_:
@@ -94,11 +138,12 @@ def signal_errors(
                     "Signal is invalid - the profit opportunity has already passed."
                 )
         _distance_errors("Short", tp, sl, open_, (open_, tp), (sl, open_), settings, errors)
-    _lifetime_errors(row.get("minute_estimated_time"), settings, errors)
-    for name, label in (("scheduled_at", "scheduledAt"), ("pending_at", "pendingAt")):
-        v = row.get(name)
-        if isinstance(v, int | float) and v <= 0:
+    _lifetime_errors(row.minute_estimated_time, settings, errors)
+    for label, v in (("scheduledAt", row.scheduled_at), ("pendingAt", row.pending_at)):
+        if v <= 0:
             errors.append(f"{label} must be positive, got {s(v)}")
+    if position not in ("long", "short", None):
+        errors.append(f'position must be "long" or "short", was {position!r}')
     return errors
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,31 +16,48 @@ from engine.models import Candle
 MINUTE_MS = 60_000
 
 
-@dataclass(frozen=True, eq=False)
 class CandleArrays:
-    """Candles as parallel arrays: int64 open times (epoch ms) and float64 OHLCV."""
+    """Candles as parallel arrays: int64 open times (epoch ms) and float64 OHLCV.
 
-    timestamp: np.ndarray
-    open: np.ndarray
-    high: np.ndarray
-    low: np.ndarray
-    close: np.ndarray
-    volume: np.ndarray
-    _typical_volume: list[np.ndarray] = field(default_factory=list, repr=False)
+    Treat the arrays as read-only: slices share memory with the store they come from.
+    """
+
+    __slots__ = ("_typical_volume", "close", "high", "low", "open", "timestamp", "volume")
+
+    def __init__(
+        self,
+        timestamp: np.ndarray,
+        open: np.ndarray,
+        high: np.ndarray,
+        low: np.ndarray,
+        close: np.ndarray,
+        volume: np.ndarray,
+        typical_volume: np.ndarray | None = None,
+    ) -> None:
+        self.timestamp = timestamp
+        self.open = open
+        self.high = high
+        self.low = low
+        self.close = close
+        self.volume = volume
+        self._typical_volume = typical_volume
 
     def __len__(self) -> int:
         return int(self.timestamp.shape[0])
 
+    def __repr__(self) -> str:
+        return f"CandleArrays({len(self)} candles)"
+
     @property
     def typical_volume(self) -> np.ndarray:
         """Return `((high + low + close) / 3) * volume` per candle, the VWAP numerator terms."""
-        if not self._typical_volume:
-            self._typical_volume.append(((self.high + self.low + self.close) / 3) * self.volume)
-        return self._typical_volume[0]
+        if self._typical_volume is None:
+            self._typical_volume = ((self.high + self.low + self.close) / 3) * self.volume
+        return self._typical_volume
 
     def slice(self, start: int, stop: int) -> CandleArrays:
         """Return candles `[start, stop)` as views (no copy)."""
-        tv = [self._typical_volume[0][start:stop]] if self._typical_volume else []
+        tv = self._typical_volume
         return CandleArrays(
             self.timestamp[start:stop],
             self.open[start:stop],
@@ -49,7 +65,7 @@ class CandleArrays:
             self.low[start:stop],
             self.close[start:stop],
             self.volume[start:stop],
-            tv,
+            None if tv is None else tv[start:stop],
         )
 
     def take(self, indices: np.ndarray) -> CandleArrays:

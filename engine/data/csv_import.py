@@ -1,0 +1,400 @@
+"""Import one-minute candles from Binance kline files and plain OHLCV CSV files.
+
+Two layouts are read, with or without a header row, as plain text, gzip or a zip holding
+one CSV (as Binance distributes them):
+
+- `timestamp,open,high,low,close,volume` ("ohlcv"), the open time in epoch milliseconds;
+- Binance klines ("binance"): 12 columns starting with open time, open, high, low, close
+  and volume; open times in milliseconds or, as in Binance spot files since 2025,
+  microseconds (told apart per row by magnitude).
+
+Malformed data raises `DataError` naming the file, the line, the column and the value.
+Missing minutes are not errors: they come back as warnings.
+"""
+
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import os
+import zipfile
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import numpy as np
+
+from engine.data.store import MINUTE_MS, CandleArrays, CandleStore
+from engine.errors import DataError
+
+OHLCV_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
+BINANCE_COLUMNS = (
+    "open_time",
+    "open",
+    "high",
+    "low",
+    "close",
+    "volume",
+    "close_time",
+    "quote_volume",
+    "trades",
+    "taker_buy_base",
+    "taker_buy_quote",
+    "ignore",
+)
+_FORMATS = {OHLCV_COLUMNS: "ohlcv", BINANCE_COLUMNS: "binance"}
+_HEADER_ALIASES = ({"open", "o"}, {"high", "h"}, {"low", "l"}, {"close", "c"})
+_MICROSECONDS_ABOVE = 1e14  # epoch ms stay below this until the year 5138
+_MILLISECONDS_FROM = 1e11  # smaller open times are seconds (or garbage), not ms
+_MAX_GAP_WARNINGS = 10
+_ROW = np.dtype([("timestamp", np.int64), *((name, np.float64) for name in OHLCV_COLUMNS[1:])])
+_NEWLINE, _COMMA = ord("\n"), ord(",")
+_LAYOUT_HINT = (
+    "use timestamp,open,high,low,close,volume (timestamp = open time in epoch ms) "
+    "or a Binance kline file of 12 columns"
+)
+
+
+@dataclass(frozen=True, eq=False)
+class LoadedCandles:
+    """Candles read from a file, with warnings about missing minutes.
+
+    Attributes:
+        candles: The one-minute candles, sorted by open time (epoch ms).
+        warnings: Human-readable notes on missing minutes (empty when there are none).
+        source: The path the candles were read from.
+        format: The file's layout: "binance" or "ohlcv".
+    """
+
+    candles: CandleArrays
+    warnings: tuple[str, ...]
+    source: str
+    format: str
+
+
+@dataclass(frozen=True, eq=False)
+class _Table:
+    """The data rows of a file: raw bytes, where each row sits, and its column names."""
+
+    source: str
+    raw: bytes
+    starts: np.ndarray
+    ends: np.ndarray
+    line_numbers: np.ndarray
+    columns: tuple[str, ...]
+
+    def line(self, row: int) -> str:
+        """Return the text of data row `row`."""
+        return self.raw[self.starts[row] : self.ends[row]].decode("utf-8", "replace")
+
+    def fail(self, row: int, column: int, problem: str, fix: str) -> DataError:
+        """Build the error for one bad field, quoting the value as written in the file.
+
+        `problem` may name the row's other fields (`{open}`, `{low}`...) and
+        `{previous_line}`, the line of the row before.
+        """
+        fields = [field.strip() for field in self.line(row).split(",")]
+        named = dict(zip(OHLCV_COLUMNS, fields, strict=False))
+        previous_line = self.line_numbers[row - 1] if row else 0
+        return DataError(
+            f"{self.source}, line {self.line_numbers[row]}, column {column + 1} "
+            f"({self.columns[column]}): value {fields[column]!r} "
+            f"{problem.format(previous_line=previous_line, **named)}; {fix}"
+        )
+
+
+def load_candles(path: str | os.PathLike[str]) -> LoadedCandles:
+    """Read one-minute candles from a Binance kline file or an OHLCV CSV file.
+
+    Args:
+        path: A `.csv`, `.csv.gz` or `.zip` (holding one CSV) file.
+
+    Returns:
+        The candles with warnings about missing minutes, the path and the detected layout.
+
+    Raises:
+        DataError: The file is missing, unreadable or malformed; the message names the
+            line, column and value at fault and how to fix it.
+    """
+    source = os.fspath(path)
+    table = _table(source, _read_bytes(source))
+    stamps, prices = _parse(table)
+    timestamps = _check(table, stamps, prices)
+    candles = CandleArrays.from_columns(timestamps, *prices.T)
+    return LoadedCandles(candles, _gap_warnings(table, timestamps), source, _FORMATS[table.columns])
+
+
+def csv_store(path: str | os.PathLike[str], symbol: str) -> tuple[CandleStore, tuple[str, ...]]:
+    """Load a candle file into a new store under `symbol`.
+
+    Args:
+        path: A file `load_candles` reads.
+        symbol: The symbol the candles are stored under.
+
+    Returns:
+        The store and the warnings about missing minutes.
+
+    Raises:
+        DataError: The file is missing, unreadable or malformed.
+    """
+    loaded = load_candles(path)
+    store = CandleStore()
+    store.put(symbol, loaded.candles)
+    return store, loaded.warnings
+
+
+def _read_bytes(source: str) -> bytes:
+    """Return the file's content, unpacking gzip and zip archives and dropping a UTF-8 BOM."""
+    try:
+        with open(source, "rb") as file:
+            data = file.read()
+        if data.startswith(b"\x1f\x8b"):
+            data = gzip.decompress(data)
+        elif data.startswith(b"PK\x03\x04"):
+            data = _unzip(source, data)
+        return data.removeprefix(codecs.BOM_UTF8)
+    except FileNotFoundError:
+        raise DataError(f"{source}: no such file; check the path") from None
+    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+        raise DataError(f"{source}: cannot read the file ({exc}); check the file") from None
+
+
+def _unzip(source: str, data: bytes) -> bytes:
+    """Return the one file inside a zip archive."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = [
+            name
+            for name in archive.namelist()
+            if not name.endswith("/") and not name.startswith("__MACOSX/")
+        ]
+        if len(names) != 1:
+            raise DataError(
+                f"{source}: the zip archive holds {len(names)} files "
+                f"({', '.join(names) or 'none'}); put exactly one CSV file in it"
+            )
+        return archive.read(names[0])
+
+
+def _is_number(text: str) -> bool:
+    """Tell whether `text` reads as a number."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _table(source: str, data: bytes) -> _Table:
+    """Locate the header and the data rows, checking every row has the same column count."""
+    if b"\r" in data:
+        data = data.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    blank_lines = next((index for index, byte in enumerate(data) if byte != _NEWLINE), len(data))
+    if blank_lines == len(data):
+        raise DataError(f"{source}: the file is empty; {_LAYOUT_HINT}")
+    first_end = data.find(b"\n", blank_lines)
+    if first_end < 0:
+        first_end = len(data)
+    first = data[blank_lines:first_end].decode("utf-8", "replace").split(",")
+    has_header = not _is_number(first[0])
+    columns = _columns(source, blank_lines + 1, first, has_header)
+    raw = data[first_end + 1 if has_header else blank_lines :]
+    buffer = np.frombuffer(raw, dtype=np.uint8)
+    ends = np.flatnonzero(buffer == _NEWLINE)
+    if raw and not raw.endswith(b"\n"):
+        ends = np.append(ends, len(raw))
+    starts = np.concatenate(([0], ends + 1))[: ends.size]
+    rows = np.flatnonzero(ends > starts)
+    if not rows.size:
+        raise DataError(f"{source}: the file holds no candles; {_LAYOUT_HINT}")
+    first_row_line = blank_lines + (2 if has_header else 1)
+    table = _Table(source, raw, starts[rows], ends[rows], first_row_line + rows, columns)
+    commas = np.flatnonzero(buffer == _COMMA)
+    counts = np.searchsorted(commas, table.ends) - np.searchsorted(commas, table.starts) + 1
+    wrong = np.flatnonzero(counts != len(columns))
+    if wrong.size:
+        row = int(wrong[0])
+        raise DataError(
+            f"{source}, line {table.line_numbers[row]}: found {counts[row]} columns where "
+            f"{len(columns)} belong ({','.join(columns)}): {table.line(row)!r}; "
+            "give every row the same columns"
+        )
+    return table
+
+
+def _columns(source: str, line: int, first: list[str], has_header: bool) -> tuple[str, ...]:
+    """Return the column names of the file's layout, checking a header's column order."""
+    layouts = {len(columns): columns for columns in _FORMATS}
+    if len(first) not in layouts:
+        raise DataError(
+            f"{source}, line {line}: found {len(first)} columns where 6 or 12 belong; "
+            f"{_LAYOUT_HINT}"
+        )
+    names = [name.strip().strip("\"'").lower() for name in first]
+    for position, aliases in enumerate(_HEADER_ALIASES, start=1):
+        if has_header and names[position] not in aliases:
+            raise DataError(
+                f"{source}, line {line}: header column {position + 1} is "
+                f"{first[position].strip()!r} where {OHLCV_COLUMNS[position]!r} belongs; "
+                f"reorder the columns to {','.join(OHLCV_COLUMNS)}"
+            )
+    return layouts[len(first)]
+
+
+def _parse(table: _Table) -> tuple[np.ndarray, np.ndarray]:
+    """Parse open times as int64 and OHLCV as float64 rows of five, in C when data is clean."""
+    try:
+        rows = np.loadtxt(
+            io.BytesIO(table.raw),
+            delimiter=",",
+            usecols=range(6),
+            dtype=_ROW,
+            comments=None,
+            ndmin=1,
+            encoding="utf-8",
+        )
+    except ValueError:
+        return _parse_rows(table)
+    return rows["timestamp"], np.column_stack([rows[name] for name in OHLCV_COLUMNS[1:]])
+
+
+def _parse_rows(table: _Table) -> tuple[np.ndarray, np.ndarray]:
+    """Parse row by row, raising on the first field that is not a number."""
+    stamps = np.empty(len(table.starts), dtype=np.int64)
+    prices = np.empty((len(table.starts), 5))
+    for row in range(len(table.starts)):
+        fields = table.line(row).split(",")
+        try:
+            stamps[row] = int(fields[0])
+        except (ValueError, OverflowError):
+            raise table.fail(
+                row, 0, "is not a whole number", "write open times like 1704067200000"
+            ) from None
+        for column in range(1, 6):
+            try:
+                prices[row, column - 1] = float(fields[column])
+            except ValueError:
+                raise table.fail(
+                    row, column, "is not a number", "write a plain decimal number like 42000.5"
+                ) from None
+    return stamps, prices
+
+
+_Check = tuple[np.ndarray, int, str, str]
+"""A validation: mask of the failing rows, the column at fault, the problem and the fix."""
+
+
+def _raise_first(table: _Table, checks: list[_Check]) -> None:
+    """Raise for the earliest failing row; on one row, the check listed first wins."""
+    failures = [
+        (int(np.argmax(bad)), column, problem, fix)
+        for bad, column, problem, fix in checks
+        if bad.any()
+    ]
+    if failures:
+        row, column, problem, fix = min(failures, key=lambda failure: failure[0])
+        raise table.fail(row, column, problem, fix)
+
+
+def _check(table: _Table, stamps: np.ndarray, prices: np.ndarray) -> np.ndarray:
+    """Validate the candles and return their open times in epoch milliseconds."""
+    _raise_first(
+        table,
+        [
+            (~np.isfinite(prices[:, column - 1]), column, "is not a finite number", "write one")
+            for column in range(1, 6)
+        ],
+    )
+    micro = stamps > _MICROSECONDS_ABOVE
+    millis = np.where(micro, stamps // 1000, stamps)
+    open_, high, low, close, volume = prices.T
+    fix_row = "fix or delete the row"
+    _raise_first(
+        table,
+        [
+            (
+                millis < _MILLISECONDS_FROM,
+                0,
+                "is not an open time in epoch milliseconds or microseconds",
+                "write open times like 1704067200000 (2024-01-01T00:00:00Z)",
+            ),
+            (
+                (millis % MINUTE_MS != 0) | (micro & (stamps % 1000 != 0)),
+                0,
+                "is not the start of a minute",
+                "use one-minute candles, whose open times are whole minutes",
+            ),
+            *[
+                (prices[:, column - 1] <= 0, column, "is not a positive price", fix_row)
+                for column in range(1, 5)
+            ],
+            (volume < 0, 5, "is a negative volume", fix_row),
+            (high < low, 2, "is below the low {low}", fix_row),
+            (
+                high < np.maximum(open_, close),
+                2,
+                "is below the open {open} or close {close}",
+                fix_row,
+            ),
+            (
+                low > np.minimum(open_, close),
+                3,
+                "is above the open {open} or close {close}",
+                fix_row,
+            ),
+        ],
+    )
+    step = np.diff(millis)
+    _raise_first(
+        table,
+        [
+            (
+                np.concatenate(([False], step == 0)),
+                0,
+                "repeats the open time on line {previous_line}",
+                "delete the duplicate row",
+            ),
+            (
+                np.concatenate(([False], step < 0)),
+                0,
+                "is earlier than the open time on line {previous_line}",
+                "sort the rows by open time",
+            ),
+        ],
+    )
+    spacing = int(np.gcd.reduce(step // MINUTE_MS)) if step.size > 1 else 1
+    if spacing > 1:
+        raise DataError(
+            f"{table.source}: the rows are spaced in multiples of {spacing} minutes, so these "
+            f"look like {spacing}-minute candles; load one-minute candles (Binance: 1m klines)"
+        )
+    return millis
+
+
+def _iso(ms: int) -> str:
+    """Format epoch milliseconds as an ISO UTC time."""
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _gap_warnings(table: _Table, timestamps: np.ndarray) -> tuple[str, ...]:
+    """Describe the missing minutes between rows: the first few gaps, then a count."""
+    gaps = np.flatnonzero(np.diff(timestamps) > MINUTE_MS)
+    missing = (timestamps[gaps + 1] - timestamps[gaps]) // MINUTE_MS - 1
+    warnings = []
+    for row, count in zip(gaps[:_MAX_GAP_WARNINGS].tolist(), missing.tolist(), strict=False):
+        first = _iso(int(timestamps[row]) + MINUTE_MS)
+        last = _iso(int(timestamps[row + 1]) - MINUTE_MS)
+        span = f"{count} missing minutes from {first} to {last}"
+        if count == 1:
+            span = f"1 missing minute at {first}"
+        warnings.append(
+            f"{table.source}: {span} (between lines {table.line_numbers[row]} "
+            f"and {table.line_numbers[row + 1]})"
+        )
+    if gaps.size > _MAX_GAP_WARNINGS:
+        warnings.append(
+            f"{table.source}: {gaps.size - _MAX_GAP_WARNINGS} more gaps with "
+            f"{int(missing[_MAX_GAP_WARNINGS:].sum())} missing minutes; "
+            f"{gaps.size} gaps and {int(missing.sum())} missing minutes in total"
+        )
+    return tuple(warnings)
