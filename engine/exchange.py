@@ -181,7 +181,9 @@ class ClientExchange:
             return when - adjust, when
         if limit < 1:
             raise DataError(f"get_candles: limit must be at least 1, was {limit}")
-        return when - step * limit, when - step
+        last_open = when - step
+        since = last_open - (limit - 1) * step
+        return since - since % step, last_open
 
     def get_candles(self, symbol: str, interval: str, limit: int, when: int) -> CandleArrays:
         """Return the `limit` candles before `when` (profile-dependent window, SPEC §A/§3.2)."""

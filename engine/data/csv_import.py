@@ -48,6 +48,7 @@ _HEADER_ALIASES = ({"open", "o"}, {"high", "h"}, {"low", "l"}, {"close", "c"})
 _MICROSECONDS_ABOVE = 1e14  # epoch ms stay below this until the year 5138
 _MILLISECONDS_FROM = 1e11  # smaller open times are seconds (or garbage), not ms
 _MAX_GAP_WARNINGS = 10
+_FIX_NUMBER = "write a plain decimal number like 42000.5"
 _ROW = np.dtype([("timestamp", np.int64), *((name, np.float64) for name in OHLCV_COLUMNS[1:])])
 _NEWLINE, _COMMA = ord("\n"), ord(",")
 _LAYOUT_HINT = (
@@ -196,7 +197,7 @@ def _table(source: str, data: bytes) -> _Table:
     if first_end < 0:
         first_end = len(data)
     first = data[blank_lines:first_end].decode("utf-8", "replace").split(",")
-    has_header = not _is_number(first[0])
+    has_header = not any(_is_number(field) for field in first)
     columns = _columns(source, blank_lines + 1, first, has_header)
     raw = data[first_end + 1 if has_header else blank_lines :]
     buffer = np.frombuffer(raw, dtype=np.uint8)
@@ -268,15 +269,16 @@ def _parse_rows(table: _Table) -> tuple[np.ndarray, np.ndarray]:
             stamps[row] = int(fields[0])
         except (ValueError, OverflowError):
             raise table.fail(
-                row, 0, "is not a whole number", "write open times like 1704067200000"
+                row,
+                0,
+                "is not an integer open time",
+                "write open times in epoch milliseconds like 1704067200000",
             ) from None
         for column in range(1, 6):
             try:
                 prices[row, column - 1] = float(fields[column])
             except ValueError:
-                raise table.fail(
-                    row, column, "is not a number", "write a plain decimal number like 42000.5"
-                ) from None
+                raise table.fail(row, column, "is not a number", _FIX_NUMBER) from None
     return stamps, prices
 
 
@@ -301,7 +303,7 @@ def _check(table: _Table, stamps: np.ndarray, prices: np.ndarray) -> np.ndarray:
     _raise_first(
         table,
         [
-            (~np.isfinite(prices[:, column - 1]), column, "is not a finite number", "write one")
+            (~np.isfinite(prices[:, column - 1]), column, "is not a finite number", _FIX_NUMBER)
             for column in range(1, 6)
         ],
     )
