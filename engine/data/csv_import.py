@@ -197,8 +197,10 @@ def _table(source: str, data: bytes) -> _Table:
     if first_end < 0:
         first_end = len(data)
     first = data[blank_lines:first_end].decode("utf-8", "replace").split(",")
+    columns = _layout(source, blank_lines + 1, len(first))
     has_header = not any(_is_number(field) for field in first)
-    columns = _columns(source, blank_lines + 1, first, has_header)
+    if has_header:
+        _check_header(source, blank_lines + 1, first)
     raw = data[first_end + 1 if has_header else blank_lines :]
     buffer = np.frombuffer(raw, dtype=np.uint8)
     ends = np.flatnonzero(buffer == _NEWLINE)
@@ -210,36 +212,42 @@ def _table(source: str, data: bytes) -> _Table:
         raise DataError(f"{source}: the file holds no candles; {_LAYOUT_HINT}")
     first_row_line = blank_lines + (2 if has_header else 1)
     table = _Table(source, raw, starts[rows], ends[rows], first_row_line + rows, columns)
-    commas = np.flatnonzero(buffer == _COMMA)
-    counts = np.searchsorted(commas, table.ends) - np.searchsorted(commas, table.starts) + 1
-    wrong = np.flatnonzero(counts != len(columns))
-    if wrong.size:
-        row = int(wrong[0])
-        raise DataError(
-            f"{source}, line {table.line_numbers[row]}: found {counts[row]} columns where "
-            f"{len(columns)} belong ({','.join(columns)}): {table.line(row)!r}; "
-            "give every row the same columns"
-        )
+    _check_column_counts(table, np.flatnonzero(buffer == _COMMA))
     return table
 
 
-def _columns(source: str, line: int, first: list[str], has_header: bool) -> tuple[str, ...]:
-    """Return the column names of the file's layout, checking a header's column order."""
-    layouts = {len(columns): columns for columns in _FORMATS}
-    if len(first) not in layouts:
-        raise DataError(
-            f"{source}, line {line}: found {len(first)} columns where 6 or 12 belong; "
-            f"{_LAYOUT_HINT}"
-        )
-    names = [name.strip().strip("\"'").lower() for name in first]
+def _layout(source: str, line: int, width: int) -> tuple[str, ...]:
+    """Return the column names of the layout that has `width` columns."""
+    for columns in _FORMATS:
+        if len(columns) == width:
+            return columns
+    raise DataError(
+        f"{source}, line {line}: found {width} columns where 6 or 12 belong; {_LAYOUT_HINT}"
+    )
+
+
+def _check_header(source: str, line: int, names: list[str]) -> None:
+    """Check a header names open, high, low and close in the second to fifth columns."""
     for position, aliases in enumerate(_HEADER_ALIASES, start=1):
-        if has_header and names[position] not in aliases:
+        if names[position].strip().strip("\"'").lower() not in aliases:
             raise DataError(
                 f"{source}, line {line}: header column {position + 1} is "
-                f"{first[position].strip()!r} where {OHLCV_COLUMNS[position]!r} belongs; "
-                f"reorder the columns to {','.join(OHLCV_COLUMNS)}"
+                f"{names[position].strip()!r} where {OHLCV_COLUMNS[position]!r} belongs; "
+                f"name and order the columns {','.join(OHLCV_COLUMNS)}"
             )
-    return layouts[len(first)]
+
+
+def _check_column_counts(table: _Table, commas: np.ndarray) -> None:
+    """Check every row has the layout's column count, given where the commas are."""
+    counts = np.searchsorted(commas, table.ends) - np.searchsorted(commas, table.starts) + 1
+    wrong = np.flatnonzero(counts != len(table.columns))
+    if wrong.size:
+        row = int(wrong[0])
+        raise DataError(
+            f"{table.source}, line {table.line_numbers[row]}: found {counts[row]} columns where "
+            f"{len(table.columns)} belong ({','.join(table.columns)}): {table.line(row)!r}; "
+            "give every row the same columns"
+        )
 
 
 def _parse(table: _Table) -> tuple[np.ndarray, np.ndarray]:

@@ -80,7 +80,11 @@ _DECAY_DOWN = _JUMP_DECAY ** np.arange(MINUTES_PER_DAY, dtype=np.float64)
 
 @dataclass(frozen=True, eq=False)
 class _Anchor:
-    """Daily series of one symbol: log price at each midnight, and each day's volatility."""
+    """Daily series of one symbol: price at each UTC midnight, each day's volatility and volume.
+
+    `log_price` and `price` have one more entry than `vol` and `activity`: the midnight
+    ending the last day.
+    """
 
     log_price: np.ndarray
     price: np.ndarray
@@ -116,8 +120,9 @@ def _anchor(symbol: str) -> _Anchor:
     keep = 1 - _REVERSION
     powers = keep ** np.arange(days + 1, dtype=np.float64)
     level = powers * np.cumsum(np.concatenate(([0.0], returns)) / powers)
-    from_start = np.abs(np.arange(days + 1) - (DEMO_START_MS - EPOCH_MS) // DAY_MS)
-    level -= level[from_start == 0] * np.exp(-from_start / 365)  # start of 2024 at start_price
+    start_day = (DEMO_START_MS - EPOCH_MS) // DAY_MS
+    fade = np.exp(-np.abs(np.arange(days + 1) - start_day) / 365)
+    level -= level[start_day] * fade  # 2024 opens at start_price; far away, the walk is intact
     log_price = np.log(profile.start_price) + level
     activity = (vol / profile.daily_vol) ** 0.9 * np.exp(0.2 * rng.standard_normal(days))
     return _Anchor(log_price, np.exp(log_price), vol, activity)

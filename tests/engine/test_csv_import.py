@@ -1,0 +1,273 @@
+"""Importing candle files: Binance klines and OHLCV CSV, plain, gzip or zip."""
+
+from __future__ import annotations
+
+import gzip
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engine.data.csv_import import LoadedCandles, csv_store, load_candles
+from engine.errors import DataError
+
+T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
+MINUTE = 60_000
+HEADER = "timestamp,open,high,low,close,volume"
+BINANCE_HEADER = (
+    "open_time,open,high,low,close,volume,close_time,quote_volume,count,"
+    "taker_buy_volume,taker_buy_quote_volume,ignore"
+)
+ROWS = [
+    (T0, "42000.00", "42077.27", "41958.10", "42065.04", "2.782438"),
+    (T0 + MINUTE, "42065.04", "42072.35", "42022.57", "42025.00", "8.342959"),
+    (T0 + 2 * MINUTE, "42025.00", "42028.60", "42003.90", "42014.94", "0"),
+    (T0 + 3 * MINUTE, "42014.94", "42019.20", "41998.75", "42008.10", "4.596914"),
+]
+
+
+def ohlcv_lines(rows: list[tuple[object, ...]] = ROWS) -> list[str]:
+    return [",".join(str(value) for value in row) for row in rows]
+
+
+def binance_lines(scale: int = 1) -> list[str]:
+    return [
+        f"{ts * scale},{o},{h},{low},{c},{v},{(ts + MINUTE - 1) * scale},1.5,10,0.5,0.7,0"
+        for ts, o, h, low, c, v in ROWS
+    ]
+
+
+def write(path: Path, lines: list[str], newline: str = "\n") -> Path:
+    path.write_text(newline.join(lines) + newline)
+    return path
+
+
+def assert_rows(loaded: LoadedCandles) -> None:
+    candles = loaded.candles
+    assert candles.timestamp.tolist() == [row[0] for row in ROWS]
+    assert candles.open.tolist() == [float(row[1]) for row in ROWS]
+    assert candles.high.tolist() == [float(row[2]) for row in ROWS]
+    assert candles.low.tolist() == [float(row[3]) for row in ROWS]
+    assert candles.close.tolist() == [float(row[4]) for row in ROWS]
+    assert candles.volume.tolist() == [float(row[5]) for row in ROWS]
+    assert candles.timestamp.dtype == np.int64
+    assert loaded.warnings == ()
+
+
+def error_of(path: Path) -> str:
+    with pytest.raises(DataError) as error:
+        load_candles(path)
+    return str(error.value)
+
+
+def test_ohlcv_with_header(tmp_path: Path) -> None:
+    path = write(tmp_path / "btc.csv", [HEADER, *ohlcv_lines()])
+    loaded = load_candles(path)
+    assert_rows(loaded)
+    assert loaded.format == "ohlcv"
+    assert loaded.source == str(path)
+
+
+def test_ohlcv_without_header_and_with_crlf(tmp_path: Path) -> None:
+    assert_rows(load_candles(write(tmp_path / "btc.csv", ohlcv_lines(), newline="\r\n")))
+
+
+@pytest.mark.parametrize("header", [[], [BINANCE_HEADER]])
+def test_binance_millisecond_open_times(tmp_path: Path, header: list[str]) -> None:
+    loaded = load_candles(write(tmp_path / "BTCUSDT-1m-2024-01.csv", [*header, *binance_lines()]))
+    assert_rows(loaded)
+    assert loaded.format == "binance"
+
+
+def test_binance_microsecond_open_times_become_milliseconds(tmp_path: Path) -> None:
+    assert_rows(load_candles(write(tmp_path / "BTCUSDT-1m-2025-01.csv", binance_lines(1000))))
+
+
+def test_binance_zip_as_distributed(tmp_path: Path) -> None:
+    path = tmp_path / "BTCUSDT-1m-2024-01.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("BTCUSDT-1m-2024-01.csv", "\n".join(binance_lines()) + "\n")
+    loaded = load_candles(path)
+    assert_rows(loaded)
+    assert loaded.format == "binance"
+
+
+def test_gzipped_csv(tmp_path: Path) -> None:
+    path = tmp_path / "btc.csv.gz"
+    path.write_bytes(gzip.compress(("\n".join([HEADER, *ohlcv_lines()]) + "\n").encode()))
+    assert_rows(load_candles(path))
+
+
+def test_zip_with_several_files_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "two.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("a.csv", "\n".join(ohlcv_lines()))
+        archive.writestr("b.csv", "\n".join(ohlcv_lines()))
+    message = error_of(path)
+    assert str(path) in message
+    assert "holds 2 files (a.csv, b.csv); put exactly one CSV file in it" in message
+
+
+def test_missing_empty_and_header_only_files(tmp_path: Path) -> None:
+    assert "no such file" in error_of(tmp_path / "nope.csv")
+    assert "the file is empty" in error_of(write(tmp_path / "empty.csv", [""]))
+    assert "holds no candles" in error_of(write(tmp_path / "header.csv", [HEADER]))
+
+
+def test_error_message_names_file_line_column_value_and_fix(tmp_path: Path) -> None:
+    rows = ohlcv_lines()
+    rows[2] = rows[2].replace("42028.60", "abc")
+    path = write(tmp_path / "bad.csv", [HEADER, *rows])
+    assert error_of(path) == (
+        f"{path}, line 4, column 3 (high): value 'abc' is not a number; "
+        "write a plain decimal number like 42000.5"
+    )
+
+
+def test_line_numbers_count_blank_lines(tmp_path: Path) -> None:
+    rows = ohlcv_lines()
+    rows[3] = rows[3].replace("4.596914", "-1")
+    path = write(tmp_path / "gappy.csv", ["", HEADER, rows[0], "", rows[1], rows[2], rows[3]])
+    assert f"{path}, line 7, column 6 (volume): value '-1' is a negative volume" in error_of(path)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        ("42077.27", "nan", "column 3 (high): value 'nan' is not a finite number"),
+        ("42065.04,2.78", "inf,2.78", "column 5 (close): value 'inf' is not a finite"),
+        ("42065.04,2.78", "Infinity,2.78", "column 5 (close): value 'Infinity' is not a finite"),
+        ("42000.00", "0", "column 2 (open): value '0' is not a positive price"),
+        ("41958.10", "-3", "column 4 (low): value '-3' is not a positive price"),
+        ("2.782438", "-0.5", "column 6 (volume): value '-0.5' is a negative volume"),
+        (
+            "42077.27,41958.10",
+            "41900.00,41958.10",
+            "column 3 (high): value '41900.00' is below the low 41958.10; fix or delete",
+        ),
+        (
+            "42077.27",
+            "42050.00",
+            "column 3 (high): value '42050.00' is below the open 42000.00 or close 42065.04",
+        ),
+        (
+            "41958.10",
+            "42001.00",
+            "column 4 (low): value '42001.00' is above the open 42000.00 or close 42065.04",
+        ),
+        (
+            str(T0),
+            str(T0 + 30_000),
+            f"column 1 (timestamp): value '{T0 + 30_000}' is not the start of a minute",
+        ),
+        (
+            str(T0),
+            "2024-01-01 00:00",
+            "column 1 (timestamp): value '2024-01-01 00:00' is not an integer open time",
+        ),
+        (
+            str(T0),
+            str(T0 // 1000),
+            f"value '{T0 // 1000}' is not an open time in epoch milliseconds or microseconds",
+        ),
+    ],
+)
+def test_bad_value_on_first_row(tmp_path: Path, old: str, new: str, expected: str) -> None:
+    rows = ohlcv_lines()
+    rows[0] = rows[0].replace(old, new, 1)
+    path = write(tmp_path / "bad.csv", rows)
+    message = error_of(path)
+    assert message.startswith(f"{path}, line 1,")
+    assert expected in message
+
+
+def test_wrong_column_count(tmp_path: Path) -> None:
+    rows = ohlcv_lines()
+    rows[1] = rows[1].rsplit(",", 1)[0]
+    path = write(tmp_path / "short.csv", [HEADER, *rows])
+    message = error_of(path)
+    assert message.startswith(f"{path}, line 3: found 5 columns where 6 belong")
+    assert repr(rows[1]) in message
+
+
+def test_unknown_layout(tmp_path: Path) -> None:
+    path = write(tmp_path / "odd.csv", ["1,2,3", "4,5,6"])
+    assert "line 1: found 3 columns where 6 or 12 belong" in error_of(path)
+
+
+def test_header_in_the_wrong_order_is_refused(tmp_path: Path) -> None:
+    path = write(tmp_path / "swapped.csv", ["time,open,low,high,close,volume", *ohlcv_lines()])
+    assert "header column 3 is 'low' where 'high' belongs" in error_of(path)
+
+
+def test_duplicate_open_time(tmp_path: Path) -> None:
+    rows = ohlcv_lines()
+    rows[2] = rows[2].replace(str(T0 + 2 * MINUTE), str(T0 + MINUTE))
+    path = write(tmp_path / "dup.csv", [HEADER, *rows])
+    assert error_of(path) == (
+        f"{path}, line 4, column 1 (timestamp): value '{T0 + MINUTE}' repeats the open time "
+        "on line 3; delete the duplicate row"
+    )
+
+
+def test_unsorted_open_times(tmp_path: Path) -> None:
+    rows = ohlcv_lines()
+    rows[1], rows[2] = rows[2], rows[1]
+    path = write(tmp_path / "unsorted.csv", [HEADER, *rows])
+    assert error_of(path) == (
+        f"{path}, line 4, column 1 (timestamp): value '{T0 + MINUTE}' is earlier than the open "
+        "time on line 3; sort the rows by open time"
+    )
+
+
+def test_the_earliest_bad_row_is_reported(tmp_path: Path) -> None:
+    rows = ohlcv_lines()
+    rows[3] = rows[3].replace("42014.94", "0", 1)
+    rows[1] = rows[1].replace("8.342959", "-8")
+    message = error_of(write(tmp_path / "two.csv", rows))
+    assert "column 6 (volume)" in message
+
+
+def test_hourly_candles_are_refused(tmp_path: Path) -> None:
+    rows = [(T0 + i * 60 * MINUTE, 1, 2, 0.5, 1.5, 10) for i in range(5)]
+    message = error_of(write(tmp_path / "hourly.csv", ohlcv_lines(rows)))
+    assert "multiples of 60 minutes" in message
+    assert "load one-minute candles" in message
+
+
+def test_gaps_are_warnings_with_iso_times(tmp_path: Path) -> None:
+    minutes = [0, 1, 3, 10, 11]
+    rows = [(T0 + m * MINUTE, 1, 2, 0.5, 1.5, 10) for m in minutes]
+    path = write(tmp_path / "gaps.csv", [HEADER, *ohlcv_lines(rows)])
+    loaded = load_candles(path)
+    assert len(loaded.candles) == 5
+    assert loaded.warnings == (
+        f"{path}: 1 missing minute at 2024-01-01T00:02:00Z (between lines 3 and 4)",
+        f"{path}: 6 missing minutes from 2024-01-01T00:04:00Z to 2024-01-01T00:09:00Z "
+        "(between lines 4 and 5)",
+    )
+
+
+def test_many_gaps_are_summarised(tmp_path: Path) -> None:
+    rows = [(T0 + 3 * i * MINUTE, 1, 2, 0.5, 1.5, 10) for i in range(25)]
+    rows.append((T0 + 100 * MINUTE, 1, 2, 0.5, 1.5, 10))
+    loaded = load_candles(write(tmp_path / "sparse.csv", ohlcv_lines(rows)))
+    assert len(loaded.warnings) == 11
+    assert loaded.warnings[-1].endswith(
+        "15 more gaps with 55 missing minutes; 25 gaps and 75 missing minutes in total"
+    )
+
+
+def test_csv_store_serves_the_file_under_the_symbol(tmp_path: Path) -> None:
+    rows = [*ROWS[:2], (T0 + 5 * MINUTE, *ROWS[2][1:])]
+    path = write(tmp_path / "btc.csv", [HEADER, *ohlcv_lines(rows)])
+    store, warnings = csv_store(path, "BTCUSDT")
+    assert store.symbols() == ["BTCUSDT"]
+    assert [candle.timestamp for candle in store.get_candles("BTCUSDT", "1m", T0, 10)] == [
+        T0,
+        T0 + MINUTE,
+        T0 + 5 * MINUTE,
+    ]
+    assert len(warnings) == 1
+    assert "3 missing minutes" in warnings[0]
