@@ -1,0 +1,190 @@
+"""Backtest speed: the `bracket` workload on 30 and 365 days, both profiles.
+
+Usage:
+    python bench/backtest_speed.py [--candles FILE] [--symbol BTCUSDT] [--repeat 3]
+
+Without --candles the demo market is used. Each measurement runs in a fresh child process
+(so peak RSS is its own) and prints import, load and run time, frames per second, closed
+signals, peak RSS and the whole process's wall time. A plain-Python loop that computes the
+same bracket trades without the engine runs in the same session as the baseline; ratios
+against it are what to compare across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PROFILES = ("backtest-kit-1.4.10", "default")
+
+
+def child(args: argparse.Namespace) -> None:
+    """Measure one run in this process and print JSON."""
+    started = time.perf_counter()
+    sys.path.insert(0, str(ROOT))
+    import engine
+    from engine.data.csv_import import csv_store
+    from engine.strategies import register_builtin_strategies
+
+    imported = time.perf_counter()
+    if args.candles:
+        store, _ = csv_store(args.candles, args.symbol)
+    else:
+        from engine.builtins import shared_demo_store
+
+        store = shared_demo_store()
+    timestamps = store.arrays(args.symbol).timestamp
+    loaded = time.perf_counter()
+    first = datetime.fromtimestamp(int(timestamps[0]) / 1000, tz=UTC)
+    end = min(
+        first + timedelta(days=args.days) - timedelta(minutes=1),
+        datetime.fromtimestamp(int(timestamps[-1]) / 1000, tz=UTC),
+    )
+    if args.baseline:
+        run_started = time.perf_counter()
+        signals, frames = baseline(store.arrays(args.symbol), args.days)
+    else:
+        register_builtin_strategies()
+        engine.add_exchange(
+            exchange_name="bench",
+            get_candles=store.get_candles,
+            format_price=lambda s, p: f"{p:.2f}",
+            format_quantity=lambda s, q: f"{q:.8f}",
+        )
+        engine.add_frame(frame_name="bench", interval="1m", start_date=first, end_date=end)
+        run_started = time.perf_counter()
+        results = engine.Backtest.run(
+            args.symbol,
+            strategy_name="bracket",
+            exchange_name="bench",
+            frame_name="bench",
+            profile=args.profile,
+        )
+        signals = sum(1 for r in results if r.action == "closed")
+        frames = int((end - first).total_seconds() // 60) + 1
+    run_time = time.perf_counter() - run_started
+    print(
+        json.dumps(
+            {
+                "import": imported - started,
+                "load": loaded - imported,
+                "run": run_time,
+                "signals": signals,
+                "frames": frames,
+                "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
+
+
+def baseline(candles: Any, days: int) -> tuple[int, int]:
+    """The same bracket trades (1.4.10 rules) as a tuned plain-Python loop over lists."""
+    ts = candles.timestamp.tolist()
+    high, low, close, vol = (
+        candles.high.tolist(),
+        candles.low.tolist(),
+        candles.close.tolist(),
+        candles.volume.tolist(),
+    )
+    typical = [(h + lo + c) / 3 * v for h, lo, c, v in zip(high, low, close, vol, strict=True)]
+    n = min(len(ts), days * 1440)
+    i, closed = 0, 0
+    while i < n:
+        window = range(max(0, i - 4), i + 1)
+        volume = sum(vol[j] for j in window)
+        price = (
+            sum(typical[j] for j in window) / volume
+            if volume
+            else sum(close[j] for j in window) / len(window)
+        )
+        long = ts[i] // 3_600_000 % 2 == 0
+        tp, sl = (price * 1.01, price * 0.993) if long else (price * 0.99, price * 1.007)
+        end = min(i + 120, len(ts))
+        exit_at = end - 1
+        for j in range(i + 4, end):
+            if (high[j] >= tp or low[j] <= sl) if long else (low[j] <= tp or high[j] >= sl):
+                exit_at = j
+                break
+        closed += 1
+        i = exit_at + 1
+    return closed, n
+
+
+def measure(extra: list[str], cold: bool = False) -> dict[str, Any]:
+    """Run one child and return its figures plus the whole process's wall time.
+
+    `cold` gives the child an empty candle cache, so the CSV is parsed again.
+    """
+    env = dict(os.environ)
+    with tempfile.TemporaryDirectory() as empty:
+        if cold:
+            env["BACKTEST_DESK_CACHE"] = empty
+        started = time.perf_counter()
+        output = subprocess.run(
+            [sys.executable, __file__, "--child", *extra],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        ).stdout
+        figures = json.loads(output.strip().splitlines()[-1])
+        figures["process"] = time.perf_counter() - started
+    return figures
+
+
+def main() -> None:
+    """Run every configuration and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--candles", help="a CSV of one-minute candles (default: demo market)")
+    parser.add_argument("--symbol", default="BTCUSDT")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per row; the best is shown")
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--days", type=int, default=365, help=argparse.SUPPRESS)
+    parser.add_argument("--profile", default="default", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args)
+        return
+    source = ["--candles", args.candles] if args.candles else []
+    source += ["--symbol", args.symbol]
+    print(f"data: {args.candles or 'demo market'} {args.symbol}; best of {args.repeat} runs")
+    header = (
+        f"{'workload':<40}{'import s':>9}{'load s':>8}{'run s':>8}{'frames/s':>12}"
+        f"{'signals':>9}{'RSS MB':>8}{'process s':>10}{'run/base':>9}"
+    )
+    print(header)
+    baseline_run: dict[int, float] = {}
+    for days in (30, 365):
+        rows = [("plain-Python baseline", ["--baseline"], False)]
+        rows += [(f"engine {p}", ["--profile", p], False) for p in PROFILES]
+        if args.candles:
+            rows.append((f"engine {PROFILES[0]}, cold", ["--profile", PROFILES[0]], True))
+        for label, extra, cold in rows:
+            cmd = [*source, "--days", str(days), *extra]
+            runs = [measure(cmd, cold) for _ in range(args.repeat)]
+            best = min(runs, key=lambda r: r["run"])
+            best["process"] = min(r["process"] for r in runs)
+            if "--baseline" in extra:
+                baseline_run[days] = best["run"]
+            ratio = best["run"] / baseline_run[days] if baseline_run.get(days) else math.nan
+            print(
+                f"{f'{days:>3} d {label}':<40}{best['import']:>9.3f}{best['load']:>8.3f}"
+                f"{best['run']:>8.3f}{best['frames'] / best['run']:>12,.0f}{best['signals']:>9}"
+                f"{best['rss_mb']:>8.0f}{best['process']:>10.3f}{ratio:>9.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()
