@@ -188,6 +188,8 @@ class BacktestUtils:
         if result.action is Action.CLOSED:
             with self._lock:
                 self._closed.setdefault((result.symbol, result.strategy_name), []).append(result)
+        if result.action is not Action.IDLE:
+            events.result_emitter.emit(result)
         events.signal_emitter.emit(result)
         events.signal_backtest_emitter.emit(result)
 

@@ -116,6 +116,8 @@ class PartialContract:
 
 
 signal_emitter: Emitter[Any] = Emitter("signal")
+result_emitter: Emitter[Any] = Emitter("result")
+"""Every result except `idle`, for the engine's own stores (schedule, heatmap); not public."""
 signal_backtest_emitter: Emitter[Any] = Emitter("signal_backtest")
 signal_live_emitter: Emitter[Any] = Emitter("signal_live")
 error_emitter: Emitter[BaseException] = Emitter("error")

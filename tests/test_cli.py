@@ -1,0 +1,162 @@
+"""`desk backtest`: what a user sees in a terminal and what a script reads."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+GOLDEN_DATA = Path(__file__).parent / "golden" / "data" / "btc-7-4320.csv.gz"
+
+
+def desk(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+        timeout=120,
+    )
+
+
+def test_backtest_on_the_demo_market_prints_summary_and_report() -> None:
+    run = desk("backtest", "--strategy", "bracket", "--frame", "demo-7d")
+    assert run.returncode == 0, run.stderr
+    assert "bracket on BTCUSDT" in run.stdout
+    assert "Closed signals" in run.stdout
+    assert "# Backtest Report: bracket" in run.stdout
+    assert "Traceback" not in run.stderr
+
+
+def test_json_output_reproduces_the_golden_run_from_a_csv(tmp_path: Path) -> None:
+    csv_file = tmp_path / "btc.csv"
+    csv_file.write_bytes(gzip.decompress(GOLDEN_DATA.read_bytes()))
+    run = desk(
+        "backtest",
+        "--strategy",
+        "bracket",
+        "--candles",
+        str(csv_file),
+        "--symbol",
+        "BTCUSDT",
+        "--profile",
+        "backtest-kit-1.4.10",
+        "--json",
+    )
+    assert run.returncode == 0, run.stderr
+    payload = json.loads(run.stdout)
+    assert payload["statistics"]["total_signals"] == 77
+    assert payload["statistics"]["total_pnl"] == -25.44002473986991
+    assert len(payload["signals"]) == 77
+    assert payload["signals"][0]["close_reason"] == "stop_loss"
+    assert run.stderr == ""
+
+
+def test_broken_csv_gives_a_clear_message_and_a_failing_exit(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        "1704067200000,100,101,99,100.5,3\n"
+        "1704067260000,100.5,oops,99,100,2\n"
+    )
+    run = desk("backtest", "--candles", str(bad))
+    assert run.returncode == 1
+    assert "bad.csv, line 3" in run.stderr
+    assert "'oops'" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_nan_candle_is_rejected_with_its_line(tmp_path: Path) -> None:
+    bad = tmp_path / "nan.csv"
+    bad.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        "1704067200000,100,101,99,100.5,3\n"
+        "1704067260000,100.5,NaN,99,100,2\n"
+    )
+    run = desk("backtest", "--candles", str(bad))
+    assert run.returncode == 1
+    assert "line 3" in run.stderr and "NaN" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_unknown_strategy_suggests_the_nearest_name() -> None:
+    run = desk("backtest", "--strategy", "brakcet", "--frame", "demo-7d")
+    assert run.returncode == 1
+    assert "strategy brakcet not found" in run.stderr
+    assert "Did you mean 'bracket'?" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_user_module_strategy_runs_and_its_errors_are_reported(tmp_path: Path) -> None:
+    module = tmp_path / "mine.py"
+    module.write_text(
+        "from engine import add_strategy, get_average_price\n"
+        "calls = []\n"
+        "def get_signal(symbol, when):\n"
+        "    calls.append(when)\n"
+        "    if len(calls) % 2:\n"
+        "        raise RuntimeError('flaky indicator')\n"
+        "    p = get_average_price(symbol)\n"
+        "    return {'position': 'long', 'price_take_profit': p * 1.02,\n"
+        "            'price_stop_loss': p * 0.99, 'minute_estimated_time': 60}\n"
+        "add_strategy(strategy_name='mine', interval='1h', get_signal=get_signal)\n"
+    )
+    run = desk("backtest", "--module", str(module), "--strategy", "mine", "--frame", "demo-7d")
+    assert run.returncode == 0, run.stderr
+    assert "strategy error: strategy mine raised RuntimeError: flaky indicator" in run.stderr
+    assert "more strategy errors" in run.stderr
+    assert "mine on BTCUSDT" in run.stdout
+
+
+def test_module_that_fails_to_import_names_file_and_line(tmp_path: Path) -> None:
+    module = tmp_path / "broken.py"
+    module.write_text("import engine\n\nx = 1 / 0\n")
+    run = desk("backtest", "--module", str(module))
+    assert run.returncode == 1
+    assert "broken.py:3" in run.stderr and "ZeroDivisionError" in run.stderr
+    assert "Traceback" not in run.stderr
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
+def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
+    module = tmp_path / "slow.py"
+    module.write_text(
+        "import time\n"
+        "from engine import add_strategy\n"
+        "def get_signal(symbol, when):\n"
+        "    time.sleep(0.01)\n"
+        "add_strategy(strategy_name='slow', interval='1m', get_signal=get_signal)\n"
+    )
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tui.cli",
+            "backtest",
+            "--module",
+            str(module),
+            "--strategy",
+            "slow",
+            "--frame",
+            "demo-7d",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).parent.parent)},
+    )
+    time.sleep(3.0)
+    assert process.poll() is None, "the run should still be going"
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130
+    assert "stopped by Ctrl+C" in err
+    assert "Traceback" not in err
