@@ -6,7 +6,7 @@ import difflib
 import math
 import random
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 from pydantic import BaseModel
@@ -81,6 +81,20 @@ def normalize_dto(dto: Any) -> dict[str, Any]:
     return out
 
 
+class SignalState(Protocol):
+    """Where a live strategy's signals are saved on every change (crash safety)."""
+
+    def save(
+        self,
+        symbol: str,
+        strategy_name: str,
+        pending: SignalRow | None,
+        scheduled: SignalRow | None,
+    ) -> None:
+        """Persist the current pending and scheduled signals (None means none)."""
+        ...
+
+
 def _first_true(mask: np.ndarray, stop: int) -> int:
     """Return the first index `< stop` where `mask` is true, or -1."""
     if stop <= 0:
@@ -114,8 +128,9 @@ class ClientStrategy:
         self.risk = risk
         self.is_backtest = backtest
         self.frame_name = frame_name
-        self.pending: SignalRow | None = None
-        self.scheduled: SignalRow | None = None
+        self._pending: SignalRow | None = None
+        self._scheduled: SignalRow | None = None
+        self.state: SignalState | None = None
         self.last_signal_at: int | None = None
         self.stopped = False
         self.partial = ClientPartial()
@@ -126,6 +141,40 @@ class ClientStrategy:
         self.callbacks = schema.callbacks
         self.always_idle = not backtest
         self._window = settings.avg_price_candles
+
+    # ----- signal state ----------------------------------------------------------------
+
+    @property
+    def pending(self) -> SignalRow | None:
+        """The open (pending) signal, if any."""
+        return self._pending
+
+    @pending.setter
+    def pending(self, row: SignalRow | None) -> None:
+        self._pending = row
+        if self.state is not None:
+            self.state.save(self.symbol, self.name, self._pending, self._scheduled)
+
+    @property
+    def scheduled(self) -> SignalRow | None:
+        """The scheduled signal waiting for its entry price, if any."""
+        return self._scheduled
+
+    @scheduled.setter
+    def scheduled(self, row: SignalRow | None) -> None:
+        self._scheduled = row
+        if self.state is not None:
+            self.state.save(self.symbol, self.name, self._pending, self._scheduled)
+
+    def restore(self, pending: SignalRow | None, scheduled: SignalRow | None, when: int) -> None:
+        """Resume signals recovered after a restart (no save), firing on_active/on_schedule."""
+        self._pending, self._scheduled = pending, scheduled
+        if self.callbacks is None:
+            return
+        if pending is not None:
+            self._callback(when, "on_active", pending, pending.price_open, self.is_backtest)
+        if scheduled is not None:
+            self._callback(when, "on_schedule", scheduled, scheduled.price_open, self.is_backtest)
 
     # ----- user code -------------------------------------------------------------------
 
@@ -289,9 +338,9 @@ class ClientStrategy:
         """Advance one step at time `when` and return the tick result."""
         if self.stopped:
             return self._idle(when, self._price_or_nan(when))
-        if self.scheduled is not None and self.pending is None:
+        if self._scheduled is not None and self._pending is None:
             return self._monitor_scheduled(when)
-        if self.pending is None and self.scheduled is None:
+        if self._pending is None and self._scheduled is None:
             row = self._get_signal(when)
             if row is None:
                 return self._idle(when, None)
@@ -345,7 +394,7 @@ class ClientStrategy:
         return result
 
     def _monitor_scheduled(self, when: int) -> Any:
-        signal = self.scheduled
+        signal = self._scheduled
         assert signal is not None
         price = self.exchange.average_price(self.symbol, when)
         if when - signal.scheduled_at >= self.settings.schedule_await_minutes * MINUTE_MS:
@@ -377,7 +426,7 @@ class ClientStrategy:
         return result
 
     def _monitor_pending(self, when: int) -> Any:
-        signal = self.pending
+        signal = self._pending
         assert signal is not None
         price = self.exchange.average_price(self.symbol, when)
         long = signal.position == "long"
@@ -415,9 +464,9 @@ class ClientStrategy:
 
     def backtest(self, candles: CandleArrays, when: int) -> Any:
         """Resolve the opened or scheduled signal on the candles that follow `when`."""
-        if self.scheduled is not None and self.pending is None:
+        if self._scheduled is not None and self._pending is None:
             return self._backtest_scheduled(candles, when)
-        signal = self.pending
+        signal = self._pending
         if signal is None:
             raise StrategyError(
                 f"strategy {self.name}: backtest() called with no open or scheduled signal"
@@ -425,7 +474,7 @@ class ClientStrategy:
         return self._backtest_pending(signal, candles, when)
 
     def _backtest_scheduled(self, c: CandleArrays, when: int) -> Any:
-        signal = self.scheduled
+        signal = self._scheduled
         assert signal is not None
         n = self._window
         size = len(c)
