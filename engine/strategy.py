@@ -504,9 +504,14 @@ class ClientStrategy:
         if self.callbacks is not None:
             self._callback(when, "on_open", row, row.price_open, self.is_backtest)
         if k + 1 >= size:
+            # The data ends with the activating candle: close at the VWAP up to it, at its
+            # open time upstream, at its close time (when that VWAP is known) by default.
             price = vwap(c, max(0, k - (n - 1)), k + 1)
-            shown = signal if self.settings.legacy else row
-            return self._closed(row, price, CloseReason.TIME_EXPIRED, at, when, result_signal=shown)
+            if self.settings.legacy:
+                return self._closed(
+                    row, price, CloseReason.TIME_EXPIRED, at, when, result_signal=signal
+                )
+            return self._closed(row, price, CloseReason.TIME_EXPIRED, at + MINUTE_MS, when)
         return self._backtest_pending(row, c.slice(k + 1, size), when)
 
     def _await_ms(self) -> float:

@@ -14,8 +14,13 @@ def _finite(v: Any) -> bool:
     return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
+def _num(v: Any) -> bool:
+    """Tell a JS number (NaN and infinities included) from anything else."""
+    return isinstance(v, int | float) and not isinstance(v, bool)
+
+
 def _gt(a: Any, b: Any) -> bool:
-    return _finite(a) and _finite(b) and a > b
+    return _num(a) and _num(b) and a > b
 
 
 def _empty(v: Any) -> bool:
@@ -105,9 +110,9 @@ def signal_errors(
     sl: Any = row.price_stop_loss
     cur = current_price
     if position == "long":
-        if _finite(tp) and _finite(open_) and tp <= open_:
+        if _num(tp) and _num(open_) and tp <= open_:
             errors.append(f"Long: priceTakeProfit ({s(tp)}) must be > priceOpen ({s(open_)})")
-        if _finite(sl) and _finite(open_) and sl >= open_:
+        if _num(sl) and _num(open_) and sl >= open_:
             errors.append(f"Long: priceStopLoss ({s(sl)}) must be < priceOpen ({s(open_)})")
         if not is_scheduled:
             if _gt(sl, cur):
@@ -122,9 +127,9 @@ def signal_errors(
                 )
         _distance_errors("Long", tp, sl, open_, (tp, open_), (open_, sl), settings, errors)
     elif position == "short":
-        if _finite(tp) and _finite(open_) and tp >= open_:
+        if _num(tp) and _num(open_) and tp >= open_:
             errors.append(f"Short: priceTakeProfit ({s(tp)}) must be < priceOpen ({s(open_)})")
-        if _finite(sl) and _finite(open_) and sl <= open_:
+        if _num(sl) and _num(open_) and sl <= open_:
             errors.append(f"Short: priceStopLoss ({s(sl)}) must be > priceOpen ({s(open_)})")
         if not is_scheduled:
             if _gt(cur, sl):
@@ -147,6 +152,15 @@ def signal_errors(
     return errors
 
 
+def _js_div(a: float, b: float) -> float:
+    """Divide like JavaScript: by zero gives ±Infinity (or NaN for 0/0), never an error."""
+    if b != 0:
+        return a / b
+    if a == 0 or math.isnan(a):
+        return math.nan
+    return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
 def _distance_errors(
     side: str,
     tp: Any,
@@ -159,16 +173,16 @@ def _distance_errors(
 ) -> None:
     s = js_string
     min_tp = settings.min_take_profit_distance
-    if min_tp and _finite(tp_pair[0]) and _finite(tp_pair[1]) and _finite(open_):
-        d = (tp_pair[0] - tp_pair[1]) / open_ * 100
+    if min_tp and _num(tp_pair[0]) and _num(tp_pair[1]) and _num(open_):
+        d = _js_div(tp_pair[0] - tp_pair[1], open_) * 100
         if d < min_tp:
             errors.append(
                 f"{side}: TakeProfit too close to priceOpen ({to_fixed(d, 3)}%). Minimum distance: "
                 f"{s(min_tp)}% to cover trading fees. Current: TP={s(tp)}, Open={s(open_)}"
             )
     max_sl = settings.max_stop_loss_distance
-    if max_sl and _finite(sl_pair[0]) and _finite(sl_pair[1]) and _finite(open_):
-        d = (sl_pair[0] - sl_pair[1]) / open_ * 100
+    if max_sl and _num(sl_pair[0]) and _num(sl_pair[1]) and _num(open_):
+        d = _js_div(sl_pair[0] - sl_pair[1], open_) * 100
         if d > max_sl:
             errors.append(
                 f"{side}: StopLoss too far from priceOpen ({to_fixed(d, 3)}%). Maximum distance: "
