@@ -27,6 +27,8 @@ class StdLogger:
 
     def __init__(self) -> None:
         self._log = logging.getLogger("engine")
+        # A library stays quiet unless the application configures logging.
+        self._log.addHandler(logging.NullHandler())
 
     def log(self, *args: Any) -> None:
         """Record a general message at INFO level."""
