@@ -18,6 +18,7 @@ from engine.errors import SignalValidationError, StrategyError
 from engine.events import error_emitter, signal_backtest_emitter, signal_emitter
 from engine.exchange import ClientExchange, ms_to_datetime, vwap
 from engine.intervals import MINUTES, STRATEGY_INTERVALS
+from engine.jsformat import js_string
 from engine.logger import get_logger
 from engine.models import (
     Action,
@@ -280,7 +281,7 @@ class ClientStrategy:
         errors = signal_errors(row, price, scheduled, self.settings)
         if errors:
             raise SignalValidationError(
-                f"Invalid signal for {position} position:\n" + "\n".join(errors)
+                f"Invalid signal for {js_string(position)} position:\n" + "\n".join(errors)
             )
         return row
 

@@ -193,7 +193,8 @@ def _distance_errors(
 def _lifetime_errors(v: Any, settings: Settings, errors: list[str]) -> None:
     s = js_string
     if not isinstance(v, int | float) or isinstance(v, bool):
-        errors.append(f"minuteEstimatedTime must be positive, got {s(v)}")
+        # JS: `undefined <= 0` and `undefined > max` are false; it is just not an integer.
+        errors.append(f"minuteEstimatedTime must be an integer (whole number), got {s(v)}")
         return
     if v <= 0:
         errors.append(f"minuteEstimatedTime must be positive, got {s(v)}")
