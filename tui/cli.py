@@ -265,8 +265,8 @@ def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         }
         out.write(json.dumps(payload) + "\n")
         return EXIT_OK
-    for exc in errors[:MAX_SHOWN_ERRORS]:
-        err.write(f"strategy error: {exc}\n")
+    for problem in errors[:MAX_SHOWN_ERRORS]:
+        err.write(f"strategy error: {problem}\n")
     if len(errors) > MAX_SHOWN_ERRORS:
         err.write(f"… and {len(errors) - MAX_SHOWN_ERRORS} more strategy errors\n")
     out.write(_summary(stats, args.strategy, args.symbol, args.profile, frame) + "\n")
