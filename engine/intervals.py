@@ -19,7 +19,6 @@ MINUTES = {
     "1d": 1440,
     "3d": 4320,
 }
-CANDLE_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h", "2h", "4h", "6h", "8h")
 FRAME_INTERVALS = tuple(MINUTES)
 STRATEGY_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h")
 

@@ -39,13 +39,6 @@ class CloseReason(StrEnum):
     TIME_EXPIRED = "time_expired"
 
 
-class Position(StrEnum):
-    """Direction of a signal."""
-
-    LONG = "long"
-    SHORT = "short"
-
-
 class SignalRow(NamedTuple):
     """A validated signal as the engine tracks, persists and reports it."""
 
@@ -112,5 +105,3 @@ class ClosedResult(NamedTuple):
     pnl: PnL
     ambiguous: bool = False
 
-
-AnyResult = TickResult | CancelledResult | ClosedResult
