@@ -104,4 +104,3 @@ class ClosedResult(NamedTuple):
     close_timestamp: int
     pnl: PnL
     ambiguous: bool = False
-
