@@ -15,6 +15,8 @@ from engine.api import (
 from engine.backtest import Backtest
 from engine.builtins import exchange_store, register_demo
 from engine.config import get_config, get_profile, set_config, use_profile
+from engine.constant import Constant
+from engine.data.ccxt_exchange import ccxt_exchange
 from engine.data.store import CandleArrays, CandleStore
 from engine.errors import (
     ConfigError,
@@ -28,8 +30,13 @@ from engine.events import (
     listen_backtest_progress,
     listen_done_backtest,
     listen_done_backtest_once,
+    listen_done_live,
+    listen_done_live_once,
+    listen_done_walker,
+    listen_done_walker_once,
     listen_error,
     listen_exit,
+    listen_optimizer_progress,
     listen_partial_loss,
     listen_partial_loss_once,
     listen_partial_profit,
@@ -38,11 +45,37 @@ from engine.events import (
     listen_signal,
     listen_signal_backtest,
     listen_signal_backtest_once,
+    listen_signal_live,
+    listen_signal_live_once,
     listen_signal_once,
     listen_validation,
+    listen_walker,
+    listen_walker_complete,
+    listen_walker_once,
+    listen_walker_progress,
 )
+from engine.heat import Heat
+from engine.live import Live
 from engine.logger import set_logger
 from engine.models import CancelledResult, Candle, ClosedResult, PnL, SignalRow, TickResult
+from engine.optimizer import Optimizer, add_optimizer, list_optimizers
+from engine.parallel import SerialExecutor
+from engine.partial_store import Partial
+from engine.performance import Performance
+from engine.persist import (
+    MemoryPersist,
+    PersistBase,
+    StateError,
+    StateLockedError,
+    TinyDBPersist,
+    get_state_dir,
+    set_state_dir,
+    use_persist_history_adapter,
+    use_persist_partial_adapter,
+    use_persist_risk_adapter,
+    use_persist_schedule_adapter,
+    use_persist_signal_adapter,
+)
 from engine.registration import (
     add_exchange,
     add_frame,
@@ -53,7 +86,10 @@ from engine.registration import (
     list_risks,
     list_strategies,
 )
+from engine.schedule import Schedule
 from engine.schemas import SignalDto
+from engine.sizing import PositionSize, add_sizing, list_sizings
+from engine.walker import Walker, add_walker, list_walkers
 
 register_demo()
 
@@ -65,19 +101,38 @@ __all__ = [
     "CandleStore",
     "ClosedResult",
     "ConfigError",
+    "Constant",
     "DataError",
     "EngineError",
+    "Heat",
+    "Live",
+    "MemoryPersist",
+    "Optimizer",
+    "Partial",
+    "Performance",
+    "PersistBase",
     "PnL",
+    "PositionSize",
+    "Schedule",
+    "SerialExecutor",
     "SignalDto",
     "SignalRow",
     "SignalValidationError",
+    "StateError",
+    "StateLockedError",
     "StrategyError",
     "TemporaryError",
     "TickResult",
+    "TinyDBPersist",
+    "Walker",
     "add_exchange",
     "add_frame",
+    "add_optimizer",
     "add_risk",
+    "add_sizing",
     "add_strategy",
+    "add_walker",
+    "ccxt_exchange",
     "exchange_store",
     "format_price",
     "format_quantity",
@@ -87,15 +142,24 @@ __all__ = [
     "get_date",
     "get_mode",
     "get_profile",
+    "get_state_dir",
     "list_exchanges",
     "list_frames",
+    "list_optimizers",
     "list_risks",
+    "list_sizings",
     "list_strategies",
+    "list_walkers",
     "listen_backtest_progress",
     "listen_done_backtest",
     "listen_done_backtest_once",
+    "listen_done_live",
+    "listen_done_live_once",
+    "listen_done_walker",
+    "listen_done_walker_once",
     "listen_error",
     "listen_exit",
+    "listen_optimizer_progress",
     "listen_partial_loss",
     "listen_partial_loss_once",
     "listen_partial_profit",
@@ -104,9 +168,21 @@ __all__ = [
     "listen_signal",
     "listen_signal_backtest",
     "listen_signal_backtest_once",
+    "listen_signal_live",
+    "listen_signal_live_once",
     "listen_signal_once",
     "listen_validation",
+    "listen_walker",
+    "listen_walker_complete",
+    "listen_walker_once",
+    "listen_walker_progress",
     "set_config",
     "set_logger",
+    "set_state_dir",
+    "use_persist_history_adapter",
+    "use_persist_partial_adapter",
+    "use_persist_risk_adapter",
+    "use_persist_schedule_adapter",
+    "use_persist_signal_adapter",
     "use_profile",
 ]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
 
@@ -79,12 +81,14 @@ class BacktestUtils:
         profile: str | None = None,
         cancel: threading.Event | None = None,
         clock: Clock | None = None,
+        seed: int | None = None,
     ) -> Iterator[Any]:
         """Backtest a strategy on a symbol over a frame; yield one result per signal.
 
         Names come as keywords or in a `context` mapping (`{"strategyName": …}` works).
         Yields closed, cancelled and (at the end of data) active results. Setting `cancel`
-        stops the run at the next frame. Names are checked before the first frame.
+        stops the run at the next frame. Names are checked before the first frame. A `seed`
+        makes the signal ids reproducible (parallel walker runs use it to equal serial ones).
         """
         strategy, exchange, frame = _names(
             context,
@@ -110,8 +114,11 @@ class BacktestUtils:
             backtest=True,
             frame_name=frame,
         )
+        if seed is not None:
+            client.ids = random.Random(seed)
         with self._lock:
             self._closed[(symbol, strategy)] = []
+        events.run_started_emitter.emit(events.RunStarted(symbol, strategy, True))
         return self._loop(client, timeframes(frame_schema, symbol), cancel)
 
     def _loop(
@@ -192,6 +199,46 @@ class BacktestUtils:
             events.result_emitter.emit(result)
         events.signal_emitter.emit(result)
         events.signal_backtest_emitter.emit(result)
+
+    def publish(self, result: Any) -> None:
+        """Deliver a result to the statistics, the stores and the listeners, as a run does."""
+        self._emit(result)
+
+    def record(self, symbol: str, strategy_name: str, closed: Sequence[ClosedResult]) -> None:
+        """Store closed results computed elsewhere (a worker process) as the pair's last run."""
+        with self._lock:
+            self._closed[(symbol, strategy_name)] = list(closed)
+
+    def run_portfolio(
+        self,
+        symbols: Sequence[str],
+        strategies: Sequence[str],
+        *,
+        exchange_name: str,
+        frame_name: str,
+        profile: str | None = None,
+        executor: Executor | None = None,
+        modules: Sequence[str | Path] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[Any]:
+        """Backtest every strategy on every symbol on one simulated clock.
+
+        Shared risk profiles see the positions really open at each moment; results come in
+        time order. See `engine.portfolio` for the rules, the executor and `modules`.
+        """
+        from engine.portfolio import run_portfolio  # the portfolio builds on this module
+
+        return run_portfolio(
+            self,
+            symbols,
+            strategies,
+            exchange_name=exchange_name,
+            frame_name=frame_name,
+            profile=profile,
+            executor=executor,
+            modules=modules,
+            cancel=cancel,
+        )
 
     def background(
         self, symbol: str, context: Mapping[str, Any] | None = None, **names: Any

@@ -10,9 +10,12 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from engine.logger import get_logger
+
+if TYPE_CHECKING:
+    from engine.stats import BacktestStatistics
 
 T = TypeVar("T")
 Unsubscribe = Callable[[], None]
@@ -115,9 +118,96 @@ class PartialContract:
     timestamp: int
 
 
+@dataclass(frozen=True, slots=True)
+class RunStarted:
+    """A run of a strategy on a symbol began; stores of its previous run start afresh."""
+
+    symbol: str
+    strategy_name: str
+    backtest: bool
+
+
+@dataclass(frozen=True, slots=True)
+class OptimizerProgress:
+    """Progress of `Optimizer.get_data`: (range, source) steps done out of the total."""
+
+    optimizer_name: str
+    symbol: str
+    total_sources: int
+    processed_sources: int
+    progress: float
+
+
+@dataclass(frozen=True, slots=True)
+class WalkerContract:
+    """One strategy of a walker done: its statistics, its metric and the best so far (SPEC §13.7).
+
+    `metric_value` is None when the metric is undefined (no trades, NaN); `best_strategy` is
+    the first strategy with the highest metric so far (None while no metric is defined).
+    """
+
+    walker_name: str
+    exchange_name: str
+    frame_name: str
+    symbol: str
+    strategy_name: str
+    stats: BacktestStatistics
+    metric_value: float | None
+    metric: str
+    best_metric: float | None
+    best_strategy: str | None
+    strategies_tested: int
+    total_strategies: int
+
+
+@dataclass(frozen=True, slots=True)
+class WalkerProgress:
+    """Progress of a walker on a symbol: strategies processed out of the total."""
+
+    walker_name: str
+    exchange_name: str
+    frame_name: str
+    symbol: str
+    total_strategies: int
+    processed_strategies: int
+    progress: float
+
+
+@dataclass(frozen=True, slots=True)
+class WalkerRank:
+    """A strategy's place in a walker's ranking (1 is the best)."""
+
+    rank: int
+    strategy_name: str
+    metric_value: float | None
+    stats: BacktestStatistics
+
+
+@dataclass(frozen=True, slots=True)
+class WalkerResults:
+    """The outcome of a walker on a symbol (upstream's `IWalkerResults`, plus the ranking).
+
+    `ranking` lists every strategy tested, best first: metric descending, undefined metrics
+    last, ties in the walker's strategy order (so the first one wins, as upstream).
+    """
+
+    walker_name: str
+    symbol: str
+    exchange_name: str
+    frame_name: str
+    metric: str
+    total_strategies: int
+    best_strategy: str | None
+    best_metric: float | None
+    best_stats: BacktestStatistics | None
+    ranking: tuple[WalkerRank, ...]
+
+
 signal_emitter: Emitter[Any] = Emitter("signal")
 result_emitter: Emitter[Any] = Emitter("result")
 """Every result except `idle`, for the engine's own stores (schedule, heatmap); not public."""
+run_started_emitter: Emitter[RunStarted] = Emitter("run_started")
+"""Sent when a run starts, before its first frame, for the engine's own stores; not public."""
 signal_backtest_emitter: Emitter[Any] = Emitter("signal_backtest")
 signal_live_emitter: Emitter[Any] = Emitter("signal_live")
 error_emitter: Emitter[BaseException] = Emitter("error")
@@ -125,11 +215,15 @@ exit_emitter: Emitter[BaseException] = Emitter("exit")
 done_backtest_emitter: Emitter[DoneContract] = Emitter("done_backtest")
 done_live_emitter: Emitter[DoneContract] = Emitter("done_live")
 done_walker_emitter: Emitter[DoneContract] = Emitter("done_walker")
+walker_emitter: Emitter[WalkerContract] = Emitter("walker")
+walker_complete_emitter: Emitter[WalkerResults] = Emitter("walker_complete")
+progress_walker_emitter: Emitter[WalkerProgress] = Emitter("progress_walker")
 progress_backtest_emitter: Emitter[BacktestProgress] = Emitter("progress_backtest")
 performance_emitter: Emitter[PerformanceContract] = Emitter("performance")
 partial_profit_emitter: Emitter[PartialContract] = Emitter("partial_profit")
 partial_loss_emitter: Emitter[PartialContract] = Emitter("partial_loss")
 validation_emitter: Emitter[BaseException] = Emitter("validation")
+progress_optimizer_emitter: Emitter[OptimizerProgress] = Emitter("progress_optimizer")
 
 
 def _always(_: Any) -> bool:
@@ -241,3 +335,42 @@ def listen_partial_loss_once(
 def listen_validation(fn: Callable[[BaseException], Any]) -> Unsubscribe:
     """Receive the errors raised by risk validations (rejections)."""
     return validation_emitter.subscribe(fn)
+
+
+def listen_optimizer_progress(fn: Callable[[OptimizerProgress], Any]) -> Unsubscribe:
+    """Receive optimizer progress: one event before each (range, source) step, then 1.0."""
+    return progress_optimizer_emitter.subscribe(fn)
+
+
+def listen_walker(fn: Callable[[WalkerContract], Any]) -> Unsubscribe:
+    """Receive each strategy a walker finishes (the rows `Walker.run` yields)."""
+    return walker_emitter.subscribe(fn)
+
+
+def listen_walker_once(
+    filter_fn: Callable[[WalkerContract], bool], fn: Callable[[WalkerContract], Any]
+) -> Unsubscribe:
+    """Receive the first walker row that passes `filter_fn`, then unsubscribe."""
+    return walker_emitter.once(filter_fn, fn)
+
+
+def listen_walker_complete(fn: Callable[[WalkerResults], Any]) -> Unsubscribe:
+    """Receive the final results of every walker, per symbol."""
+    return walker_complete_emitter.subscribe(fn)
+
+
+def listen_walker_progress(fn: Callable[[WalkerProgress], Any]) -> Unsubscribe:
+    """Receive walker progress: strategies processed out of the total, per symbol."""
+    return progress_walker_emitter.subscribe(fn)
+
+
+def listen_done_walker(fn: Callable[[DoneContract], Any]) -> Unsubscribe:
+    """Receive the end of every background walker (`strategy_name` is the walker's name)."""
+    return done_walker_emitter.subscribe(fn)
+
+
+def listen_done_walker_once(
+    filter_fn: Callable[[DoneContract], bool], fn: Callable[[DoneContract], Any]
+) -> Unsubscribe:
+    """Receive the end of the first background walker that passes `filter_fn`."""
+    return done_walker_emitter.once(filter_fn, fn)

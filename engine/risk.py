@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from engine.events import validation_emitter
 from engine.logger import get_logger
@@ -57,8 +57,24 @@ class NoRisk:
         """Nothing to track."""
 
 
+class RiskStore(Protocol):
+    """Where live runs keep a risk profile's open positions (crash safety, shared by processes)."""
+
+    def load(self) -> dict[str, ActivePosition]:
+        """Return the stored positions by `strategy:symbol` key."""
+        ...
+
+    def save(self, key: str, position: ActivePosition | None) -> None:
+        """Store (or, with None, forget) the position under `key`."""
+        ...
+
+
 class ClientRisk:
-    """Runs a risk profile's validations against the positions open under it."""
+    """Runs a risk profile's validations against the positions open under it.
+
+    With a `store` (live runs) positions are saved on every change and re-read before each
+    check, so processes sharing a state directory see each other's positions.
+    """
 
     def __init__(
         self,
@@ -70,9 +86,12 @@ class ClientRisk:
         self._validations = validations
         self._callbacks = callbacks
         self.positions: dict[str, ActivePosition] = {}
+        self.store: RiskStore | None = None
 
     def check_signal(self, params: RiskParams) -> bool:
         """Return False (and report why) if any validation raises."""
+        if self.store is not None:
+            self.positions = self.store.load()
         payload = RiskParams(
             params.symbol,
             params.strategy_name,
@@ -97,13 +116,35 @@ class ClientRisk:
 
     def add_signal(self, symbol: str, strategy_name: str, exchange_name: str, when: int) -> None:
         """Record an opened position."""
-        self.positions[f"{strategy_name}:{symbol}"] = ActivePosition(
-            strategy_name, symbol, exchange_name, when
-        )
+        key = f"{strategy_name}:{symbol}"
+        self.positions[key] = ActivePosition(strategy_name, symbol, exchange_name, when)
+        if self.store is not None:
+            self.store.save(key, self.positions[key])
 
     def remove_signal(self, symbol: str, strategy_name: str) -> None:
         """Forget a closed position."""
-        self.positions.pop(f"{strategy_name}:{symbol}", None)
+        key = f"{strategy_name}:{symbol}"
+        self.positions.pop(key, None)
+        if self.store is not None:
+            self.store.save(key, None)
 
 
-Risk = NoRisk | ClientRisk
+class Risk(Protocol):
+    """What a strategy asks of its risk profile (`NoRisk`, `ClientRisk`, or a view of one)."""
+
+    @property
+    def name(self) -> str:
+        """The risk profile's name; empty when the strategy has none."""
+        ...
+
+    def check_signal(self, params: RiskParams) -> bool:
+        """Return whether a signal may open now."""
+        ...
+
+    def add_signal(self, symbol: str, strategy_name: str, exchange_name: str, when: int) -> None:
+        """Record an opened position."""
+        ...
+
+    def remove_signal(self, symbol: str, strategy_name: str) -> None:
+        """Forget a closed position."""
+        ...

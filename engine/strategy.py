@@ -51,9 +51,9 @@ _DTO_FIELDS = {
 _ids = random.Random()
 
 
-def new_signal_id() -> str:
-    """Return a random uuid-shaped id (upstream's `randomString`)."""
-    h = f"{_ids.getrandbits(128):032x}"
+def new_signal_id(rng: random.Random = _ids) -> str:
+    """Return a random uuid-shaped id (upstream's `randomString`) drawn from `rng`."""
+    h = f"{rng.getrandbits(128):032x}"
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
 
 
@@ -142,6 +142,7 @@ class ClientStrategy:
         self.callbacks = schema.callbacks
         self.always_idle = not backtest
         self._window = settings.avg_price_candles
+        self.ids = _ids  # where signal ids come from; a run may seed its own generator
 
     # ----- signal state ----------------------------------------------------------------
 
@@ -250,12 +251,12 @@ class ClientStrategy:
         open_price = dto.get("price_open")
         position = dto.get("position")
         if open_price is None:
-            signal_id = dto["id"] if "id" in dto else new_signal_id()
+            signal_id = dto["id"] if "id" in dto else new_signal_id(self.ids)
             scheduled = False
             if "price_open" not in dto:
                 open_price = price
         else:
-            signal_id = new_signal_id()
+            signal_id = new_signal_id(self.ids)
             reached = (position == "long" and price <= open_price) or (
                 position == "short" and price >= open_price
             )
@@ -475,6 +476,17 @@ class ClientStrategy:
         return self._backtest_pending(signal, candles, when)
 
     def _backtest_scheduled(self, c: CandleArrays, when: int) -> Any:
+        found = self.scan_scheduled(c, when)
+        return self.activate_scheduled(c, found, when) if isinstance(found, int) else found
+
+    def scan_scheduled(self, c: CandleArrays, when: int) -> Any:
+        """Find what becomes of the scheduled signal on the candles that follow `when`.
+
+        Returns:
+            The `cancelled` result (timeout or stop loss first), the `active` result (the
+            data ran out), or the index of the candle that reaches the entry price, which
+            `activate_scheduled` then opens the position on.
+        """
         signal = self._scheduled
         assert signal is not None
         n = self._window
@@ -493,9 +505,21 @@ class ClientStrategy:
                 price = vwap(c, max(0, timeout - (n - 1)), timeout + 1)
                 return self._cancelled(signal, price, int(ts[timeout]), when)
             return self._result(Action.ACTIVE, signal, vwap(c, max(0, size - n), size))
-        at = int(ts[k])
         if cancel[k]:
-            return self._cancelled(signal, vwap(c, max(0, k - (n - 1)), k + 1), at, when)
+            return self._cancelled(signal, vwap(c, max(0, k - (n - 1)), k + 1), int(ts[k]), when)
+        return k
+
+    def activate_scheduled(self, c: CandleArrays, k: int, when: int) -> Any:
+        """Open the scheduled signal on candle `k` (risk checked at its time), then resolve it.
+
+        A risk rejection cancels the signal at that candle (SPEC §A). Returns the closed or
+        cancelled result.
+        """
+        signal = self._scheduled
+        assert signal is not None
+        n = self._window
+        size = len(c)
+        at = int(c.timestamp[k])
         if not self._allowed(signal.price_open, at):
             return self._cancelled(signal, vwap(c, max(0, k - (n - 1)), k + 1), at, when)
         row = signal._replace(pending_at=at, is_scheduled=False)

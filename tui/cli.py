@@ -52,7 +52,62 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--plot", action="store_true", help="draw the equity curve in the terminal")
     bt.add_argument("--no-report", action="store_true", help="print the summary only")
     bt.add_argument("--dump", metavar="DIR", help="also write the report to DIR/<strategy>.md")
+    opt = verbs.add_parser(
+        "optimize",
+        help="generate LLM strategies with an optimizer and the module that backtests them",
+        description="Run a registered optimizer headless: fetch its sources, ask get_prompt for "
+        "each strategy and print the generated Python module (or write it with --dump).",
+    )
+    opt.add_argument("name", help="the optimizer's name (registered by --module)")
+    opt.add_argument("symbol", help="the symbol to generate strategies for, e.g. BTCUSDT")
+    opt.add_argument("--module", dest="opt_module", help="a Python file that calls add_optimizer")
+    opt.add_argument("--dump", metavar="DIR", help="write DIR/<name>_<symbol>.py (checked first)")
+    opt.add_argument("--prefix", help="prefix of the generated names (default: random)")
+    opt.add_argument(
+        "--exchange",
+        help="a registered exchange for the generated walker, e.g. demo (default: ccxt Binance)",
+    )
+    opt.add_argument("--json", action="store_true", help="print one JSON object for machines")
+    from tui import data_command, live_command
+
+    live_command.add_parser(verbs)
+    data_command.add_parser(verbs)
+    _walker_parser(verbs)
     return parser
+
+
+def _walker_parser(verbs: Any) -> None:
+    """Declare `desk walker` and its options."""
+    walk = verbs.add_parser(
+        "walker",
+        help="backtest several strategies on several symbols and rank them",
+        description="Compare strategies headless: backtest each strategy on each symbol (in "
+        "parallel on every core unless --serial) and print a ranking per symbol.",
+    )
+    walk.add_argument(
+        "--module", dest="walker_module", metavar="FILE", help="a Python file that calls add_*"
+    )
+    walk.add_argument(
+        "--walker", help="a walker registered by --module (instead of the options below)"
+    )
+    walk.add_argument(
+        "--strategies", help="comma-separated strategies (default: bracket,limit,sma_rsi)"
+    )
+    walk.add_argument("--symbols", default="BTCUSDT", help="comma-separated (default: BTCUSDT)")
+    walk.add_argument("--exchange", help="exchange name (default: demo)")
+    walk.add_argument("--frame", help="a registered frame (default: demo-30d)")
+    walk.add_argument("--metric", help="the metric to maximise (default: sharpe_ratio)")
+    walk.add_argument(
+        "--profile",
+        default="default",
+        choices=["default", "backtest-kit-1.4.10"],
+        help="execution profile (default: default, which has no look-ahead)",
+    )
+    walk.add_argument("--serial", action="store_true", help="run in this process, one by one")
+    walk.add_argument("--json", action="store_true", help="print one JSON object for machines")
+    walk.add_argument(
+        "--dump", metavar="DIR", help="also write the reports to DIR/<symbol>/<walker>.md"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -60,6 +115,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.verb == "backtest":
         return backtest_command(args, sys.stdout, sys.stderr)
+    if args.verb == "optimize":
+        return optimize_command(args, sys.stdout, sys.stderr)
+    if args.verb == "walker":
+        return walker_command(args, sys.stdout, sys.stderr)
+    if args.verb == "live":
+        from tui.live_command import live_command
+
+        return live_command(args, sys.stdout, sys.stderr)
+    if args.verb == "data":
+        from tui.data_command import data_command
+
+        return data_command(args, sys.stdout, sys.stderr)
     from tui.app import run_desk
 
     run_desk(module=args.module)
@@ -274,6 +341,214 @@ def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(_plot(stats, color=out.isatty()) + "\n")
     if not args.no_report:
         out.write("\n" + engine.Backtest.get_report(args.symbol, args.strategy))
+    return EXIT_OK
+
+
+def optimize_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run `desk optimize`; print the generated module, or a summary with --dump, or JSON."""
+    import engine
+    from engine.errors import EngineError
+    from engine.loader import load_module
+
+    def progress(event: Any) -> None:
+        err.write(f"\r{event.processed_sources}/{event.total_sources} sources")
+        err.flush()
+
+    show = not args.json and err.isatty()
+    unsubscribe = engine.listen_optimizer_progress(progress) if show else None
+    options = {"optimizer_name": args.name, "prefix": args.prefix, "exchange_name": args.exchange}
+    try:
+        if args.opt_module:
+            load_module(args.opt_module)
+        strategies = engine.Optimizer.get_data(args.symbol, optimizer_name=args.name)
+        file = (
+            engine.Optimizer.dump(args.symbol, path=args.dump, strategies=strategies, **options)
+            if args.dump
+            else None
+        )
+        code = (
+            file.read_text(encoding="utf-8")
+            if file is not None
+            else engine.Optimizer.get_code(args.symbol, strategies=strategies, **options)
+        )
+    except KeyboardInterrupt:
+        err.write("\nstopped by Ctrl+C\n")
+        return EXIT_INTERRUPTED
+    except (EngineError, OSError) as exc:
+        err.write(("\n" if show else "") + f"error: {exc}\n")
+        return EXIT_FAILED
+    finally:
+        if unsubscribe is not None:
+            unsubscribe()
+    if show:
+        err.write("\n")
+    if args.json:
+        payload = {
+            "optimizer": args.name,
+            "symbol": args.symbol,
+            "strategies": [
+                {
+                    "name": s.name,
+                    "strategy": s.strategy,
+                    "messages": [m.as_dict() for m in s.messages],
+                }
+                for s in strategies
+            ],
+            "file": None if file is None else str(file),
+            "code": code,
+        }
+        out.write(json.dumps(payload, ensure_ascii=False) + "\n")
+    elif file is None:
+        out.write(code)
+    else:
+        out.write(f"wrote {file}\n")
+        for i, s in enumerate(strategies, 1):
+            first = s.strategy.strip().splitlines()[0] if s.strategy.strip() else ""
+            out.write(f"  {i}. {s.name}: {first[:90]}\n")
+    return EXIT_OK
+
+
+CLI_WALKER = "desk"
+
+
+def _csv(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _walker_setup(args: argparse.Namespace) -> str:
+    """Register what `desk walker` needs; return the walker's name."""
+    import engine
+    from engine.errors import ConfigError
+    from engine.loader import load_module
+    from engine.strategies import register_builtin_strategies
+    from engine.walker import walkers
+
+    register_builtin_strategies()
+    if args.walker_module:
+        load_module(args.walker_module)
+    if args.walker:
+        options = ("strategies", "exchange", "frame", "metric")
+        given = [f"--{k}" for k in options if getattr(args, k)]
+        if given:
+            raise ConfigError(f"--walker takes its settings from the walker; drop {given[0]}")
+        return str(args.walker)
+    walkers.remove(CLI_WALKER)
+    engine.add_walker(
+        walker_name=CLI_WALKER,
+        exchange_name=args.exchange or "demo",
+        frame_name=args.frame or "demo-30d",
+        strategies=_csv(args.strategies or "bracket,limit,sma_rsi"),
+        metric=args.metric,
+    )
+    return CLI_WALKER
+
+
+def _ranking_text(results: Any, profile: str) -> str:
+    metric = results.metric
+    width = max(len("strategy"), *(len(r.strategy_name) for r in results.ranking))
+    mwidth = max(len(metric), 8)
+    lines = [
+        f"{results.walker_name} on {results.symbol} · frame {results.frame_name} · "
+        f"metric {metric} · profile {profile}",
+        f"  {'rank':>4}  {'strategy':<{width}}  {metric:>{mwidth}}  {'trades':>6}  "
+        f"{'win rate':>9}  {'total PnL':>10}  {'Sharpe':>7}",
+    ]
+    for r in results.ranking:
+        stats = r.stats
+        lines.append(
+            f"  {r.rank:>4}  {r.strategy_name:<{width}}  {_number(r.metric_value, 3):>{mwidth}}  "
+            f"{stats.total_signals:>6}  {_number(stats.win_rate, 2, ' %'):>9}  "
+            f"{_number(stats.total_pnl, 2, ' %'):>10}  {_number(stats.sharpe_ratio, 3):>7}"
+        )
+    lines.append(f"  best: {results.best_strategy or 'none (no trades)'}")
+    return "\n".join(lines)
+
+
+def _ranking_json(results: Any) -> dict[str, Any]:
+    return {
+        "symbol": results.symbol,
+        "best_strategy": results.best_strategy,
+        "best_metric": _json_value(results.best_metric),
+        "ranking": [
+            {
+                "rank": r.rank,
+                "strategy": r.strategy_name,
+                "metric": _json_value(r.metric_value),
+                "trades": r.stats.total_signals,
+                "win_rate": _json_value(r.stats.win_rate),
+                "total_pnl": _json_value(r.stats.total_pnl),
+                "sharpe_ratio": _json_value(r.stats.sharpe_ratio),
+            }
+            for r in results.ranking
+        ],
+    }
+
+
+def walker_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run `desk walker`; print a ranking per symbol, or JSON."""
+    import time
+
+    import engine
+    from engine.errors import EngineError
+
+    errors: list[BaseException] = []
+    unsubscribe = engine.listen_error(errors.append)
+    show = not args.json and err.isatty()
+    cancel = threading.Event()
+    symbols = _csv(args.symbols)
+    started = time.perf_counter()
+    done = 0
+    try:
+        name = _walker_setup(args)
+        rows = engine.Walker.run_symbols(
+            symbols,
+            walker_name=name,
+            profile=args.profile,
+            executor=engine.SerialExecutor() if args.serial else None,
+            cancel=cancel,
+        )
+        for row in rows:
+            done += 1
+            if show:
+                err.write(f"\r{done} backtests done ({row.strategy_name} on {row.symbol})   ")
+                err.flush()
+        results = [engine.Walker.get_data(symbol, name) for symbol in symbols]
+    except KeyboardInterrupt:
+        cancel.set()
+        err.write(f"\nstopped by Ctrl+C after {done} backtests\n")
+        return EXIT_INTERRUPTED
+    except (EngineError, OSError) as exc:
+        err.write(("\n" if show and done else "") + f"error: {exc}\n")
+        return EXIT_FAILED
+    finally:
+        unsubscribe()
+    seconds = time.perf_counter() - started
+    if show:
+        err.write("\n")
+    if args.dump:
+        for symbol in symbols:
+            engine.Walker.dump(symbol, name, Path(args.dump) / symbol)
+    if args.json:
+        payload = {
+            "walker": name,
+            "exchange": results[0].exchange_name,
+            "frame": results[0].frame_name,
+            "metric": results[0].metric,
+            "profile": args.profile,
+            "serial": args.serial,
+            "seconds": seconds,
+            "symbols": [_ranking_json(r) for r in results],
+            "errors": {"count": len(errors), "first": [str(e) for e in errors[:20]]},
+        }
+        out.write(json.dumps(payload) + "\n")
+        return EXIT_OK
+    for problem in errors[:MAX_SHOWN_ERRORS]:
+        err.write(f"strategy error: {problem}\n")
+    if len(errors) > MAX_SHOWN_ERRORS:
+        err.write(f"… and {len(errors) - MAX_SHOWN_ERRORS} more strategy errors\n")
+    out.write("\n\n".join(_ranking_text(r, args.profile) for r in results) + "\n")
+    how = "one by one in this process" if args.serial else "in parallel"
+    out.write(f"\n{done} backtests {how} in {seconds:.2f} s\n")
     return EXIT_OK
 
 

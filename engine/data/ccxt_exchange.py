@@ -1,0 +1,325 @@
+"""Real exchanges through ccxt: paginated history, rate limits, retries, a local cache.
+
+ccxt is imported on first use (it takes a while to load), so `import engine` stays fast.
+API keys come from `engine.secrets` and never leave memory.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from engine.clock import SYSTEM_CLOCK, Clock
+from engine.data import candle_cache
+from engine.data.candle_cache import Gap
+from engine.data.store import CandleArrays, to_ms
+from engine.errors import ConfigError, DataError, TemporaryError
+from engine.intervals import interval_ms
+from engine.secrets import ApiCredentials, mask, redact
+
+PAGE_LIMIT = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    """The result of a history download: the candles of the range and what is missing."""
+
+    candles: CandleArrays
+    gaps: tuple[Gap, ...]
+    requests: int
+    from_cache: bool
+
+
+def _with_base(url: Any, base: str) -> Any:
+    """Return `url` (a string or nested dict of strings) with its scheme and host replaced."""
+    if isinstance(url, dict):
+        return {key: _with_base(value, base) for key, value in url.items()}
+    if isinstance(url, str) and "://" in url:
+        parts = urlsplit(url)
+        return base.rstrip("/") + parts.path + (f"?{parts.query}" if parts.query else "")
+    return url
+
+
+class CcxtMarket:
+    """One ccxt exchange as a candle source for the engine.
+
+    Args:
+        exchange_id: a ccxt id such as `binance`.
+        credentials: API keys (optional: market data needs none).
+        api_url: send every API call to this base URL instead (a testnet, a proxy, a mock).
+        retries: attempts per request on temporary errors (network, rate limit, 5xx).
+        backoff_ms: first wait between attempts; doubled after each failure.
+        clock: where retry waits sleep (tests pass a simulated clock).
+        config: extra ccxt constructor options.
+    """
+
+    def __init__(
+        self,
+        exchange_id: str,
+        *,
+        credentials: ApiCredentials | None = None,
+        api_url: str | None = None,
+        retries: int = 5,
+        backoff_ms: float = 1000,
+        clock: Clock = SYSTEM_CLOCK,
+        config: dict[str, Any] | None = None,
+    ) -> None:
+        import ccxt
+
+        if exchange_id not in ccxt.exchanges:
+            import difflib
+
+            hint = difflib.get_close_matches(exchange_id, ccxt.exchanges, n=3)
+            raise ConfigError(
+                f"ccxt has no exchange {exchange_id!r}"
+                + (f"; did you mean {' or '.join(map(repr, hint))}?" if hint else "")
+            )
+        options: dict[str, Any] = {
+            "enableRateLimit": True,
+            "enableLastJsonResponse": True,
+            **(config or {}),
+        }
+        if credentials is not None:
+            options.update(apiKey=credentials.api_key, secret=credentials.secret)
+            if credentials.password:
+                options["password"] = credentials.password
+        self.id = exchange_id
+        self.client = getattr(ccxt, exchange_id)(options)
+        if api_url:
+            self.client.urls["api"] = _with_base(self.client.urls["api"], api_url)
+        self.credentials = credentials
+        self.retries = max(retries, 1)
+        self.backoff_ms = backoff_ms
+        self.clock = clock
+
+    def __repr__(self) -> str:
+        key = mask(self.credentials.api_key if self.credentials else None)
+        return f"CcxtMarket({self.id}, api key {key})"
+
+    # ----- one request ----------------------------------------------------------------------
+
+    def _call(self, what: str, fn: Callable[[], Any]) -> Any:
+        """Run a ccxt call with retries on temporary errors; translate the others."""
+        import ccxt
+
+        for attempt in range(1, self.retries + 1):
+            try:
+                return fn()
+            except ccxt.BadResponse as exc:
+                raise DataError(
+                    f"exchange {self.id}: {what} returned a malformed answer ({self._text(exc)})"
+                ) from None
+            except ccxt.OperationFailed as exc:  # network, rate limit, 5xx: may pass
+                if attempt == self.retries:
+                    raise TemporaryError(
+                        f"exchange {self.id}: {what} failed {attempt} times "
+                        f"({type(exc).__name__}: {self._text(exc)}); the exchange is "
+                        "unreachable or limiting requests, try again later"
+                    ) from None
+                self.clock.sleep(self.backoff_ms * 2 ** (attempt - 1))
+            except (ccxt.BadSymbol, ccxt.AuthenticationError, ccxt.PermissionDenied) as exc:
+                raise ConfigError(f"exchange {self.id}: {what}: {self._text(exc)}") from None
+            except ccxt.BaseError as exc:
+                raise DataError(
+                    f"exchange {self.id}: {what} failed ({type(exc).__name__}: {self._text(exc)})"
+                ) from None
+        raise AssertionError("unreachable")
+
+    def _text(self, exc: Exception) -> str:
+        text = redact(str(exc), self.credentials)
+        return text if len(text) <= 300 else text[:300] + "…"
+
+    def load_markets(self) -> None:
+        """Load the exchange's markets once (symbols, precisions)."""
+        if not self.client.markets:
+            self._call("load_markets()", self.client.load_markets)
+
+    def symbol(self, symbol: str) -> str:
+        """Return the unified symbol of `symbol` (`BTCUSDT` and `BTC/USDT` both work)."""
+        self.load_markets()
+        markets = self.client.markets
+        if symbol in markets:
+            return symbol
+        by_id = self.client.markets_by_id or {}
+        if symbol in by_id:
+            return str(by_id[symbol][0]["symbol"])
+        import difflib
+
+        hint = difflib.get_close_matches(symbol, list(markets), n=3)
+        tail = f"; did you mean {' or '.join(map(repr, hint))}?" if hint else ""
+        raise ConfigError(f"exchange {self.id} has no symbol {symbol!r}{tail}")
+
+    def fetch_page(self, symbol: str, timeframe: str, since: int, limit: int) -> CandleArrays:
+        """Return one page of candles from `since` (validated, sorted)."""
+        unified = self.symbol(symbol)
+        what = f"fetch_ohlcv({unified}, {timeframe}, since={since}, limit={limit})"
+        rows = self._call(
+            what, lambda: self.client.fetch_ohlcv(unified, timeframe, since=since, limit=limit)
+        )
+        if not rows and self.client.last_json_response is None:
+            # ccxt turns an answer that is not JSON into an empty list: do not take it as "no data"
+            body = str(self.client.last_http_response or "")[:120]
+            raise DataError(
+                f"exchange {self.id}: {what} returned a malformed answer (not JSON): {body!r}"
+            )
+        return _validated(rows, f"exchange {self.id}: {what}")
+
+    # ----- the exchange contract and downloads ---------------------------------------------
+
+    def get_candles(
+        self, symbol: str, interval: str, since: datetime | int, limit: int
+    ) -> list[tuple[int, float, float, float, float, float]]:
+        """Return up to `limit` candles opening at or after `since` (for `add_exchange`)."""
+        page = self.fetch_page(symbol, interval, to_ms(since), limit)
+        return list(
+            zip(
+                page.timestamp.tolist(),
+                page.open.tolist(),
+                page.high.tolist(),
+                page.low.tolist(),
+                page.close.tolist(),
+                page.volume.tolist(),
+                strict=True,
+            )
+        )
+
+    def download(
+        self,
+        symbol: str,
+        start_ms: int,
+        end_ms: int,
+        timeframe: str = "1m",
+        *,
+        use_cache: bool = True,
+        progress: Callable[[int, int], Any] | None = None,
+    ) -> Download:
+        """Download candles opening in `[start_ms, end_ms)`, page by page; cache them.
+
+        Ranges already in the cache are not asked again. `progress(done_ms, total_ms)` is
+        called after each page. Gaps are the candles the exchange did not return.
+        """
+        step = interval_ms(timeframe)
+        unified = self.symbol(symbol)
+        cached = candle_cache.load(self.id, unified, timeframe) if use_cache else None
+        spans = cached.spans if cached is not None else ()
+        parts = [cached.candles] if cached is not None else []
+        requests = 0
+        todo = candle_cache.missing_spans(spans, start_ms, end_ms)
+        total = sum(b - a for a, b in todo)
+        done = 0
+        for lo, hi in todo:
+            since = lo
+            while since < hi:
+                page = self.fetch_page(unified, timeframe, since, PAGE_LIMIT)
+                requests += 1
+                inside = page.slice(0, int(page.timestamp.searchsorted(hi)))
+                if len(inside):
+                    parts.append(inside)
+                if len(page) == 0 or int(page.timestamp[-1]) < since:
+                    break
+                since = int(page.timestamp[-1]) + step
+                if progress is not None:
+                    progress(done + min(since, hi) - lo, total)
+            done += hi - lo
+        merged = _concat(parts)
+        if todo and use_cache:
+            covered = candle_cache.merge_spans([*spans, *todo])
+            candle_cache.save(self.id, unified, timeframe, merged, covered)
+        ts = merged.timestamp
+        order = ts.argsort(kind="stable")
+        merged = merged.take(order)
+        keep = (merged.timestamp >= start_ms) & (merged.timestamp < end_ms)
+        window = merged.take(keep.nonzero()[0])
+        gaps = candle_cache.find_gaps(window.timestamp, start_ms, end_ms, step)
+        return Download(window, gaps, requests, requests == 0)
+
+
+def _concat(parts: list[CandleArrays]) -> CandleArrays:
+    import numpy as np
+
+    if not parts:
+        return CandleArrays.from_columns([], [], [], [], [], [])
+    columns = [
+        np.concatenate([getattr(p, name) for p in parts])
+        for name in ("timestamp", "open", "high", "low", "close", "volume")
+    ]
+    ts = columns[0]
+    _, first = np.unique(ts, return_index=True)
+    return CandleArrays.from_columns(*(c[first] for c in columns))
+
+
+def _validated(rows: Any, where: str) -> CandleArrays:
+    """Check an OHLCV answer row by row; reject it with the first bad row named."""
+    if not isinstance(rows, list):
+        raise DataError(f"{where} returned {type(rows).__name__}, not a list of candles")
+    for i, row in enumerate(rows):
+        ok = isinstance(row, list | tuple) and len(row) >= 6
+        values = list(row[:6]) if ok else []
+        ok = ok and all(
+            isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+            for v in values
+        )
+        if ok:
+            ts, o, h, low, c, v = values
+            ok = h >= max(o, c, low) and low <= min(o, c) and low > 0 and v >= 0
+        if not ok:
+            raise DataError(
+                f"{where} returned a malformed candle at row {i}: {row!r}; expected "
+                "[timestamp, open, high, low, close, volume] with high >= open, close >= low > 0"
+            )
+    data = CandleArrays.from_candles([tuple(r[:6]) for r in rows])
+    ts = data.timestamp
+    if len(ts) > 1 and bool((ts[1:] <= ts[:-1]).any()):
+        data = data.take(ts.argsort(kind="stable"))
+    return data
+
+
+def ccxt_exchange(
+    exchange_id: str,
+    *,
+    exchange_name: str | None = None,
+    credentials: ApiCredentials | None = None,
+    register: bool = True,
+    **options: Any,
+) -> CcxtMarket:
+    """Connect a ccxt exchange and (by default) register it with `add_exchange`.
+
+    Prices and quantities are formatted with the exchange's market precision.
+
+    Args:
+        exchange_id: a ccxt id such as `binance`.
+        exchange_name: the name to register under (default: the ccxt id).
+        credentials: API keys, e.g. `engine.secrets.exchange_credentials("binance")`.
+        register: False to only build the market (for downloads).
+        **options: passed to `CcxtMarket` (api_url, retries, backoff_ms, clock, config).
+    """
+    from engine.registration import add_exchange
+
+    market = CcxtMarket(exchange_id, credentials=credentials, **options)
+    if register:
+
+        def format_price(symbol: str, price: float) -> str:
+            return _formatted(market, "price_to_precision", symbol, price, 8)
+
+        def format_quantity(symbol: str, quantity: float) -> str:
+            return _formatted(market, "amount_to_precision", symbol, quantity, 8)
+
+        add_exchange(
+            exchange_name=exchange_name or exchange_id,
+            get_candles=market.get_candles,
+            format_price=format_price,
+            format_quantity=format_quantity,
+            note=f"ccxt {exchange_id}: {market!r}",
+        )
+    return market
+
+
+def _formatted(market: CcxtMarket, method: str, symbol: str, value: float, digits: int) -> str:
+    try:
+        return str(getattr(market.client, method)(market.symbol(symbol), value))
+    except Exception:  # no market data to format with: plain digits
+        return f"{value:.{digits}f}"

@@ -1,0 +1,183 @@
+"""Portfolio heatmap: per-symbol statistics of a strategy's closed signals (SPEC §13.4).
+
+The store keeps every closed signal's PnL per strategy and symbol, from backtests and live
+runs alike. Runs never clear it: it accumulates until `Heat.clear`.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import reduce
+from operator import add
+from pathlib import Path
+from typing import Any
+
+from engine import events
+from engine.logger import get_logger
+from engine.models import Action
+from engine.reports.heat import heat_report
+from engine.stats import max_drawdown, safe
+
+
+def _total(values: Sequence[float]) -> float:
+    return reduce(add, values, 0.0)  # left to right like upstream's reduce, not fsum
+
+
+@dataclass(frozen=True, slots=True)
+class HeatRow:
+    """Statistics of one symbol's closed signals; PnL figures in percent per trade.
+
+    `max_drawdown` is the largest fall of cumulative PnL from its running peak (upstream
+    measures only the depth below zero). `None` means undefined: `std_dev` and
+    `sharpe_ratio` need two trades, `profit_factor` a win and a loss, `avg_win`/`avg_loss`
+    a win/a loss, `expectancy` both.
+    """
+
+    symbol: str
+    total_pnl: float | None
+    sharpe_ratio: float | None
+    max_drawdown: float | None
+    total_trades: int
+    win_count: int
+    loss_count: int
+    win_rate: float | None
+    avg_pnl: float | None
+    std_dev: float | None
+    profit_factor: float | None
+    avg_win: float | None
+    avg_loss: float | None
+    max_win_streak: int
+    max_loss_streak: int
+    expectancy: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class HeatmapStatistics:
+    """A strategy's rows, best Sharpe ratio first (undefined last), and portfolio totals.
+
+    `portfolio_sharpe_ratio` is the mean of the rows' Sharpe ratios weighted by their trades.
+    """
+
+    symbols: tuple[HeatRow, ...]
+    total_symbols: int
+    portfolio_total_pnl: float | None
+    portfolio_sharpe_ratio: float | None
+    portfolio_total_trades: int
+
+
+def _streaks(pnls: Sequence[float]) -> tuple[int, int]:
+    best_win = best_loss = wins = losses = 0
+    for pnl in pnls:
+        if pnl > 0:
+            wins, losses = wins + 1, 0
+            best_win = max(best_win, wins)
+        elif pnl < 0:
+            wins, losses = 0, losses + 1
+            best_loss = max(best_loss, losses)
+    return best_win, best_loss
+
+
+def heat_row(symbol: str, pnls: Sequence[float]) -> HeatRow:
+    """Compute the row of one symbol from its PnLs in the order the signals closed."""
+    n = len(pnls)
+    wins = [p for p in pnls if p > 0]
+    losses = [p for p in pnls if p < 0]
+    win_rate = len(wins) / n * 100 if n else None
+    total = _total(pnls) if n else None
+    avg = total / n if total is not None else None
+    std = None
+    if n > 1 and avg is not None:
+        std = math.sqrt(_total([(p - avg) * (p - avg) for p in pnls]) / n)
+    sharpe = avg / std if avg is not None and std else None
+    gross_loss = abs(_total(losses))
+    profit_factor = _total(wins) / gross_loss if wins and losses and gross_loss > 0 else None
+    avg_win = _total(wins) / len(wins) if wins else None
+    avg_loss = _total(losses) / len(losses) if losses else None
+    expectancy = None
+    if win_rate is not None and avg_win is not None and avg_loss is not None:
+        expectancy = (win_rate / 100) * avg_win + ((100 - win_rate) / 100) * avg_loss
+    best_win, best_loss = _streaks(pnls)
+    return HeatRow(
+        symbol=symbol,
+        total_pnl=safe(total),
+        sharpe_ratio=safe(sharpe),
+        max_drawdown=safe(max_drawdown(pnls)) if n else None,
+        total_trades=n,
+        win_count=len(wins),
+        loss_count=len(losses),
+        win_rate=safe(win_rate),
+        avg_pnl=safe(avg),
+        std_dev=safe(std),
+        profit_factor=safe(profit_factor),
+        avg_win=safe(avg_win),
+        avg_loss=safe(avg_loss),
+        max_win_streak=best_win,
+        max_loss_streak=best_loss,
+        expectancy=safe(expectancy),
+    )
+
+
+def heatmap_statistics(pnls_by_symbol: Mapping[str, Sequence[float]]) -> HeatmapStatistics:
+    """Compute the heatmap of one strategy from each symbol's PnLs."""
+    rows = sorted(
+        (heat_row(symbol, pnls) for symbol, pnls in pnls_by_symbol.items()),
+        key=lambda r: (r.sharpe_ratio is None, -(r.sharpe_ratio or 0.0)),
+    )
+    trades = sum(r.total_trades for r in rows)
+    rated = [r.sharpe_ratio * r.total_trades for r in rows if r.sharpe_ratio is not None]
+    return HeatmapStatistics(
+        symbols=tuple(rows),
+        total_symbols=len(rows),
+        portfolio_total_pnl=safe(_total([r.total_pnl or 0.0 for r in rows])) if rows else None,
+        portfolio_sharpe_ratio=safe(_total(rated) / trades) if rated and trades else None,
+        portfolio_total_trades=trades,
+    )
+
+
+class HeatUtils:
+    """Read the per-symbol heatmap of a strategy's closed signals (upstream's `Heat`)."""
+
+    def __init__(self) -> None:
+        self._pnls: dict[str, dict[str, list[float]]] = {}
+        self._lock = threading.Lock()
+
+    def _record(self, result: Any) -> None:
+        if result.action is not Action.CLOSED:
+            return
+        with self._lock:
+            by_symbol = self._pnls.setdefault(result.strategy_name, {})
+            by_symbol.setdefault(result.symbol, []).append(result.pnl.pnl_percentage)
+
+    def get_data(self, strategy_name: str) -> HeatmapStatistics:
+        """Return the heatmap of every closed signal of `strategy_name` so far."""
+        with self._lock:
+            stored = {s: list(p) for s, p in self._pnls.get(strategy_name, {}).items()}
+        return heatmap_statistics(stored)
+
+    def get_report(self, strategy_name: str) -> str:
+        """Return the markdown heatmap of `strategy_name`."""
+        return heat_report(strategy_name, self.get_data(strategy_name))
+
+    def dump(self, strategy_name: str, path: str | Path = "./dump/heatmap") -> Path:
+        """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{strategy_name}.md"
+        target.write_text(self.get_report(strategy_name), encoding="utf-8")
+        get_logger().log(f"Heatmap report saved: {target}")
+        return target
+
+    def clear(self, strategy_name: str | None = None) -> None:
+        """Forget the closed signals of `strategy_name` (of every strategy when `None`)."""
+        with self._lock:
+            if strategy_name is None:
+                self._pnls.clear()
+            else:
+                self._pnls.pop(strategy_name, None)
+
+
+Heat = HeatUtils()
+events.result_emitter.subscribe(Heat._record)

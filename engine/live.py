@@ -1,0 +1,329 @@
+"""The live loop (SPEC §10.3, graceful stop fixed) and the `Live` utility object.
+
+Paper trading is all the engine does: it tracks signals and saves them; strategy
+callbacks (`on_open`, `on_close`, …) are where a user places real orders.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock, Timeout
+
+from engine import events
+from engine.builtins import exchange_store, shared_demo_store
+from engine.clock import SYSTEM_CLOCK, Clock
+from engine.config import snapshot
+from engine.data.demo_live import DemoLiveFeed
+from engine.errors import ConfigError
+from engine.events import DoneContract, PerformanceContract
+from engine.exchange import ClientExchange
+from engine.live_state import LiveSession, Recovered
+from engine.live_stats import LiveEventLog, LiveStatistics, live_statistics
+from engine.logger import get_logger
+from engine.models import Action
+from engine.persist.adapters import get_state_dir
+from engine.persist.base import StateLockedError
+from engine.registration import exchanges, risk_client, strategies
+from engine.reports.live import live_report
+from engine.risk import ClientRisk
+from engine.strategy import ClientStrategy
+
+TICK_TTL_MS = 60_001
+_SOURCE = "Live.run"
+_YIELDED = (Action.OPENED, Action.CLOSED, Action.CANCELLED)
+_active: set[tuple[str, str, str]] = set()
+"""Sessions running in this process (file locks do not exclude a second run in-process)."""
+_active_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True)
+class LiveStart:
+    """Told to `on_start` once a live run holds its lock and has recovered its state."""
+
+    symbol: str
+    strategy_name: str
+    exchange_name: str
+    state_dir: Path
+    now_ms: int
+    recovered: Recovered
+
+
+class _AnyEvent(threading.Event):
+    """Set when any of several events is set (a clock sleeps on one event)."""
+
+    def __init__(self, *events: threading.Event | None) -> None:
+        super().__init__()
+        self._events = [e for e in events if e is not None]
+
+    def is_set(self) -> bool:
+        return any(e.is_set() for e in self._events)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.is_set():
+            left = 0.05 if deadline is None else deadline - time.monotonic()
+            if left <= 0:
+                return False
+            self._events[0].wait(min(left, 0.05))
+        return True
+
+
+def _names(context: Mapping[str, Any] | None, fields: dict[str, Any]) -> tuple[str, str]:
+    merged = {**(context or {}), **{k: v for k, v in fields.items() if v is not None}}
+    aliases = {"strategyName": "strategy_name", "exchangeName": "exchange_name"}
+    named = {aliases.get(k, k): v for k, v in merged.items()}
+    missing = [k for k in ("strategy_name", "exchange_name") if not named.get(k)]
+    if missing:
+        raise ConfigError(f"{_SOURCE}: missing {', '.join(missing)}")
+    return named["strategy_name"], named["exchange_name"]
+
+
+class LiveUtils:
+    """Run strategies live and read their statistics and reports (upstream's `Live`)."""
+
+    def __init__(self) -> None:
+        self._logs: dict[tuple[str, str], LiveEventLog] = {}
+        self._lock = threading.Lock()
+
+    def run(
+        self,
+        symbol: str,
+        context: Mapping[str, Any] | None = None,
+        *,
+        strategy_name: str | None = None,
+        exchange_name: str | None = None,
+        profile: str | None = None,
+        clock: Clock | None = None,
+        state_dir: str | Path | None = None,
+        stop: threading.Event | None = None,
+        cancel: threading.Event | None = None,
+        on_start: Callable[[LiveStart], Any] | None = None,
+    ) -> Iterator[Any]:
+        """Run a strategy live on a symbol; yield its opened, closed and cancelled signals.
+
+        Ticks every minute (60 001 ms) on `clock` (the wall clock by default; tests pass a
+        `SimulatedClock`). On start it takes the session's process lock and resumes the
+        signals saved in `state_dir` (default `./dump`). Setting `stop` is a graceful stop:
+        no new signal, a scheduled one is dropped, an open one is watched until it closes,
+        then the run ends. Setting `cancel` ends the run at once; the state is kept.
+
+        Raises:
+            ConfigError: unknown names; `StateLockedError` when another process runs the
+                same strategy and symbol on the same state directory.
+            StateError: a state file is corrupt (it is moved aside, never dropped).
+        """
+        strategy, exchange = _names(
+            context, {"strategy_name": strategy_name, "exchange_name": exchange_name}
+        )
+        strategies.get(strategy, _SOURCE)
+        exchanges.get(exchange, _SOURCE)
+        folder = Path(state_dir) if state_dir is not None else get_state_dir()
+        options = (profile, clock or SYSTEM_CLOCK, folder, stop, cancel, on_start)
+        return self._loop(symbol, strategy, exchange, *options)
+
+    def _client(
+        self, symbol: str, strategy: str, exchange: str, profile: str | None, clock: Clock
+    ) -> ClientStrategy:
+        settings = snapshot(profile)
+        schema = exchanges.get(exchange, _SOURCE)
+        if exchange_store(exchange) is shared_demo_store():
+            schema = schema.model_copy(update={"get_candles": DemoLiveFeed(clock).get_candles})
+        strategy_schema = strategies.get(strategy, _SOURCE)
+        risk = risk_client(strategy_schema.risk_name, _SOURCE)
+        client_exchange = ClientExchange(schema, settings, clock)
+        return ClientStrategy(strategy_schema, client_exchange, symbol, settings, risk, False)
+
+    def _loop(
+        self,
+        symbol: str,
+        strategy: str,
+        exchange: str,
+        profile: str | None,
+        clock: Clock,
+        folder: Path,
+        stop: threading.Event | None,
+        cancel: threading.Event | None,
+        on_start: Callable[[LiveStart], Any] | None,
+    ) -> Iterator[Any]:
+        folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(folder / f"live-{symbol}_{strategy}.lock"), timeout=0)
+        key = (str(folder.resolve()), symbol, strategy)
+        with _active_lock:
+            taken = key in _active
+            if not taken:
+                try:
+                    lock.acquire()
+                except Timeout:
+                    taken = True
+            if taken:
+                raise StateLockedError(
+                    f"another live run of {strategy} on {symbol} is using the state directory "
+                    f"{folder.resolve()} (lock {lock.lock_file}); stop it first, or give this "
+                    "run another state directory"
+                )
+            _active.add(key)
+        try:
+            client = self._client(symbol, strategy, exchange, profile, clock)
+            session = self._attach(client, folder)
+            recovered = session.recover()
+            now = clock.now_ms()
+            self._resume(client, session, recovered, now)
+            if on_start is not None:
+                on_start(LiveStart(symbol, strategy, exchange, folder, now, recovered))
+            yield from self._ticks(client, session, clock, stop, cancel)
+        finally:
+            with _active_lock:
+                _active.discard(key)
+                lock.release()
+
+    def _attach(self, client: ClientStrategy, folder: Path) -> LiveSession:
+        session = LiveSession(client.symbol, client.name, client.exchange.name, folder)
+        client.state = session
+        client.partial.store = session.partial
+        if isinstance(client.risk, ClientRisk):
+            client.risk.store = session.risk_positions(client.risk.name)
+        log = LiveEventLog()
+        for closed in session.closed_history():
+            log.add(closed, closed.close_timestamp)
+        with self._lock:
+            self._logs[(client.symbol, client.name)] = log
+        return session
+
+    @staticmethod
+    def _resume(
+        client: ClientStrategy, session: LiveSession, recovered: Recovered, now: int
+    ) -> None:
+        for note in recovered.notes:
+            get_logger().info(f"live {client.name} {client.symbol}: {note}")
+        pending = recovered.pending
+        client.restore(pending, recovered.scheduled, now)
+        if pending is not None:
+            client.partial.restore(pending.id)
+            client.risk.add_signal(client.symbol, client.name, client.exchange.name, now)
+        else:
+            client.risk.remove_signal(client.symbol, client.name)
+
+    def _ticks(
+        self,
+        client: ClientStrategy,
+        session: LiveSession,
+        clock: Clock,
+        stop: threading.Event | None,
+        cancel: threading.Event | None,
+    ) -> Iterator[Any]:
+        stopping = False
+        timer: int | None = None
+        while not (cancel is not None and cancel.is_set()):
+            if not stopping and stop is not None and stop.is_set():
+                stopping = True
+                if client.scheduled is not None:
+                    client.scheduled = None
+                    session.commit(None)
+            if stopping and client.pending is None:
+                return
+            when = clock.now_ms()
+            started = time.perf_counter()
+            try:
+                result = client.tick(when)
+            except Exception as exc:
+                client.report(exc, when, "tick")
+                result = None
+            session.commit(result)
+            if result is not None:
+                self._emit(result, when)
+                timer = self._measure(client, started, timer)
+                if result.action in _YIELDED:
+                    yield result
+                if stopping and result.action is Action.CLOSED:
+                    return
+            waiter = cancel if stopping else _AnyEvent(stop, cancel)
+            clock.sleep(TICK_TTL_MS, waiter)
+
+    @staticmethod
+    def _measure(client: ClientStrategy, started: float, previous: int | None) -> int | None:
+        if not events.performance_emitter.listeners:
+            return previous
+        now = time.time_ns() // 1_000_000
+        events.performance_emitter.emit(
+            PerformanceContract(
+                now,
+                previous,
+                "live_tick",
+                (time.perf_counter() - started) * 1000,
+                client.name,
+                client.exchange.name,
+                client.symbol,
+                False,
+            )
+        )
+        return now
+
+    def _emit(self, result: Any, when: int) -> None:
+        with self._lock:
+            log = self._logs.setdefault((result.symbol, result.strategy_name), LiveEventLog())
+            log.add(result, when)
+        if result.action is not Action.IDLE:
+            events.result_emitter.emit(result)
+        events.signal_emitter.emit(result)
+        events.signal_live_emitter.emit(result)
+
+    def background(
+        self, symbol: str, context: Mapping[str, Any] | None = None, **options: Any
+    ) -> Callable[[], None]:
+        """Run live in a thread; return `stop()`, a graceful stop.
+
+        After `stop()` no new signal opens and the open one is watched until it closes;
+        then `listen_done_live` fires. A fatal error goes to `listen_exit`.
+        """
+        stop = threading.Event()
+        results = self.run(symbol, context, stop=stop, **options)
+        strategy, exchange = _names(context, options)
+
+        def consume() -> None:
+            try:
+                for _ in results:
+                    pass
+            except Exception as exc:
+                get_logger().warn(f"Live.background {strategy} {symbol} failed: {exc!r}")
+                events.exit_emitter.emit(exc)
+            events.done_live_emitter.emit(DoneContract(exchange, strategy, False, symbol))
+
+        threading.Thread(target=consume, name=f"live-{strategy}-{symbol}", daemon=True).start()
+        return stop.set
+
+    def get_data(self, symbol: str, strategy_name: str) -> LiveStatistics:
+        """Return the statistics of the live session of `strategy_name` on `symbol`."""
+        with self._lock:
+            log = self._logs.get((symbol, strategy_name))
+            logged = log.events if log is not None else ()
+        return live_statistics(logged)
+
+    def get_report(self, symbol: str, strategy_name: str) -> str:
+        """Return the markdown report of the live session of `strategy_name` on `symbol`."""
+        return live_report(strategy_name, self.get_data(symbol, strategy_name))
+
+    def dump(self, symbol: str, strategy_name: str, path: str | Path = "./dump/live") -> Path:
+        """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{strategy_name}.md"
+        target.write_text(self.get_report(symbol, strategy_name), encoding="utf-8")
+        get_logger().log(f"Live trading report saved: {target}")
+        return target
+
+    def clear(self, symbol: str | None = None, strategy_name: str | None = None) -> None:
+        """Forget logged events (all, or one symbol/strategy pair)."""
+        with self._lock:
+            if symbol is None or strategy_name is None:
+                self._logs.clear()
+            else:
+                self._logs.pop((symbol, strategy_name), None)
+
+
+Live = LiveUtils()

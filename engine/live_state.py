@@ -1,0 +1,267 @@
+"""A live session's state on disk: save on every change, commit per tick, recover on start.
+
+Files (SPEC §15 layout, under the state directory): `data/signal/<symbol>_<strategy>` (the
+open signal), `data/schedule/…` (the scheduled one), `data/history/…` (every opened, closed
+and cancelled signal), `data/partial/<symbol>` and `data/risk/<risk>`.
+
+Write order makes every crash recoverable without guessing:
+* a new open or scheduled signal is written at once, before user callbacks run;
+* a close or cancel is first recorded in the history, then the signal is cleared;
+* an `opened` history entry is written after the signal; recovery adds it if missing.
+Recovery then finishes whatever a crash interrupted (`LiveSession.recover`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.errors import ConfigError
+from engine.models import Action, CancelledResult, ClosedResult, CloseReason, PnL, SignalRow
+from engine.persist import adapters
+from engine.persist.base import PersistBase, StateError
+from engine.risk import ActivePosition
+
+OPENED, CLOSED, CANCELLED = "opened", "closed", "cancelled"
+
+
+def row_to_dict(row: SignalRow) -> dict[str, Any]:
+    """Return a signal row as a JSON object."""
+    return row._asdict()
+
+
+def row_from_dict(data: Any, where: str) -> SignalRow:
+    """Rebuild a signal row, or explain which stored file holds something else."""
+    try:
+        return SignalRow(**data)
+    except TypeError as exc:
+        raise StateError(
+            f"{where} holds {data!r}, which is not a signal ({exc}); move the file away "
+            "after checking your positions, and start again"
+        ) from None
+
+
+def result_to_dict(result: Any) -> dict[str, Any]:
+    """Return an opened, closed or cancelled result as a JSON object (history entry)."""
+    entry: dict[str, Any] = {
+        "action": str(result.action),
+        "signal": row_to_dict(result.signal),
+        "current_price": result.current_price,
+        "timestamp": result.signal.pending_at,
+    }
+    if isinstance(result, ClosedResult | CancelledResult):
+        entry["timestamp"] = entry["close_timestamp"] = result.close_timestamp
+    if isinstance(result, ClosedResult):
+        entry["close_reason"] = str(result.close_reason)
+        entry["pnl"] = result.pnl._asdict()
+        entry["ambiguous"] = result.ambiguous
+    return entry
+
+
+def closed_from_dict(entry: dict[str, Any]) -> ClosedResult:
+    """Rebuild a closed result from its history entry."""
+    signal = row_from_dict(entry["signal"], "a history entry")
+    return ClosedResult(
+        Action.CLOSED,
+        signal,
+        entry["current_price"],
+        signal.strategy_name,
+        signal.exchange_name,
+        signal.symbol,
+        CloseReason(entry["close_reason"]),
+        entry["close_timestamp"],
+        PnL(**entry["pnl"]),
+        entry.get("ambiguous", False),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Recovered:
+    """What a live session resumed with after a restart, and what recovery had to finish."""
+
+    pending: SignalRow | None
+    scheduled: SignalRow | None
+    notes: tuple[str, ...]
+
+
+class PartialLevels:
+    """The partial levels of one strategy's signals, in the per-symbol partial store."""
+
+    def __init__(self, store: PersistBase, strategy_name: str, defer: Callable[..., None]):
+        self._store = store
+        self._strategy = strategy_name
+        self._defer = defer
+
+    def load(self, signal_id: str) -> tuple[tuple[int, ...], tuple[int, ...]]:
+        """Return the levels stored for `signal_id`."""
+        if not self._store.has_value(signal_id):
+            return (), ()
+        value = self._store.read_value(signal_id)
+        return tuple(value["profit_levels"]), tuple(value["loss_levels"])
+
+    def save(self, signal_id: str, profit: tuple[int, ...], loss: tuple[int, ...]) -> None:
+        """Store the levels a signal reached (before they are announced)."""
+        value = {"strategy_name": self._strategy, "profit_levels": profit, "loss_levels": loss}
+        self._store.write_value(signal_id, value)
+
+    def remove(self, signal_id: str) -> None:
+        """Forget a closed signal's levels once the close is committed."""
+        self._defer(self._store.remove_value, signal_id)
+
+    def forget_others(self, keep: str | None) -> None:
+        """Drop this strategy's levels of signals other than `keep` (left by a crash)."""
+        for key, value in self._store.items():
+            if value.get("strategy_name") == self._strategy and key != keep:
+                self._store.remove_value(key)
+
+
+class RiskPositions:
+    """A risk profile's open positions in the risk store, one key per `strategy:symbol`."""
+
+    def __init__(self, store: PersistBase) -> None:
+        self._store = store
+
+    def load(self) -> dict[str, ActivePosition]:
+        """Return every stored position."""
+        return {key: ActivePosition(**value) for key, value in self._store.items()}
+
+    def save(self, key: str, position: ActivePosition | None) -> None:
+        """Store or forget one position."""
+        if position is None:
+            self._store.remove_value(key)
+        else:
+            self._store.write_value(
+                key,
+                {
+                    "strategy_name": position.strategy_name,
+                    "symbol": position.symbol,
+                    "exchange_name": position.exchange_name,
+                    "open_timestamp": position.open_timestamp,
+                },
+            )
+
+
+class LiveSession:
+    """The persisted state of one strategy on one symbol (the strategy's `SignalState`)."""
+
+    def __init__(
+        self, symbol: str, strategy_name: str, exchange_name: str, state_dir: Path
+    ) -> None:
+        self.symbol, self.strategy_name, self.exchange_name = symbol, strategy_name, exchange_name
+        self.state_dir = state_dir
+        entity = f"{symbol}_{strategy_name}"
+        self.signals = adapters.PersistSignalAdapter.create(entity, state_dir)
+        self.schedules = adapters.PersistScheduleAdapter.create(entity, state_dir)
+        self.history = adapters.PersistHistoryAdapter.create(entity, state_dir)
+        self.partial = PartialLevels(
+            adapters.PersistPartialAdapter.create(symbol, state_dir), strategy_name, self._later
+        )
+        self._written: tuple[SignalRow | None, SignalRow | None] = (None, None)
+        self._wanted: tuple[SignalRow | None, SignalRow | None] = (None, None)
+        self._deferred: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+
+    def risk_positions(self, risk_name: str) -> RiskPositions:
+        """Return the store of a risk profile's positions."""
+        return RiskPositions(adapters.PersistRiskAdapter.create(risk_name, self.state_dir))
+
+    def _later(self, fn: Callable[..., None], *args: Any) -> None:
+        self._deferred.append((fn, args))
+
+    # ----- saving --------------------------------------------------------------------------
+
+    def save(
+        self,
+        symbol: str,
+        strategy_name: str,
+        pending: SignalRow | None,
+        scheduled: SignalRow | None,
+    ) -> None:
+        """Write a new signal at once; keep a clear for `commit` (after the history)."""
+        written_pending, written_scheduled = self._written
+        if pending is not None and pending != written_pending:
+            self._write(self.signals, pending)
+            written_pending = pending
+        if scheduled is not None and scheduled != written_scheduled:
+            self._write(self.schedules, scheduled)
+            written_scheduled = scheduled
+        self._written = (written_pending, written_scheduled)
+        self._wanted = (pending, scheduled)
+
+    def _write(self, store: PersistBase, row: SignalRow | None) -> None:
+        store.write_value(self.symbol, None if row is None else row_to_dict(row))
+
+    def commit(self, result: Any) -> None:
+        """Finish a tick: history first for closes, then clears, then history of opens."""
+        action = getattr(result, "action", None)
+        if action is Action.CLOSED or action is Action.CANCELLED:
+            self._record(result)
+        pending, scheduled = self._wanted
+        written_pending, written_scheduled = self._written
+        if pending is None and written_pending is not None:
+            self._write(self.signals, None)
+        if scheduled is None and written_scheduled is not None:
+            self._write(self.schedules, None)
+        self._written = self._wanted
+        for fn, args in self._deferred:
+            fn(*args)
+        self._deferred.clear()
+        if action is Action.OPENED:
+            self._record(result)
+
+    def _record(self, result: Any) -> None:
+        self.history.write_value(f"{result.signal.id}:{result.action}", result_to_dict(result))
+
+    # ----- recovery ------------------------------------------------------------------------
+
+    def _read(self, store: PersistBase) -> SignalRow | None:
+        if not store.has_value(self.symbol):
+            return None
+        value = store.read_value(self.symbol)
+        if value is None:
+            return None
+        row = row_from_dict(value, f"the {store.base_dir.name} state of {store.entity_name}")
+        if row.exchange_name != self.exchange_name or row.strategy_name != self.strategy_name:
+            raise ConfigError(
+                f"the saved {store.base_dir.name} signal {row.id} of {self.symbol} belongs to "
+                f"strategy {row.strategy_name} on exchange {row.exchange_name}, not "
+                f"{self.strategy_name} on {self.exchange_name}: start with "
+                f"--exchange {row.exchange_name}, or use another state directory"
+            )
+        return row
+
+    def recover(self) -> Recovered:
+        """Read the saved signals and finish whatever a crash interrupted."""
+        pending, scheduled = self._read(self.signals), self._read(self.schedules)
+        done = set(self.history.keys())
+        notes: list[str] = []
+        if pending is not None and f"{pending.id}:{CLOSED}" in done:
+            notes.append(f"signal {pending.id} had closed before the stop; cleared it")
+            self._write(self.signals, None)
+            pending = None
+        if scheduled is not None and (
+            f"{scheduled.id}:{CANCELLED}" in done
+            or f"{scheduled.id}:{OPENED}" in done
+            or (pending is not None and pending.id == scheduled.id)
+        ):
+            notes.append(f"scheduled signal {scheduled.id} had been resolved; cleared it")
+            self._write(self.schedules, None)
+            scheduled = None
+        if pending is not None and f"{pending.id}:{OPENED}" not in done:
+            notes.append(f"recorded the opening of signal {pending.id} in the history")
+            entry = {
+                "action": OPENED,
+                "signal": row_to_dict(pending),
+                "current_price": pending.price_open,
+                "timestamp": pending.pending_at,
+            }
+            self.history.write_value(f"{pending.id}:{OPENED}", entry)
+        self.partial.forget_others(pending.id if pending is not None else None)
+        self._written = self._wanted = (pending, scheduled)
+        return Recovered(pending, scheduled, tuple(notes))
+
+    def closed_history(self) -> list[ClosedResult]:
+        """Return the closed signals of earlier runs, in the order they closed."""
+        entries = [v for k, v in self.history.items() if k.endswith(f":{CLOSED}")]
+        return [closed_from_dict(e) for e in sorted(entries, key=lambda e: e["timestamp"])]

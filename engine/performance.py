@@ -1,0 +1,152 @@
+"""Timing of the engine's steps: `Performance.get_data`, `.get_report`, `.dump` (§13.5).
+
+The store keeps the last `MAX_EVENTS` measurements of each symbol and strategy. Runs never
+clear it; `Performance.clear` forgets only what it is asked to (upstream clears everything).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import MappingProxyType
+
+from engine import events
+from engine.events import PerformanceContract
+from engine.logger import get_logger
+from engine.reports.performance import performance_report
+
+MAX_EVENTS = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class MetricStats:
+    """Durations (milliseconds) of one metric type, and the waits between its events.
+
+    Percentiles are nearest-rank. A wait is the time from the previous measurement of the
+    run (of any type) to this one; the wait figures are 0 when no event has a previous one.
+    """
+
+    metric_type: str
+    count: int
+    total_duration: float
+    avg_duration: float
+    min_duration: float
+    max_duration: float
+    std_dev: float
+    median: float
+    p95: float
+    p99: float
+    avg_wait_time: float
+    min_wait_time: float
+    max_wait_time: float
+
+
+@dataclass(frozen=True, slots=True)
+class PerformanceStatistics:
+    """Every measurement of a strategy on a symbol, grouped by metric type."""
+
+    strategy_name: str
+    total_events: int
+    total_duration: float
+    metric_stats: Mapping[str, MetricStats]
+    events: tuple[PerformanceContract, ...]
+
+
+def percentile(ordered: Sequence[float], p: float) -> float:
+    """Return the nearest-rank `p`-th percentile of ascending values (0 when empty)."""
+    if not ordered:
+        return 0.0
+    return ordered[max(0, math.ceil(len(ordered) * p / 100) - 1)]
+
+
+def metric_stats(metric_type: str, group: Sequence[PerformanceContract]) -> MetricStats:
+    """Compute the statistics of the measurements of one metric type (at least one)."""
+    durations = sorted(e.duration for e in group)
+    total = sum(durations)
+    avg = total / len(durations)
+    std = math.sqrt(sum((d - avg) * (d - avg) for d in durations) / len(durations))
+    waits = [e.timestamp - e.previous_timestamp for e in group if e.previous_timestamp is not None]
+    return MetricStats(
+        metric_type=metric_type,
+        count=len(group),
+        total_duration=total,
+        avg_duration=avg,
+        min_duration=durations[0],
+        max_duration=durations[-1],
+        std_dev=std,
+        median=percentile(durations, 50),
+        p95=percentile(durations, 95),
+        p99=percentile(durations, 99),
+        avg_wait_time=sum(waits) / len(waits) if waits else 0.0,
+        min_wait_time=min(waits, default=0),
+        max_wait_time=max(waits, default=0),
+    )
+
+
+def performance_statistics(
+    strategy_name: str, measured: Sequence[PerformanceContract]
+) -> PerformanceStatistics:
+    """Compute the statistics of a strategy's measurements, per metric type."""
+    groups: dict[str, list[PerformanceContract]] = {}
+    for event in measured:
+        groups.setdefault(event.metric_type, []).append(event)
+    return PerformanceStatistics(
+        strategy_name=strategy_name,
+        total_events=len(measured),
+        total_duration=sum((e.duration for e in measured), 0.0),
+        metric_stats=MappingProxyType({k: metric_stats(k, g) for k, g in groups.items()}),
+        events=tuple(measured),
+    )
+
+
+class PerformanceUtils:
+    """Read the timing measurements of runs (upstream's `Performance`)."""
+
+    def __init__(self) -> None:
+        self._events: dict[tuple[str, str], deque[PerformanceContract]] = {}
+        self._lock = threading.Lock()
+
+    def _record(self, event: PerformanceContract) -> None:
+        key = (event.symbol, event.strategy_name)
+        with self._lock:
+            stored = self._events.get(key)
+            if stored is None:
+                stored = self._events[key] = deque(maxlen=MAX_EVENTS)
+            stored.append(event)
+
+    def get_data(self, symbol: str, strategy_name: str) -> PerformanceStatistics:
+        """Return the statistics of the measurements of `strategy_name` on `symbol`."""
+        with self._lock:
+            stored = list(self._events.get((symbol, strategy_name), ()))
+        return performance_statistics(strategy_name, stored)
+
+    def get_report(self, symbol: str, strategy_name: str) -> str:
+        """Return the markdown report of the measurements of `strategy_name` on `symbol`."""
+        return performance_report(strategy_name, self.get_data(symbol, strategy_name))
+
+    def dump(
+        self, symbol: str, strategy_name: str, path: str | Path = "./dump/performance"
+    ) -> Path:
+        """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / f"{strategy_name}.md"
+        target.write_text(self.get_report(symbol, strategy_name), encoding="utf-8")
+        get_logger().log(f"Performance report saved: {target}")
+        return target
+
+    def clear(self, symbol: str | None = None, strategy_name: str | None = None) -> None:
+        """Forget the measurements of `symbol` and/or `strategy_name` (all when neither)."""
+        with self._lock:
+            for key in [
+                k for k in self._events if symbol in (None, k[0]) and strategy_name in (None, k[1])
+            ]:
+                del self._events[key]
+
+
+Performance = PerformanceUtils()
+events.performance_emitter.subscribe(Performance._record)

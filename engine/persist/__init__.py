@@ -1,0 +1,41 @@
+"""Persistence of live state: the `PersistBase` contract and its adapters (SPEC §15)."""
+
+from engine.persist.adapters import (
+    PersistAdapter,
+    PersistHistoryAdapter,
+    PersistPartialAdapter,
+    PersistRiskAdapter,
+    PersistScheduleAdapter,
+    PersistSignalAdapter,
+    get_state_dir,
+    set_state_dir,
+    use_persist_history_adapter,
+    use_persist_partial_adapter,
+    use_persist_risk_adapter,
+    use_persist_schedule_adapter,
+    use_persist_signal_adapter,
+)
+from engine.persist.base import PersistBase, StateError, StateLockedError
+from engine.persist.memory import MemoryPersist
+from engine.persist.tinydb_store import TinyDBPersist
+
+__all__ = [
+    "MemoryPersist",
+    "PersistAdapter",
+    "PersistBase",
+    "PersistHistoryAdapter",
+    "PersistPartialAdapter",
+    "PersistRiskAdapter",
+    "PersistScheduleAdapter",
+    "PersistSignalAdapter",
+    "StateError",
+    "StateLockedError",
+    "TinyDBPersist",
+    "get_state_dir",
+    "set_state_dir",
+    "use_persist_history_adapter",
+    "use_persist_partial_adapter",
+    "use_persist_risk_adapter",
+    "use_persist_schedule_adapter",
+    "use_persist_signal_adapter",
+]

@@ -1,0 +1,170 @@
+"""`desk live`: paper trading headless, with crash recovery and a graceful Ctrl+C."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any, TextIO
+
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
+
+
+def add_parser(verbs: Any) -> None:
+    """Declare `desk live` and its options."""
+    live = verbs.add_parser(
+        "live",
+        help="run a strategy live (paper trading) until Ctrl+C",
+        description="Run a strategy live, headless. Paper trading: the desk tracks and saves "
+        "signals; place real orders in your strategy's callbacks. Ctrl+C (or SIGTERM) stops "
+        "taking signals and waits for the open position to close; a second Ctrl+C stops at "
+        "once, keeping the state for the next start.",
+    )
+    live.add_argument("--module", dest="live_module", help="a Python file that calls add_*")
+    live.add_argument("--strategy", default="bracket", help="strategy name (default: bracket)")
+    live.add_argument("--symbol", default="BTCUSDT", help="symbol (default: BTCUSDT)")
+    live.add_argument(
+        "--exchange",
+        default="demo",
+        help="a registered exchange, or a ccxt id such as binance (default: demo)",
+    )
+    live.add_argument("--state-dir", default="./dump", help="state directory (default: ./dump)")
+    live.add_argument(
+        "--speed", type=float, help="demo market only: run the clock N times faster than real"
+    )
+    live.add_argument("--env-file", help="a .env file with <EXCHANGE>_API_KEY / _API_SECRET")
+    live.add_argument("--api-url", help="send the exchange's API calls to this base URL")
+    live.add_argument("--profile", default="default", choices=["default", "backtest-kit-1.4.10"])
+    live.add_argument("--json", action="store_true", help="print one JSON object per line")
+    live.add_argument("--no-report", action="store_true", help="do not print the report at the end")
+    live.add_argument("--dump", metavar="DIR", help="also write the report to DIR/<strategy>.md")
+
+
+def _exchange(args: argparse.Namespace) -> str:
+    """Register a ccxt exchange named on the command line if it is not registered yet."""
+    from engine.data.ccxt_exchange import ccxt_exchange
+    from engine.registration import exchanges
+    from engine.secrets import exchange_credentials
+
+    if exchanges.has(args.exchange):
+        return str(args.exchange)
+    credentials = exchange_credentials(args.exchange, args.env_file)
+    ccxt_exchange(args.exchange, credentials=credentials, api_url=args.api_url)
+    return str(args.exchange)
+
+
+def _clock(args: argparse.Namespace, exchange: str) -> Any:
+    from engine.clock import SYSTEM_CLOCK
+    from engine.data.demo_live import resume_scaled_clock
+    from engine.errors import ConfigError
+    from engine.persist import TinyDBPersist
+
+    if args.speed is None:
+        return SYSTEM_CLOCK
+    if exchange != "demo":
+        raise ConfigError("--speed only works on the demo market: a real one has no future")
+    store = TinyDBPersist("clock", Path(args.state_dir) / "data")
+    store.wait_for_init()
+    return resume_scaled_clock(args.speed, store, f"{args.symbol}_{args.strategy}")
+
+
+def _row(value: Any) -> Any:
+    if value is None:
+        return None
+    if hasattr(value, "_asdict"):
+        return {k: _row(v) for k, v in value._asdict().items()}
+    return value
+
+
+class _Stopper:
+    """First Ctrl+C or SIGTERM: graceful stop; second Ctrl+C: stop now."""
+
+    def __init__(self, err: TextIO) -> None:
+        self.stop, self.cancel, self.err = threading.Event(), threading.Event(), err
+
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop.is_set() and signum == signal.SIGINT:
+            self.cancel.set()
+            self.err.write("stopping now; the state is kept for the next start\n")
+        elif not self.stop.is_set():
+            self.stop.set()
+            self.err.write(
+                "stopping: no new signals; watching the open position until it closes "
+                "(Ctrl+C again to stop now, keeping the state)\n"
+            )
+        self.err.flush()
+
+
+def live_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Run `desk live`; print each signal as it opens, closes or is cancelled."""
+    import engine
+    from engine.errors import EngineError
+    from engine.live import Live, LiveStart
+    from engine.loader import load_module
+    from engine.strategies import register_builtin_strategies
+
+    def say(payload: dict[str, Any], text: str) -> None:
+        out.write((json.dumps(payload) if args.json else text) + "\n")
+        out.flush()
+
+    def started(start: LiveStart) -> None:
+        pending, scheduled = start.recovered.pending, start.recovered.scheduled
+        say(
+            {
+                "event": "started",
+                "strategy": start.strategy_name,
+                "symbol": start.symbol,
+                "exchange": start.exchange_name,
+                "state_dir": str(start.state_dir),
+                "now_ms": start.now_ms,
+                "pending": _row(pending),
+                "scheduled": _row(scheduled),
+                "notes": list(start.recovered.notes),
+            },
+            f"live {start.strategy_name} on {start.symbol} ({start.exchange_name}), state in "
+            f"{start.state_dir}"
+            + (f"; resumed open signal {pending.id}" if pending else "")
+            + (f"; resumed scheduled signal {scheduled.id}" if scheduled else ""),
+        )
+
+    stopper = _Stopper(err)
+    previous = {s: signal.signal(s, stopper) for s in (signal.SIGINT, signal.SIGTERM)}
+    off = engine.listen_error(lambda exc: err.write(f"strategy error: {exc}\n"))
+    try:
+        register_builtin_strategies()
+        if args.live_module:
+            load_module(args.live_module)
+        exchange = _exchange(args)
+        results = Live.run(
+            args.symbol,
+            strategy_name=args.strategy,
+            exchange_name=exchange,
+            profile=args.profile,
+            clock=_clock(args, exchange),
+            state_dir=args.state_dir,
+            stop=stopper.stop,
+            cancel=stopper.cancel,
+            on_start=started,
+        )
+        for result in results:
+            s = result.signal
+            text = f"{str(result.action).upper():9} {s.position.upper():5} {s.symbol} {s.id}"
+            if result.action == "closed":
+                text += f" {result.close_reason} pnl {result.pnl.pnl_percentage:+.2f}%"
+            say({"event": str(result.action), "result": _row(result)}, text)
+    except (EngineError, OSError) as exc:
+        err.write(f"error: {exc}\n")
+        return EXIT_FAILED
+    finally:
+        off()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if args.dump:
+        Live.dump(args.symbol, args.strategy, Path(args.dump))
+    say({"event": "stopped", "cancelled": stopper.cancel.is_set()}, "stopped")
+    if not args.json and not args.no_report:
+        out.write("\n" + Live.get_report(args.symbol, args.strategy))
+    return EXIT_INTERRUPTED if stopper.cancel.is_set() else EXIT_OK
