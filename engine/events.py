@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from engine.logger import get_logger
 
@@ -92,8 +92,7 @@ class BacktestProgress:
     progress: float
 
 
-@dataclass(frozen=True, slots=True)
-class PerformanceContract:
+class PerformanceContract(NamedTuple):
     """One timing measurement of the engine (SPEC §13.5)."""
 
     timestamp: int
