@@ -149,7 +149,13 @@ class BacktestUtils:
                 strategy.report(exc, when, "tick")
                 i += 1
                 continue
-            if result is not None:
+            if result is None:
+                # Idle and unobserved: jump to the first frame the throttle lets through.
+                ready = strategy.next_signal_time()
+                if ready is not None and ready > when + step_ms:
+                    i = max(i + 1, -((first - ready) // step_ms))
+                    continue
+            else:
                 self._emit(result)
                 action = result.action
                 if action is Action.SCHEDULED or action is Action.OPENED:

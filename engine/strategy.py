@@ -457,6 +457,19 @@ class ClientStrategy:
         elif revenue < 0:
             self._callback(when, "on_partial_loss", signal, price, -revenue, self.is_backtest)
 
+    def next_signal_time(self) -> int | None:
+        """Return when the throttle next lets `get_signal` run, if nothing else is pending.
+
+        None when a signal is open or scheduled, the strategy is stopped, or the interval
+        is unknown (no throttle): then every frame matters.
+        """
+        last = self.last_signal_at
+        if last is None or self._pending is not None or self._scheduled is not None:
+            return None
+        if self.stopped or math.isnan(self.interval_ms):
+            return None
+        return last + int(self.interval_ms)
+
     def stop(self) -> None:
         """Stop taking new signals and drop a scheduled one (graceful stop)."""
         self.stopped = True

@@ -136,22 +136,35 @@ def test_a_restart_resumes_the_open_signal_with_its_id_prices_and_times(tmp_path
 
 def test_graceful_stop_watches_the_open_position_until_it_closes(tmp_path: Path) -> None:
     add_exchange("x", rising(jump_at=60))
-    calls = add_strategy(lambda symbol, when: long_dto(101.0, 99.0, 600))
+    started = threading.Event()
+
+    def get_signal(symbol: str, when: Any) -> dict[str, Any]:
+        started.wait(10)  # the simulated clock runs as fast as it can: wait for the stopper
+        return long_dto(101.0, 99.0, 600)
+
+    calls = add_strategy(get_signal)
     done = threading.Event()
     seen: list[Any] = []
+    stopper: list[Any] = []
+
+    def on_signal(result: Any) -> None:
+        seen.append(result)
+        if result.action == "opened":
+            stopper[0]()  # stop right when the position opens, in the engine's own thread
+
     off = [
-        engine.listen_signal_live(seen.append),
+        engine.listen_signal_live(on_signal),
         engine.listen_done_live_once(lambda d: d.symbol == SYMBOL, lambda d: done.set()),
     ]
-    stop = Live.background(
-        SYMBOL,
-        {"strategyName": "s", "exchangeName": "x"},
-        clock=SimulatedClock(START),
-        state_dir=tmp_path,
+    stopper.append(
+        Live.background(
+            SYMBOL,
+            {"strategyName": "s", "exchangeName": "x"},
+            clock=SimulatedClock(START),
+            state_dir=tmp_path,
+        )
     )
-    while not any(r.action == "opened" for r in seen):
-        done.wait(0.01)
-    stop()
+    started.set()
     assert done.wait(10)
     for unsubscribe in off:
         unsubscribe()
