@@ -89,6 +89,7 @@ from engine.registration import (
 from engine.schedule import Schedule
 from engine.schemas import SignalDto
 from engine.sizing import PositionSize, add_sizing, list_sizings
+from engine.strategy import seed_signal_ids
 from engine.walker import Walker, add_walker, list_walkers
 
 register_demo()
@@ -176,6 +177,7 @@ __all__ = [
     "listen_walker_complete",
     "listen_walker_once",
     "listen_walker_progress",
+    "seed_signal_ids",
     "set_config",
     "set_logger",
     "set_state_dir",

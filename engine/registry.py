@@ -10,6 +10,9 @@ from engine.errors import ConfigError
 
 S = TypeVar("S")
 
+ALL: list[Registry[object]] = []
+"""Every registry made, so a failed module load can take back what it registered."""
+
 
 class Registry(Generic[S]):
     """Schemas of one kind (strategy, exchange, frame …) by name, in registration order."""
@@ -19,6 +22,7 @@ class Registry(Generic[S]):
         self.name_field = name_field
         self._items: dict[str, S] = {}
         self._lock = threading.Lock()
+        ALL.append(self)  # type: ignore[arg-type]  # stored for names only
 
     def add(self, schema: S) -> None:
         """Register `schema`; a name already taken raises `<kind> <name> already exist`."""
@@ -47,6 +51,10 @@ class Registry(Generic[S]):
             return text + f". Did you mean {' or '.join(map(repr, hint))}?"
         known = ", ".join(map(repr, self._items)) or "none"
         return text + f". Registered {self.kind}s: {known}"
+
+    def names(self) -> list[str]:
+        """Return the registered names in registration order."""
+        return list(self._items)
 
     def list(self) -> list[S]:
         """Return every registered schema in registration order."""
