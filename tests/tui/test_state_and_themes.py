@@ -1,0 +1,144 @@
+"""The state file (TinyDB on disk), theme files and formatting, without the app."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from tui.formatting import STATISTICS, fixed_clock, format_stat_delta, format_timestamp, parse_date
+from tui.runs import Profile, RunRecord, RunRequest, SignalStatus, SignalView
+from tui.state import DeskState, default_state_dir
+from tui.theming import DESK_VARIABLES, load_themes, parse_theme, user_theme_dir
+
+CLOCK = fixed_clock(datetime(2025, 1, 2, 9, 30, tzinfo=UTC))
+REQUEST = RunRequest(
+    strategy_name="bracket", symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
+)
+
+
+def record() -> RunRecord:
+    signal = SignalView(
+        signal_id="a1",
+        status=SignalStatus.CLOSED,
+        position="long",
+        price_open=100.0,
+        price_take_profit=101.0,
+        price_stop_loss=99.0,
+        opened_at=1_735_000_000_000,
+        closed_at=1_735_000_600_000,
+        price_close=101.0,
+        close_reason="take_profit",
+        pnl_percentage=0.6,
+    )
+    return RunRecord(
+        request=REQUEST,
+        frame_label="demo-7d",
+        start_ms=1_735_000_000_000,
+        end_ms=1_735_600_000_000,
+        finished_at=1_735_810_200_000,
+        statistics={"total_signals": 1.0, "sharpe_ratio": None},
+        signals=(signal,),
+        report="# Backtest Report: bracket\n",
+    )
+
+
+def test_runs_and_preferences_survive_a_reopen(tmp_path: Path) -> None:
+    state = DeskState(tmp_path, CLOCK)
+    stored = [state.add_run(record()), state.add_run(record())]
+    state.last_request = REQUEST.model_copy(update={"profile": Profile.BACKTEST_KIT_1_4_10})
+    state.theme = "desk-light"
+    state.close()
+
+    again = DeskState(tmp_path, CLOCK)
+    assert [r.run_id for r in again.runs()] == [s.run_id for s in reversed(stored)]
+    assert again.run(stored[0].run_id) == stored[0]
+    assert again.last_request is not None
+    assert again.last_request.profile is Profile.BACKTEST_KIT_1_4_10
+    assert again.theme == "desk-light"
+    assert again.notice is None
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        ("{broken", "not valid JSON"),
+        (
+            json.dumps({"_default": {"1": {"name": "someone else's"}}}),
+            "not written by backtest-desk",
+        ),
+        (json.dumps([1, 2, 3]), "not a TinyDB file"),
+    ],
+)
+def test_a_bad_state_file_is_moved_aside_with_a_notice(
+    tmp_path: Path, content: str, reason: str
+) -> None:
+    (tmp_path / "desk.json").write_text(content, encoding="utf-8")
+    state = DeskState(tmp_path, CLOCK)
+    assert state.notice is not None and reason in state.notice
+    aside = tmp_path / "desk.json.20250102-093000.bad"
+    assert aside.read_text(encoding="utf-8") == content
+    assert state.runs() == []
+    state.add_run(record())
+    assert len(DeskState(tmp_path, CLOCK).runs()) == 1
+
+
+def test_state_dir_respects_the_environment() -> None:
+    assert default_state_dir({"BACKTEST_DESK_HOME": "/x"}) == Path("/x")
+    assert default_state_dir({"XDG_STATE_HOME": "/s"}) == Path("/s/backtest-desk")
+    assert user_theme_dir({"XDG_CONFIG_HOME": "/c"}) == Path("/c/backtest-desk/themes")
+
+
+def test_builtin_themes_define_every_desk_variable() -> None:
+    catalog = load_themes(None)
+    assert catalog.names[0] == "desk-dark"
+    assert {"desk-dark", "desk-light", "desk-high-contrast"} <= set(catalog.names)
+    for theme in catalog.themes:
+        assert set(theme.variables) == set(DESK_VARIABLES)
+
+
+def test_user_themes_are_added_and_broken_ones_reported(tmp_path: Path) -> None:
+    dark = (Path(__file__).parents[2] / "themes" / "desk-dark.toml").read_text(encoding="utf-8")
+    (tmp_path / "mine.toml").write_text(
+        dark.replace('name = "desk-dark"', 'name = "mine"'), encoding="utf-8"
+    )
+    (tmp_path / "typo.toml").write_text(dark.replace("pnl-up", "pnl-upp"), encoding="utf-8")
+    catalog = load_themes(tmp_path)
+    assert "mine" in catalog.names
+    assert len(catalog.problems) == 1
+    assert "unknown desk variable 'pnl-upp'" in catalog.problems[0]
+
+
+def test_a_theme_with_a_bad_colour_names_it() -> None:
+    with pytest.raises(ValueError, match="not a colour"):
+        parse_theme('name = "x"\n[colors]\nprimary = "blurple"\n[desk]\n', "x.toml")
+
+
+def test_python_holds_no_hex_colours() -> None:
+    sources = (Path(__file__).parents[2] / "tui").rglob("*.py")
+    offenders = [
+        p.name for p in sources if re.search(r"#[0-9a-fA-F]{6}\b", p.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
+def test_formatting_is_utc_and_signed() -> None:
+    assert format_timestamp(1_735_689_540_000) == "2024-12-31 23:59"
+    assert parse_date("2024-03-08", end_of_day=True) == datetime(2024, 3, 8, 23, 59, tzinfo=UTC)
+    with pytest.raises(ValueError, match="YYYY-MM-DD"):
+        parse_date("03/08/2024")
+    kinds = {name: kind for name, _, kind, _ in STATISTICS}
+    assert format_stat_delta(kinds["total_signals"], 10, 7) == "-3"
+    assert format_stat_delta(kinds["total_pnl"], 1.0, 3.5) == "+2.50 %"
+    assert format_stat_delta(kinds["sharpe_ratio"], None, 1.0) == "—"
+
+
+def test_importing_tui_does_not_load_textual() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, tui; assert 'textual' not in sys.modules, 'textual loaded'"
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])

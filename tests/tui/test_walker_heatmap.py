@@ -1,0 +1,161 @@
+"""Walker rankings, the heatmap and partial alerts, driven by keys over the real engine."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+from textual.message import Message
+from textual.pilot import Pilot
+from textual.widgets import Markdown
+
+import engine
+from engine import events
+from engine.heat import heat_row
+from tui.alerts import AlertBook
+from tui.screens.alerts import AlertsScreen
+from tui.screens.engine_report import EngineReportScreen
+from tui.screens.heatmap import COLUMNS, HeatmapScreen, sorted_rows
+from tui.screens.walker import BEST_MARK, WalkerScreen
+from tui.screenshots import SIZES, demo_app, settle
+from tui.walker_runs import WalkerCancelled, WalkerFinished
+from tui.widgets.event_log import EventLog
+from tui.widgets.vim_table import VimTable
+
+BUILTIN_RANKING = ["sma_rsi", "limit", "bracket"]
+"""The built-in strategies on BTCUSDT over demo-7d, best Sharpe ratio first."""
+
+
+@pytest.fixture(autouse=True)
+def fresh_heatmap() -> Iterator[None]:
+    """The heatmap store is process-wide: start and end every test without rows."""
+    engine.Heat.clear()
+    yield
+    engine.Heat.clear()
+
+
+def column_text(table: VimTable, column: str) -> list[str]:
+    return [str(table.get_cell(row_key, column)).strip() for row_key in table.rows]
+
+
+async def test_w_runs_the_walker_and_ranks_the_strategies(tmp_path: Path) -> None:
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        assert isinstance(app.screen, WalkerScreen)
+        await pilot.press("w")
+        await settle(pilot)
+        table = app.screen.query_one("#rankings", VimTable)
+        assert column_text(table, "strategy") == BUILTIN_RANKING
+        assert column_text(table, "symbol") == ["BTCUSDT"] * 3
+        assert column_text(table, "rank") == [f"{BEST_MARK}1", "2", "3"]
+        screen = app.screen
+        assert isinstance(screen, WalkerScreen)
+        best = screen.cursor_row()
+        assert best is not None and best.strategy_name == "sma_rsi"
+
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, EngineReportScreen)
+        assert "Backtest Report: sma_rsi" in app.screen.query_one(Markdown).source
+        await pilot.press("2")
+        await settle(pilot)
+        assert "Scheduled Signals Report: sma_rsi" in app.screen.query_one(Markdown).source
+        await pilot.press("3")
+        await settle(pilot)
+        assert "Performance Report: sma_rsi" in app.screen.query_one(Markdown).source
+
+
+async def test_x_cancels_the_walker_before_its_next_strategy(tmp_path: Path) -> None:
+    app = demo_app(tmp_path)
+    seen: list[Message] = []
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await settle(pilot)
+        await pilot.press("w", "tab", "a", "tab", "j", "w", "x")
+        await settle(pilot)
+        cancelled = [m for m in seen if isinstance(m, WalkerCancelled)]
+        assert cancelled and cancelled[0].request.total == 15
+        assert cancelled[0].rows < 15
+        assert not any(isinstance(m, WalkerFinished) for m in seen)
+        assert app.screen.query_one("#rankings", VimTable).row_count == cancelled[0].rows
+
+
+async def test_heatmap_runs_every_symbol_and_sorts_by_the_cursor_column(tmp_path: Path) -> None:
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("m")
+        assert isinstance(app.screen, HeatmapScreen)
+        await pilot.press("a")
+        await settle(pilot)
+        screen = app.screen
+        table = screen.query_one("#heat", VimTable)
+        assert table.row_count == 5
+        stats = engine.Heat.get_data("bracket")
+        by_sharpe = [r.symbol for r in stats.symbols]
+        assert list(map(str, table.rows)) != [] and column_text(table, "symbol") == by_sharpe
+
+        await pilot.press("right", "s")
+        by_pnl = sorted(stats.symbols, key=lambda r: -(r.total_pnl or 0.0))
+        assert column_text(table, "symbol") == [r.symbol for r in by_pnl]
+        await pilot.press("s")
+        assert column_text(table, "symbol") == [r.symbol for r in reversed(by_pnl)]
+        await pilot.press("left", "s")
+        assert column_text(table, "symbol") == sorted(r.symbol for r in stats.symbols)
+
+
+def test_sorted_rows_put_undefined_values_last() -> None:
+    rows = [heat_row("AAA", [1.0]), heat_row("BBB", [2.0, -1.0]), heat_row("CCC", [3.0, 1.0])]
+    assert [r.symbol for r in sorted_rows(rows, "sharpe_ratio", True)] == ["CCC", "BBB", "AAA"]
+    assert [r.symbol for r in sorted_rows(rows, "sharpe_ratio", False)] == ["BBB", "CCC", "AAA"]
+    assert {c.key for c in COLUMNS} >= {"total_pnl", "sharpe_ratio", "win_rate"}
+
+
+def partial_payload(level: int) -> Any:
+    signal = SimpleNamespace(id="feedbeef-0000", strategy_name="bracket")
+    return events.PartialContract("BTCUSDT", signal, 95_000.0, level, False, 1_735_000_000_000)
+
+
+async def test_partial_alerts_toast_and_list_and_rejections_are_logged(tmp_path: Path) -> None:
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        events.partial_profit_emitter.emit(partial_payload(20))
+        events.partial_loss_emitter.emit(partial_payload(10))
+        events.validation_emitter.emit(ValueError("max 2 open positions, 2 open"))
+        await pilot.pause()
+        book: AlertBook = app.alerts
+        assert [(a.kind, a.level) for a in book] == [("profit", 20), ("loss", 10)]
+        await pilot.pause(1.2)
+        assert any("2 partial alerts" in (n.title or "") for n in app._notifications)
+        log = "\n".join(strip.text for strip in app.desk.query_one(EventLog).lines)
+        assert "risk rejected: max 2 open positions, 2 open" in log
+
+        await pilot.press("A")
+        assert isinstance(app.screen, AlertsScreen)
+        table = app.screen.query_one(VimTable)
+        assert column_text(table, "kind") == ["loss", "profit"]
+        assert column_text(table, "strategy") == ["bracket", "bracket"]
+
+
+class TestAnalysisScreens:
+    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+    @pytest.mark.parametrize("keys", [("w", "w"), ("m", "a")], ids=["walker", "heatmap"])
+    def test_screen(
+        self, snap_compare: Any, tmp_path: Path, keys: tuple[str, ...], size: tuple[int, int]
+    ) -> None:
+        app = demo_app(tmp_path)
+
+        async def reach(pilot: Pilot[None]) -> None:
+            await settle(pilot)
+            for key in keys:
+                await pilot.press(key)
+                await settle(pilot)
+            pilot.app.clear_notifications()
+            await pilot.pause()
+
+        assert snap_compare(app, terminal_size=size, run_before=reach)

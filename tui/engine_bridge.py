@@ -1,0 +1,481 @@
+"""The only place where the desk talks to the engine: registry, module loading, runs, candles.
+
+The bridge subscribes to the engine's events and forwards them as desk messages through a
+`post` function (a `post_message` of the screen that shows runs). Engine callbacks arrive on
+the engine's thread; `post` is thread-safe. Signal events are batched, progress snapshots
+merge in the message queue, and a flood of strategy errors is capped per run.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from textual.message import Message
+
+import engine
+from engine.data.store import CandleArrays
+from engine.errors import EngineError
+from engine.loader import load_module
+from engine.models import Action, CancelledResult, ClosedResult, TickResult
+from engine.strategies import register_builtin_strategies
+from tui.alerts import PartialAlerted, RiskRejected, partial_alert
+from tui.formatting import format_date, format_timestamp, to_datetime, to_ms
+from tui.messages import (
+    EngineErrorReported,
+    EngineNoticed,
+    RunCancelled,
+    RunFailed,
+    RunFinished,
+    RunProgressed,
+    RunStarted,
+    SignalsReceived,
+)
+from tui.runs import RunRecord, RunRequest, SignalStatus, SignalView
+
+Post = Callable[[Message], Any]
+
+MINUTE_MS = 60_000
+SIGNAL_BATCH_SECONDS = 0.1
+ERRORS_SHOWN_PER_RUN = 20
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    """One registered schema as the registry tree shows it."""
+
+    name: str
+    detail: str
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class RegistrySnapshot:
+    """Every registered schema, by kind, in registration order."""
+
+    exchanges: tuple[RegistryEntry, ...]
+    strategies: tuple[RegistryEntry, ...]
+    frames: tuple[RegistryEntry, ...]
+    risks: tuple[RegistryEntry, ...] = ()
+    sizings: tuple[RegistryEntry, ...] = ()
+    walkers: tuple[RegistryEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class FrameWindow:
+    """The registered frame a run uses and the time it covers (epoch ms, UTC)."""
+
+    frame_name: str
+    label: str
+    start_ms: int
+    end_ms: int
+
+
+@dataclass(frozen=True)
+class PriceSeries:
+    """Candles for a chart: parallel arrays, at most as many as the chart asked for."""
+
+    timestamp: np.ndarray
+    open: np.ndarray
+    high: np.ndarray
+    low: np.ndarray
+    close: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.timestamp.shape[0])
+
+
+def _schema_name(schema: Any, field: str) -> str:
+    return str(getattr(schema, field, None) or "?")
+
+
+def _entries(
+    schemas: Iterable[Any], field: str, detail: Callable[[Any], str]
+) -> tuple[RegistryEntry, ...]:
+    return tuple(
+        RegistryEntry(_schema_name(s, field), detail(s), getattr(s, "note", None)) for s in schemas
+    )
+
+
+def _frame_detail(schema: Any) -> str:
+    start, end = schema.start_date, schema.end_date
+    if start is None or end is None:
+        return schema.interval or ""
+    return f"{start:%Y-%m-%d} → {end:%Y-%m-%d}"
+
+
+def signal_view(result: Any) -> SignalView | None:
+    """Return the desk's row for an engine result, or None for results the stream skips."""
+    signal = getattr(result, "signal", None)
+    if signal is None:
+        return None
+    base: dict[str, Any] = {
+        "signal_id": signal.id,
+        "position": str(signal.position),
+        "price_open": signal.price_open,
+        "price_take_profit": signal.price_take_profit,
+        "price_stop_loss": signal.price_stop_loss,
+        "opened_at": signal.pending_at or signal.scheduled_at,
+        "note": signal.note,
+    }
+    if isinstance(result, ClosedResult):
+        pnl = result.pnl
+        return SignalView(
+            **base,
+            status=SignalStatus.CLOSED,
+            closed_at=result.close_timestamp,
+            price_close=pnl.price_close if pnl is not None else result.current_price,
+            close_reason=str(result.close_reason),
+            pnl_percentage=pnl.pnl_percentage if pnl is not None else None,
+            ambiguous=result.ambiguous,
+        )
+    if isinstance(result, CancelledResult):
+        base["opened_at"] = signal.scheduled_at
+        return SignalView(**base, status=SignalStatus.CANCELLED, closed_at=result.close_timestamp)
+    if isinstance(result, TickResult) and result.action is Action.OPENED:
+        return SignalView(**base, status=SignalStatus.OPENED)
+    if isinstance(result, TickResult) and result.action is Action.SCHEDULED:
+        base["opened_at"] = signal.scheduled_at
+        return SignalView(**base, status=SignalStatus.SCHEDULED)
+    return None
+
+
+def statistics_of(stats: Any, fields: Iterable[str]) -> dict[str, float | None]:
+    """Return the named statistics as plain floats (None where the engine has none)."""
+    values: dict[str, float | None] = {}
+    for name in fields:
+        value = getattr(stats, name, None)
+        values[name] = None if value is None else float(value)
+    return values
+
+
+def describe_error(exc: BaseException) -> tuple[str, str]:
+    """Return a (title, message) pair for an exception, without a traceback."""
+    title = type(exc).__name__
+    message = str(exc) or repr(exc)
+    cause = exc.__cause__
+    if cause is not None and str(cause) and str(cause) not in message:
+        message = f"{message}\ncaused by {type(cause).__name__}: {cause}"
+    return title, message
+
+
+class EngineBridge:
+    """Subscribes to engine events, runs backtests and fetches candles for the desk.
+
+    Args:
+        post: Thread-safe function that delivers a message to the desk.
+        dump_dir: Where run reports are written (`<dump_dir>/backtest/*.md`).
+        statistics: The statistic names the desk keeps for each run.
+        clock: Returns the current time (for `finished_at`).
+    """
+
+    def __init__(
+        self,
+        post: Post,
+        dump_dir: Path,
+        statistics: Iterable[str],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._post = post
+        self.dump_dir = dump_dir
+        self._statistics = tuple(statistics)
+        self._clock = clock
+        self._unsubscribe: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+        self._active: RunRequest | None = None
+        self._buffer: list[SignalView] = []
+        self._last_flush = 0.0
+        self._errors = 0
+
+    def subscribe(self) -> None:
+        """Start forwarding engine events to the desk."""
+        if self._unsubscribe:
+            return
+        self._unsubscribe = [
+            engine.listen_signal_backtest(self._on_signal),
+            engine.listen_backtest_progress(self._on_progress),
+            engine.listen_error(self._on_error),
+            engine.listen_partial_profit(lambda e: self._on_partial("profit", e)),
+            engine.listen_partial_loss(lambda e: self._on_partial("loss", e)),
+            engine.listen_validation(self._on_validation),
+        ]
+
+    def unsubscribe(self) -> None:
+        """Stop forwarding engine events."""
+        for unsubscribe in self._unsubscribe:
+            unsubscribe()
+        self._unsubscribe = []
+
+    def _is_active(self, payload: Any) -> bool:
+        active = self._active
+        return (
+            active is not None
+            and getattr(payload, "strategy_name", None) == active.strategy_name
+            and getattr(payload, "symbol", None) == active.symbol
+        )
+
+    def _on_signal(self, result: Any) -> None:
+        if not self._is_active(result):
+            return
+        view = signal_view(result)
+        if view is None:
+            return
+        with self._lock:
+            self._buffer.append(view)
+        if time.monotonic() - self._last_flush >= SIGNAL_BATCH_SECONDS:
+            self._flush()
+
+    def _flush(self) -> None:
+        with self._lock:
+            latest = {view.signal_id: view for view in self._buffer}
+            self._buffer = []
+            self._last_flush = time.monotonic()
+        if latest:
+            self._post(SignalsReceived(tuple(latest.values())))
+
+    def _on_progress(self, payload: Any) -> None:
+        if self._is_active(payload):
+            self._post(RunProgressed(payload.processed_frames, payload.total_frames))
+
+    def _on_error(self, exc: BaseException) -> None:
+        self._errors += 1
+        if self._errors <= ERRORS_SHOWN_PER_RUN:
+            self._post(EngineErrorReported(*describe_error(exc)))
+
+    def _on_partial(self, kind: str, payload: Any) -> None:
+        signal_id = str(getattr(payload.data, "id", "?"))[:8]
+        self._post(
+            EngineNoticed(
+                f"partial {kind} {payload.level} % on {signal_id} ({payload.symbol}) "
+                f"at {format_timestamp(payload.timestamp)}"
+            )
+        )
+        self._post(PartialAlerted(partial_alert(kind, payload)))
+
+    def _on_validation(self, exc: BaseException) -> None:
+        self._post(RiskRejected(*describe_error(exc)))
+
+    def register_builtins(self) -> None:
+        """Register the built-in strategies (idempotent)."""
+        register_builtin_strategies()
+
+    def load_module(self, path: str) -> None:
+        """Import a user's strategy module (its `add_*` calls register schemas).
+
+        Raises:
+            ConfigError: The module failed to import; the message names file, line and error.
+        """
+        load_module(path)
+
+    @staticmethod
+    def describe(exc: BaseException) -> tuple[str, str]:
+        """Return a (title, message) pair for an exception, without a traceback."""
+        return describe_error(exc)
+
+    def default_request(self) -> RunRequest | None:
+        """Return a sensible first run: the first strategy on the demo market's shortest frame."""
+        strategies = [s.strategy_name for s in engine.list_strategies() if s.strategy_name]
+        exchanges = [e.exchange_name for e in engine.list_exchanges() if e.exchange_name]
+        frames = [f.frame_name for f in engine.list_frames() if f.frame_name]
+        if not strategies or not exchanges or not frames:
+            return None
+        exchange = "demo" if "demo" in exchanges else exchanges[0]
+        symbols = self.symbols(exchange)
+        return RunRequest(
+            strategy_name=strategies[0],
+            symbol=symbols[0] if symbols else "BTCUSDT",
+            exchange_name=exchange,
+            frame_name="demo-7d" if "demo-7d" in frames else frames[0],
+        )
+
+    def registry(self) -> RegistrySnapshot:
+        """Return what is registered now."""
+        optional = {
+            kind: tuple(getattr(engine, f"list_{kind}", lambda: [])())
+            for kind in ("risks", "sizings", "walkers")
+        }
+        return RegistrySnapshot(
+            exchanges=_entries(engine.list_exchanges(), "exchange_name", self._exchange_detail),
+            strategies=_entries(
+                engine.list_strategies(), "strategy_name", lambda s: s.interval or ""
+            ),
+            frames=_entries(engine.list_frames(), "frame_name", _frame_detail),
+            risks=_entries(optional["risks"], "risk_name", lambda s: ""),
+            sizings=_entries(
+                optional["sizings"], "sizing_name", lambda s: getattr(s, "method", "") or ""
+            ),
+            walkers=_entries(
+                optional["walkers"], "walker_name", lambda s: getattr(s, "metric", "") or ""
+            ),
+        )
+
+    def _exchange_detail(self, schema: Any) -> str:
+        symbols = self.symbols(_schema_name(schema, "exchange_name"))
+        return f"{len(symbols)} symbols" if symbols else "user data"
+
+    def symbols(self, exchange_name: str) -> tuple[str, ...]:
+        """Return the symbols an exchange can serve, when it says (stores do; user code may not)."""
+        store = engine.exchange_store(exchange_name)
+        return tuple(store.symbols()) if store is not None else ()
+
+    def frame_window(self, request: RunRequest) -> FrameWindow:
+        """Return the frame a request runs on, registering an ad-hoc frame for a date range.
+
+        Raises:
+            EngineError: The frame is unknown or the range is empty.
+        """
+        if request.frame_name is not None:
+            for schema in engine.list_frames():
+                start, end = schema.start_date, schema.end_date
+                if schema.frame_name == request.frame_name and start and end:
+                    return FrameWindow(
+                        request.frame_name, request.frame_name, to_ms(start), to_ms(end)
+                    )
+            raise engine.ConfigError(
+                f"frame {request.frame_name!r} is not registered; "
+                f"registered frames: {', '.join(f.frame_name or '?' for f in engine.list_frames())}"
+            )
+        if request.start_ms is None or request.end_ms is None or request.end_ms <= request.start_ms:
+            raise engine.ConfigError(
+                "a date range needs a start before its end, e.g. 2024-03-01 → 2024-03-08"
+            )
+        label = f"{format_date(request.start_ms)} → {format_date(request.end_ms)}"
+        name = f"desk-{format_date(request.start_ms)}-{format_date(request.end_ms)}"
+        if name not in {f.frame_name for f in engine.list_frames()}:
+            engine.add_frame(
+                frame_name=name,
+                interval="1m",
+                start_date=to_datetime(request.start_ms),
+                end_date=to_datetime(request.end_ms),
+                note=f"date range chosen in the desk: {label}",
+            )
+        return FrameWindow(name, label, request.start_ms, request.end_ms)
+
+    def run(
+        self,
+        request: RunRequest,
+        cancel: threading.Event,
+        persist: Callable[[RunRecord], RunRecord] | None = None,
+    ) -> RunRecord | None:
+        """Run one backtest to its end (blocking: call it from a thread worker).
+
+        Posts `RunStarted`, batches of `SignalsReceived`, `RunProgressed`, then exactly one of
+        `RunFinished`, `RunCancelled` or `RunFailed`. Returns the finished record, if any.
+
+        Args:
+            request: What to run.
+            cancel: Set it to stop the run promptly.
+            persist: Stores the finished record (in this thread) and returns it as stored.
+        """
+        try:
+            window = self.frame_window(request)
+        except EngineError as exc:
+            self._post(RunFailed(request, *describe_error(exc)))
+            return None
+        with self._lock:
+            self._buffer, self._errors, self._active = [], 0, request
+        self._post(RunStarted(request, window.label))
+        closed: list[SignalView] = []
+        try:
+            for result in engine.Backtest.run(
+                request.symbol,
+                strategy_name=request.strategy_name,
+                exchange_name=request.exchange_name,
+                frame_name=window.frame_name,
+                profile=str(request.profile),
+                cancel=cancel,
+            ):
+                view = signal_view(result) if isinstance(result, ClosedResult) else None
+                if view is not None:
+                    closed.append(view)
+            self._flush()
+            if cancel.is_set():
+                self._post(RunCancelled(request, len(closed)))
+                return None
+            record = self._record(request, window, closed)
+            if persist is not None:
+                record = persist(record)
+        except Exception as exc:  # the desk survives any failure of a run and shows it
+            self._flush()
+            self._post(RunFailed(request, *describe_error(exc)))
+            return None
+        finally:
+            self._active = None
+            self._report_suppressed_errors()
+        self._post(RunFinished(record))
+        return record
+
+    def _report_suppressed_errors(self) -> None:
+        hidden = self._errors - ERRORS_SHOWN_PER_RUN
+        if hidden > 0:
+            self._post(EngineNoticed(f"… and {hidden} more engine errors in this run", "error"))
+
+    def _record(
+        self, request: RunRequest, window: FrameWindow, closed: list[SignalView]
+    ) -> RunRecord:
+        stats = engine.Backtest.get_data(request.symbol, request.strategy_name)
+        report = engine.Backtest.get_report(request.symbol, request.strategy_name)
+        path = engine.Backtest.dump(
+            request.symbol, request.strategy_name, path=str(self.dump_dir / "backtest")
+        )
+        return RunRecord(
+            request=request,
+            frame_label=window.label,
+            start_ms=window.start_ms,
+            end_ms=window.end_ms,
+            finished_at=int(self._clock().timestamp() * 1000),
+            statistics=statistics_of(stats, self._statistics),
+            signals=tuple(closed),
+            report=report,
+            report_path=str(path),
+        )
+
+    def price_series(
+        self, exchange_name: str, symbol: str, start_ms: int, end_ms: int, buckets: int
+    ) -> PriceSeries:
+        """Return candles covering `[start_ms, end_ms]` merged into at most `buckets` candles.
+
+        Blocking (the first call for a demo symbol generates its year): call from a worker.
+        """
+        minutes = max(1, (end_ms - start_ms) // MINUTE_MS + 1)
+        store = engine.exchange_store(exchange_name)
+        if store is not None:
+            arrays = store.window(symbol, "1m", start_ms, minutes)
+        else:
+            get_candles = next(
+                (
+                    s.get_candles
+                    for s in engine.list_exchanges()
+                    if s.exchange_name == exchange_name
+                ),
+                None,
+            )
+            if get_candles is None:
+                raise engine.ConfigError(f"exchange {exchange_name!r} is not registered")
+            arrays = CandleArrays.from_candles(
+                get_candles(symbol, "1m", to_datetime(start_ms), minutes)
+            )
+        return _merge(arrays, max(1, buckets))
+
+
+def _merge(arrays: CandleArrays, buckets: int) -> PriceSeries:
+    count = len(arrays)
+    if count == 0:
+        empty_i, empty_f = np.empty(0, dtype=np.int64), np.empty(0, dtype=np.float64)
+        return PriceSeries(empty_i, empty_f, empty_f, empty_f, empty_f)
+    per = max(1, -(-count // buckets))
+    starts = np.arange(0, count, per)
+    ends = np.minimum(starts + per, count) - 1
+    return PriceSeries(
+        arrays.timestamp[starts],
+        arrays.open[starts],
+        np.maximum.reduceat(arrays.high, starts),
+        np.minimum.reduceat(arrays.low, starts),
+        arrays.close[ends],
+    )

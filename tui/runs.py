@@ -1,0 +1,91 @@
+"""The desk's own immutable records: run requests, signal rows and finished runs."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+
+class Profile(StrEnum):
+    """Execution profiles the engine accepts."""
+
+    DEFAULT = "default"
+    BACKTEST_KIT_1_4_10 = "backtest-kit-1.4.10"
+
+
+class RunRequest(BaseModel):
+    """What the launcher asks for: one backtest of one strategy on one symbol.
+
+    A run uses either a registered frame (`frame_name`) or an ad-hoc date range
+    (`start_ms`/`end_ms`, epoch ms UTC, with `frame_name` left empty).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    strategy_name: str
+    symbol: str
+    exchange_name: str
+    frame_name: str | None = None
+    start_ms: int | None = None
+    end_ms: int | None = None
+    profile: Profile = Profile.DEFAULT
+
+    @property
+    def is_custom_range(self) -> bool:
+        """Return whether the run uses a date range instead of a registered frame."""
+        return self.frame_name is None
+
+
+class SignalStatus(StrEnum):
+    """Life stage of a signal row in the stream."""
+
+    SCHEDULED = "scheduled"
+    OPENED = "opened"
+    CLOSED = "closed"
+    CANCELLED = "cancelled"
+
+
+class SignalView(BaseModel):
+    """One signal as the desk shows and stores it; rows are keyed by `signal_id`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    signal_id: str
+    status: SignalStatus
+    position: str
+    price_open: float
+    price_take_profit: float
+    price_stop_loss: float
+    opened_at: int
+    closed_at: int | None = None
+    price_close: float | None = None
+    close_reason: str | None = None
+    pnl_percentage: float | None = None
+    ambiguous: bool = False
+    note: str | None = None
+
+
+class RunRecord(BaseModel):
+    """A finished run as history keeps it (the desk's state file)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    run_id: int = 0
+    request: RunRequest
+    frame_label: str
+    start_ms: int
+    end_ms: int
+    finished_at: int
+    statistics: dict[str, float | None]
+    signals: tuple[SignalView, ...]
+    report: str
+    report_path: str | None = None
+
+    @property
+    def title(self) -> str:
+        """Return `#3 bracket · BTCUSDT · demo-7d`."""
+        return (
+            f"#{self.run_id} {self.request.strategy_name} · {self.request.symbol} · "
+            f"{self.frame_label}"
+        )

@@ -1,0 +1,61 @@
+"""The help screen, generated from the bindings of every screen and widget of the desk."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import Footer, Label, Static
+
+from tui.screens.report import ReportScroll
+from tui.theming import desk_color
+
+
+class HelpScreen(Screen[None]):
+    """Every key of the desk, grouped by where it works, with its binding id (for keymaps).
+
+    Args:
+        sections: Section titles with the bindings that work there.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="help-back"),
+    ]
+
+    def __init__(self, sections: Sequence[tuple[str, Sequence[BindingType]]]) -> None:
+        super().__init__()
+        self.sections = sections
+
+    def compose(self) -> ComposeResult:
+        """Title, the keys, footer."""
+        yield Label(
+            "Help · every key, and its id for your keymap · ctrl+p or / searches commands",
+            classes="screen-title",
+        )
+        with ReportScroll(id="help-scroll", classes="pane"):
+            yield Static(id="help-keys")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        """Build the table from the bindings."""
+        muted = desk_color(self.app.theme_variables, "muted").hex
+        table = Table.grid(padding=(0, 2))
+        table.add_column("key", justify="right", no_wrap=True)
+        table.add_column("action")
+        table.add_column("id", style=muted)
+        for section, bindings in self.sections:
+            table.add_row(Text(section, style="bold"), "", "")
+            for binding in Binding.make_bindings(bindings):
+                table.add_row(
+                    Text(self.app.get_key_display(binding), style="bold"),
+                    binding.tooltip or binding.description,
+                    binding.id or "",
+                )
+            table.add_row("", "", "")
+        self.query_one("#help-keys", Static).update(table)
+        self.query_one(ReportScroll).focus()

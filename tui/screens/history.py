@@ -1,0 +1,158 @@
+"""Run history: every finished run, newest first; open one or compare two."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Label
+
+from tui.engine_bridge import EngineBridge
+from tui.formatting import format_count, format_percent, format_ratio, format_timestamp
+from tui.runs import RunRecord
+from tui.screens.compare import CompareScreen
+from tui.screens.run_detail import RunScreen
+from tui.state import DeskState
+from tui.theming import desk_color
+from tui.widgets.vim_table import VimTable
+
+COLUMNS = (
+    ("mark", " "),
+    ("id", "#"),
+    ("finished", "Finished"),
+    ("strategy", "Strategy"),
+    ("symbol", "Symbol"),
+    ("frame", "Frame"),
+    ("profile", "Profile"),
+    ("signals", "Signals"),
+    ("win", "Win rate"),
+    ("pnl", "Total PnL"),
+    ("sharpe", "Sharpe"),
+)
+
+
+class HistoryScreen(Screen[None]):
+    """Stored runs in a table; `enter` opens one, `space` marks one, `c` compares two.
+
+    Args:
+        state: Where the runs are stored.
+        bridge: Fetches candles when a run is opened.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "app.pop_screen", "Back", id="history-back"),
+        Binding(
+            "enter", "open_run", "Open", tooltip="Open the run under the cursor", id="open-run"
+        ),
+        Binding(
+            "space",
+            "mark_run",
+            "Mark",
+            tooltip="Mark the run under the cursor for comparison",
+            id="mark-run",
+        ),
+        Binding(
+            "c",
+            "compare_runs",
+            "Compare",
+            tooltip="Compare the marked run with the one under the cursor",
+            id="compare-runs",
+        ),
+    ]
+
+    def __init__(self, state: DeskState, bridge: EngineBridge) -> None:
+        super().__init__()
+        self.state = state
+        self.bridge = bridge
+        self.records: dict[int, RunRecord] = {}
+        self.marked: int | None = None
+
+    def compose(self) -> ComposeResult:
+        """Title, runs table, footer."""
+        yield Label(
+            "History · space marks a run, c compares it with the run under the cursor",
+            classes="screen-title",
+        )
+        table = VimTable(id="runs", cursor_type="row", zebra_stripes=True, classes="pane")
+        table.border_title = "Runs"
+        yield table
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        """Fill the table."""
+        table = self.query_one(VimTable)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key)
+        records = self.state.runs()
+        self.records = {r.run_id: r for r in records}
+        for record in records:
+            table.add_row(*self._cells(record), key=str(record.run_id))
+        table.border_title = f"Runs ({len(records)})"
+        table.focus()
+
+    def _cells(self, record: RunRecord) -> tuple[Text | str, ...]:
+        stats = record.statistics
+        pnl = stats.get("total_pnl")
+        style = ""
+        if pnl:
+            style = desk_color(self.app.theme_variables, "pnl-up" if pnl > 0 else "pnl-down").hex
+        request = record.request
+        return (
+            "●" if record.run_id == self.marked else " ",
+            str(record.run_id),
+            format_timestamp(record.finished_at),
+            request.strategy_name,
+            request.symbol,
+            record.frame_label,
+            request.profile.value,
+            format_count(stats.get("total_signals")),
+            format_percent(stats.get("win_rate"), signed=False),
+            Text(format_percent(pnl), style=style, justify="right"),
+            format_ratio(stats.get("sharpe_ratio")),
+        )
+
+    def _cursor_record(self) -> RunRecord | None:
+        table = self.query_one(VimTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key
+        return self.records.get(int(str(key.value)))
+
+    def action_open_run(self) -> None:
+        """Open the run under the cursor: chart, signals, statistics, report."""
+        record = self._cursor_record()
+        if record is None:
+            self.notify("No runs yet: finished backtests appear here.", severity="warning")
+            return
+        self.app.push_screen(RunScreen(record, self.bridge))
+
+    @on(DataTable.RowSelected, "#runs")
+    def _row_selected(self) -> None:
+        self.action_open_run()
+
+    def action_mark_run(self) -> None:
+        """Mark (or unmark) the run under the cursor."""
+        record = self._cursor_record()
+        if record is None:
+            return
+        table = self.query_one(VimTable)
+        if self.marked is not None and str(self.marked) in table.rows:
+            table.update_cell(str(self.marked), "mark", " ")
+        self.marked = None if self.marked == record.run_id else record.run_id
+        if self.marked is not None:
+            table.update_cell(str(self.marked), "mark", "●")
+
+    def action_compare_runs(self) -> None:
+        """Compare the marked run with the run under the cursor."""
+        record = self._cursor_record()
+        marked = self.records.get(self.marked) if self.marked is not None else None
+        if record is None or marked is None or marked.run_id == record.run_id:
+            self.notify(
+                "Mark a run with space, move to another one, then press c.", severity="warning"
+            )
+            return
+        self.app.push_screen(CompareScreen(marked, record))

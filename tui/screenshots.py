@@ -1,0 +1,183 @@
+"""Screens of the desk rendered from a demo session: `python -m tui.screenshots`.
+
+The same demo factory and scenes serve the snapshot tests: a fixed clock, the demo market
+(seeded), and a history of two real runs made by pressing the keys a user would press.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from textual.pilot import Pilot
+from textual.worker import WorkerCancelled
+
+from engine import strategy as engine_strategy
+from tui.app import DeskApp, make_app
+from tui.formatting import fixed_clock
+
+DEMO_SEED = 20250102
+DEMO_MOMENT = datetime(2025, 1, 2, 9, 30, tzinfo=UTC)
+"""The time the demo desk shows (after the demo market's year)."""
+
+BROKEN_MODULE = "broken_strategies.py"
+BROKEN_SOURCE = '''"""A strategy module with a mistake, to show how the desk reports it."""
+
+from engine import add_strategy
+
+add_strategy(strategy_name="broken", interval="5m", get_signal=lambda symbol, when: None)
+raise RuntimeError("exchange key missing: set MY_EXCHANGE_KEY")
+'''
+SIZES = ((120, 40), (80, 24))
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A screen of the desk and the keys that reach it from the main screen."""
+
+    name: str
+    keys: tuple[str, ...] = ()
+    broken_module: bool = False
+
+
+SCENES = (
+    Scene("main"),
+    Scene("launcher", ("b",)),
+    Scene("report", ("r",)),
+    Scene("reports", ("R",)),
+    Scene("history", ("H",)),
+    Scene("run", ("H", "enter")),
+    Scene("compare", ("H", "j", "space", "k", "c")),
+    Scene("help", ("question_mark",)),
+    Scene("theme", ("t",)),
+    Scene("module-error", (), broken_module=True),
+)
+
+
+def demo_app(root: Path, *, broken_module: bool = False) -> DeskApp:
+    """Return the desk over a demo state under `root` (run it with `root` as the working dir).
+
+    Reports go to `./dump` (relative, as for a user), so paths on screen do not depend on
+    where `root` is.
+    """
+    module = None
+    if broken_module:
+        (root / BROKEN_MODULE).write_text(BROKEN_SOURCE, encoding="utf-8")
+        module = BROKEN_MODULE
+    return make_app(
+        state_dir=root / "state",
+        module=module,
+        clock=fixed_clock(DEMO_MOMENT),
+        config_dir=root / "themes",
+        dump_dir=Path("dump"),
+    )
+
+
+async def settle(pilot: Pilot[None]) -> None:
+    """Wait until workers (runs, chart loads) finished and their messages were handled."""
+    for _ in range(3):
+        try:
+            await pilot.app.workers.wait_for_complete()
+        except WorkerCancelled:
+            continue  # a newer chart load replaced an older one (exclusive workers)
+        await pilot.pause()
+
+
+async def play(pilot: Pilot[None], scene: Scene) -> None:
+    """Press the scene's keys, letting the desk settle after each, and drop the toasts."""
+    await settle(pilot)
+    for key in scene.keys:
+        await pilot.press(key)
+        await settle(pilot)
+    pilot.app.clear_notifications()
+    await pilot.pause()
+
+
+async def prepare_history(root: Path) -> None:
+    """Make two runs by keys (bracket, then limit from the registry tree) on demo-7d.
+
+    Must run with `root` as the working directory. Report files get the demo clock's time
+    so that the reports list looks the same on every machine, and signal ids are drawn from
+    a seeded generator (the engine draws them from an unseeded process-wide one).
+    """
+    engine_strategy._ids.seed(DEMO_SEED)
+    app = demo_app(root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("b", "enter")
+        await settle(pilot)
+        await pilot.press("6", "j", "enter")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+    stamp = DEMO_MOMENT.timestamp()
+    for report in Path("dump").rglob("*.md"):
+        os.utime(report, (stamp, stamp))
+
+
+async def render(root: Path, scene: Scene, size: tuple[int, int], theme: str | None) -> str:
+    """Return the SVG of a scene at a size, in a theme (None: the default)."""
+    app = demo_app(root, broken_module=scene.broken_module)
+    async with app.run_test(size=size) as pilot:
+        if theme is not None:
+            app.theme = theme
+        await play(pilot, scene)
+        return app.export_screenshot(title=f"backtest-desk · {scene.name}")
+
+
+async def write_screenshots(
+    target: Path, shots: Sequence[tuple[Scene, tuple[int, int], str | None]]
+) -> list[Path]:
+    """Render the shots into `target` (`<scene>[-<w>x<h>][-<theme>].svg`)."""
+    target = target.resolve()
+    target.mkdir(parents=True, exist_ok=True)
+    written = []
+    home = Path.cwd()
+    with tempfile.TemporaryDirectory(prefix="desk-shots-") as temp:
+        root = Path(temp)
+        os.chdir(root)
+        try:
+            await prepare_history(root)
+            for scene, size, theme in shots:
+                svg = await render(root, scene, size, theme)
+                suffix = "" if size == SIZES[0] else f"-{size[0]}x{size[1]}"
+                suffix += f"-{theme}" if theme else ""
+                path = target / f"{scene.name}{suffix}.svg"
+                path.write_text(svg, encoding="utf-8")
+                written.append(path)
+        finally:
+            os.chdir(home)
+            shutil.rmtree(root / "dump", ignore_errors=True)
+    return written
+
+
+def default_shots() -> list[tuple[Scene, tuple[int, int], str | None]]:
+    """Every scene at 120×40, the main screen and launcher at 80×24, the main screen themed."""
+    shots: list[tuple[Scene, tuple[int, int], str | None]] = [(s, SIZES[0], None) for s in SCENES]
+    by_name = {s.name: s for s in SCENES}
+    shots += [(by_name["main"], SIZES[1], None), (by_name["launcher"], SIZES[1], None)]
+    shots += [
+        (by_name["main"], SIZES[0], "desk-light"),
+        (by_name["main"], SIZES[0], "desk-high-contrast"),
+    ]
+    return shots
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Write the screenshots to `screenshots/` (or the folder given as the only argument)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    target = Path(args[0]) if args else Path("screenshots")
+    for path in asyncio.run(write_screenshots(target, default_shots())):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,210 @@
+"""The desk's state file (TinyDB): run history, the launcher's last choices and the theme.
+
+The file is written atomically (temp file, fsync, `os.replace`). A file that is not valid
+JSON, or that another program wrote, is moved aside with a notice and a fresh one starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from tinydb import Query, TinyDB
+from tinydb.storages import Storage
+
+from tui.formatting import Clock, format_file_stamp
+from tui.runs import RunRecord, RunRequest
+
+STATE_FILE_NAME = "desk.json"
+STATE_FORMAT = "backtest-desk/state"
+STATE_VERSION = 1
+_TABLES = frozenset({"meta", "prefs", "runs"})
+
+
+def default_state_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Return `$BACKTEST_DESK_HOME`, else `$XDG_STATE_HOME/backtest-desk` (`~/.local/state`)."""
+    env = os.environ if environ is None else environ
+    if env.get("BACKTEST_DESK_HOME"):
+        return Path(env["BACKTEST_DESK_HOME"])
+    base = env.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "backtest-desk"
+
+
+class AtomicJSONStorage(Storage):
+    """TinyDB storage that replaces the whole file atomically on every write."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._cache: tuple[tuple[int, int], dict[str, dict[str, Any]]] | None = None
+
+    def _signature(self) -> tuple[int, int] | None:
+        try:
+            stat = self._path.stat()
+        except FileNotFoundError:
+            return None
+        return (stat.st_mtime_ns, stat.st_size)
+
+    def read(self) -> dict[str, dict[str, Any]] | None:
+        """Return the stored tables, or None when the file does not exist yet.
+
+        The parsed file is kept while its modification time and size stay the same, so
+        reading preferences does not parse a long history again.
+        """
+        signature = self._signature()
+        if signature is None:
+            return None
+        if self._cache is not None and self._cache[0] == signature:
+            return self._cache[1]
+        text = self._path.read_text(encoding="utf-8")
+        data: dict[str, dict[str, Any]] | None = json.loads(text) if text.strip() else None
+        self._cache = (signature, data) if data is not None else None
+        return data
+
+    def write(self, data: dict[str, dict[str, Any]]) -> None:
+        """Write all tables to a temp file, fsync it and move it over the state file."""
+        handle, temp_name = tempfile.mkstemp(dir=self._path.parent, prefix=".desk-", suffix=".tmp")
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as stream:
+                json.dump(data, stream, separators=(",", ":"))
+                stream.flush()
+                os.fsync(stream.fileno())
+            os.replace(temp_name, self._path)
+            signature = self._signature()
+            self._cache = (signature, data) if signature is not None else None
+        except BaseException:
+            Path(temp_name).unlink(missing_ok=True)
+            raise
+
+
+def _problem_with(path: Path) -> str | None:
+    """Return why the file at `path` is not a desk state file, or None if it is (or is absent)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"it cannot be read ({exc})"
+    if not text.strip():
+        return None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"it is not valid JSON (line {exc.lineno}: {exc.msg})"
+    if not isinstance(data, dict) or not all(isinstance(t, dict) for t in data.values()):
+        return "it is not a TinyDB file"
+    meta = data.get("meta", {}).get("1", {})
+    if meta.get("format") != STATE_FORMAT:
+        return "it was not written by backtest-desk"
+    if meta.get("version") != STATE_VERSION or not set(data) <= _TABLES:
+        return f"it has an unknown layout (version {meta.get('version')!r})"
+    return None
+
+
+class DeskState:
+    """Run history and preferences in one TinyDB file under the desk's state directory.
+
+    Safe to use from the UI thread and from workers (one lock serialises every access).
+
+    Attributes:
+        path: The state file.
+        notice: A message for the user when the previous file had to be moved aside.
+    """
+
+    def __init__(self, state_dir: Path, clock: Clock) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        self.path = state_dir / STATE_FILE_NAME
+        self.notice: str | None = None
+        problem = _problem_with(self.path)
+        if problem is not None:
+            aside = self.path.with_name(f"{self.path.name}.{format_file_stamp(clock())}.bad")
+            os.replace(self.path, aside)
+            self.notice = (
+                f"The state file {self.path} was moved to {aside.name} because {problem}; "
+                "the desk starts with an empty history."
+            )
+        self._lock = threading.RLock()
+        self._db = TinyDB(self.path, storage=AtomicJSONStorage)
+        meta = self._db.table("meta")
+        if not meta.all():
+            meta.insert({"format": STATE_FORMAT, "version": STATE_VERSION})
+
+    def close(self) -> None:
+        """Close the database."""
+        with self._lock:
+            self._db.close()
+
+    def _get_pref(self, key: str) -> Any:
+        with self._lock:
+            found = self._db.table("prefs").get(Query().key == key)
+        return None if found is None else found.get("value")
+
+    def _set_pref(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._db.table("prefs").upsert({"key": key, "value": value}, Query().key == key)
+
+    @property
+    def theme(self) -> str | None:
+        """Return the remembered theme name."""
+        value = self._get_pref("theme")
+        return value if isinstance(value, str) else None
+
+    @theme.setter
+    def theme(self, name: str) -> None:
+        self._set_pref("theme", name)
+
+    @property
+    def last_request(self) -> RunRequest | None:
+        """Return the launcher's last choices, or None when absent or unreadable."""
+        value = self._get_pref("last_request")
+        if value is None:
+            return None
+        try:
+            return RunRequest.model_validate(value)
+        except ValidationError:
+            return None
+
+    @last_request.setter
+    def last_request(self, request: RunRequest) -> None:
+        self._set_pref("last_request", request.model_dump(mode="json"))
+
+    def add_run(self, record: RunRecord) -> RunRecord:
+        """Store a finished run and return it with its assigned `run_id`."""
+        with self._lock:
+            run_id = self._db.table("runs").insert(
+                record.model_dump(mode="json", exclude={"run_id"})
+            )
+        return record.model_copy(update={"run_id": run_id})
+
+    def runs(self) -> list[RunRecord]:
+        """Return every stored run, newest first (records that no longer validate are skipped)."""
+        records: list[RunRecord] = []
+        with self._lock:
+            documents = self._db.table("runs").all()
+        for document in documents:
+            try:
+                records.append(RunRecord.model_validate({**document, "run_id": document.doc_id}))
+            except ValidationError:
+                continue
+        return sorted(records, key=lambda r: r.run_id, reverse=True)
+
+    def run(self, run_id: int) -> RunRecord | None:
+        """Return one stored run, or None."""
+        with self._lock:
+            document = self._db.table("runs").get(doc_id=run_id)
+        if document is None:
+            return None
+        try:
+            return RunRecord.model_validate({**document, "run_id": run_id})
+        except ValidationError:
+            return None
+
+    def delete_run(self, run_id: int) -> None:
+        """Remove one stored run."""
+        with self._lock:
+            self._db.table("runs").remove(doc_ids=[run_id])

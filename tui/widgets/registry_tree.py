@@ -1,0 +1,78 @@
+"""The registry pane: exchanges, strategies, frames (and risks, sizings, walkers when present)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.widgets import Tree
+
+from tui.engine_bridge import RegistryEntry, RegistrySnapshot
+
+SECTIONS = (
+    ("strategies", "Strategies"),
+    ("exchanges", "Exchanges"),
+    ("frames", "Frames"),
+    ("risks", "Risks"),
+    ("sizings", "Sizings"),
+    ("walkers", "Walkers"),
+)
+
+
+@dataclass(frozen=True)
+class RegistryNode:
+    """What a leaf of the tree stands for."""
+
+    kind: str
+    entry: RegistryEntry
+
+
+class RegistryTree(Tree[RegistryNode]):
+    """Registered schemas by kind; `enter` on a strategy, exchange or frame opens the launcher."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("j", "cursor_down", "Down", show=False, id="tree-down"),
+        Binding("k", "cursor_up", "Up", show=False, id="tree-up"),
+    ]
+
+    @dataclass
+    class EntryChosen(Message):
+        """The user chose a registered schema (`enter` on its leaf)."""
+
+        kind: str
+        name: str
+
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__("Registry", id=id, classes=classes)
+        self.show_root = False
+        self.guide_depth = 2
+        self.active_strategy: str | None = None
+
+    def show(self, snapshot: RegistrySnapshot, active_strategy: str | None = None) -> None:
+        """Rebuild the tree from a snapshot; mark the strategy that is running."""
+        self.active_strategy = active_strategy
+        previous = self.cursor_line if self.root.children else None
+        self.clear()
+        for kind, label in SECTIONS:
+            entries: tuple[RegistryEntry, ...] = getattr(snapshot, kind)
+            if not entries and kind in ("risks", "sizings", "walkers"):
+                continue
+            section = self.root.add(f"{label} ({len(entries)})", expand=kind != "frames")
+            for entry in entries:
+                # Non-breaking spaces: the tree drops plain spaces between label parts.
+                text = Text.assemble(entry.name, (f"\u00a0\u00a0{entry.detail}", "dim"))
+                if kind == "strategies" and entry.name == active_strategy:
+                    text.append("\u00a0\u00a0● run", style="bold")
+                section.add_leaf(text, data=RegistryNode(kind, entry))
+        first_strategy = 1 if snapshot.strategies else 0
+        self.cursor_line = previous if previous is not None else first_strategy
+
+    def on_tree_node_selected(self, event: Tree.NodeSelected[RegistryNode]) -> None:
+        """Turn `enter` on a leaf into `EntryChosen`."""
+        event.stop()
+        node = event.node.data
+        if node is not None:
+            self.post_message(self.EntryChosen(node.kind, node.entry.name))

@@ -1,0 +1,58 @@
+"""The run status line: what is running, a progress bar fed by progress events, the outcome."""
+
+from __future__ import annotations
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.reactive import reactive
+from textual.widgets import Label, ProgressBar
+
+from tui.formatting import format_progress
+
+
+class RunStatus(Horizontal):
+    """One line: `● running bracket · BTCUSDT · demo-7d  [████░░] 63 % · 6 350 / 10 080 frames`."""
+
+    DEFAULT_CSS = """
+    RunStatus { height: 1; }
+    RunStatus > #run-label { width: auto; max-width: 80%; padding: 0 1; }
+    RunStatus > ProgressBar { width: 1fr; }
+    RunStatus > ProgressBar > Bar { width: 1fr; }
+    RunStatus > #run-frames { width: auto; padding: 0 1; }
+    """
+
+    state: reactive[str] = reactive("idle")
+    """`idle`, `running`, `finished`, `cancelled` or `failed` (also a CSS class `-<state>`)."""
+
+    def compose(self) -> ComposeResult:
+        """Label, bar and frame count."""
+        yield Label("no run yet · press b to start a backtest", id="run-label")
+        yield ProgressBar(total=1, show_eta=False, show_percentage=False, id="run-bar")
+        yield Label("", id="run-frames")
+
+    def watch_state(self, old: str, new: str) -> None:
+        """Expose the state as a CSS class."""
+        self.remove_class(f"-{old}")
+        self.add_class(f"-{new}")
+
+    def started(self, description: str, queued: int) -> None:
+        """Show a new run."""
+        self.state = "running"
+        suffix = f"  (+{queued} queued)" if queued else ""
+        self.query_one("#run-label", Label).update(f"● running {description}{suffix} · x cancel")
+        self.query_one(ProgressBar).update(total=1, progress=0)
+        self.query_one("#run-frames", Label).update("")
+
+    def progressed(self, processed: int, total: int) -> None:
+        """Move the bar."""
+        self.query_one(ProgressBar).update(total=max(total, 1), progress=processed)
+        self.query_one("#run-frames", Label).update(format_progress(processed, total))
+
+    def ended(self, state: str, text: str) -> None:
+        """Show how the run ended (`finished`, `cancelled` or `failed`)."""
+        self.state = state
+        self.query_one("#run-label", Label).update(text)
+        bar = self.query_one(ProgressBar)
+        if state == "finished":
+            bar.update(total=1, progress=1)
+        self.query_one("#run-frames", Label).update("")
