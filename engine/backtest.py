@@ -31,14 +31,19 @@ _SOURCE = "Backtest.run"
 
 
 class _Timer:
-    """Sends `listen_performance` measurements, only when someone listens."""
+    """Sends `listen_performance` measurements.
+
+    The run's total always goes out (the Performance store keeps it); per-signal and
+    per-frame measurements only while a user listens (they are a tenth of the run time).
+    """
 
     def __init__(self, strategy: str, exchange: str, symbol: str) -> None:
         self.names = (strategy, exchange, symbol)
         self.previous: int | None = None
 
     def emit(self, metric: str, started: float) -> None:
-        if not events.performance_emitter.listeners:
+        emitter = events.performance_emitter
+        if not emitter.watched and (metric != "backtest_total" or not emitter.listeners):
             return
         now = time.time_ns() // 1_000_000
         duration = (time.perf_counter() - started) * 1000

@@ -27,18 +27,33 @@ class Emitter(Generic[T]):
     def __init__(self, name: str) -> None:
         self.name = name
         self.listeners: tuple[Callable[[T], Any], ...] = ()
+        self.watched = False
+        """True while a listener other than the engine's own stores is subscribed."""
+        self._internal: tuple[Callable[[T], Any], ...] = ()
         self._lock = threading.Lock()
 
-    def subscribe(self, fn: Callable[[T], Any]) -> Unsubscribe:
-        """Add `fn`; return a function that removes it."""
+    def subscribe(self, fn: Callable[[T], Any], internal: bool = False) -> Unsubscribe:
+        """Add `fn`; return a function that removes it.
+
+        `internal` marks the engine's own stores: they receive what is emitted but do not
+        make the engine measure or build anything extra for them.
+        """
         with self._lock:
             self.listeners = (*self.listeners, fn)
+            if internal:
+                self._internal = (*self._internal, fn)
+            self._update_watched()
 
         def unsubscribe() -> None:
             with self._lock:
                 self.listeners = tuple(f for f in self.listeners if f is not fn)
+                self._internal = tuple(f for f in self._internal if f is not fn)
+                self._update_watched()
 
         return unsubscribe
+
+    def _update_watched(self) -> None:
+        self.watched = len(self.listeners) > len(self._internal)
 
     def once(self, filter_fn: Callable[[T], bool], fn: Callable[[T], Any]) -> Unsubscribe:
         """Call `fn` for the first value that passes `filter_fn`, then unsubscribe."""
@@ -68,6 +83,8 @@ class Emitter(Generic[T]):
         """Remove every listener."""
         with self._lock:
             self.listeners = ()
+            self._internal = ()
+            self.watched = False
 
 
 @dataclass(frozen=True, slots=True)

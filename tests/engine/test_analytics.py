@@ -6,6 +6,7 @@ import math
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -512,12 +513,26 @@ def test_performance_clear_forgets_only_what_it_is_asked_to() -> None:
     assert left() == []
 
 
-def test_a_backtest_feeds_the_performance_store() -> None:
+def test_a_backtest_records_its_total_time() -> None:
     setup(flat(T0, 30), once(), end=T0 + 29 * MIN)
     run("s")
     stats = engine.Performance.get_data(SYMBOL, "s")
+    assert stats.metric_stats["backtest_total"].count == 1
+    assert "backtest_timeframe" not in stats.metric_stats  # per-frame timing costs: opt-in
+
+
+def test_a_listener_turns_on_per_frame_measurements() -> None:
+    setup(flat(T0, 30), once(), end=T0 + 29 * MIN)
+    seen: list[Any] = []
+    unsubscribe = engine.listen_performance(seen.append)
+    try:
+        run("s")
+    finally:
+        unsubscribe()
+    stats = engine.Performance.get_data(SYMBOL, "s")
     assert stats.metric_stats["backtest_timeframe"].count == 30
     assert stats.metric_stats["backtest_total"].count == 1
+    assert len(seen) == stats.total_events
 
 
 def test_empty_performance_report() -> None:
