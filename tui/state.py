@@ -22,6 +22,7 @@ from tui.formatting import Clock, format_file_stamp
 from tui.runs import RunRecord, RunRequest
 
 STATE_FILE_NAME = "desk.json"
+RUNS_FILE_NAME = "runs.json"
 STATE_FORMAT = "backtest-desk/state"
 STATE_VERSION = 1
 _TABLES = frozenset({"meta", "prefs", "runs"})
@@ -106,38 +107,51 @@ def _problem_with(path: Path) -> str | None:
     return None
 
 
-class DeskState:
-    """Run history and preferences in one TinyDB file under the desk's state directory.
+def _open(path: Path, clock: Clock) -> tuple[TinyDB, str | None]:
+    """Open one state file, moving a corrupt or foreign one aside with a notice."""
+    notice = None
+    problem = _problem_with(path)
+    if problem is not None:
+        aside = path.with_name(f"{path.name}.{format_file_stamp(clock())}.bad")
+        os.replace(path, aside)
+        notice = (
+            f"The state file {path} was moved to {aside.name} because {problem}; "
+            "the desk starts without it."
+        )
+    db = TinyDB(path, storage=AtomicJSONStorage)
+    meta = db.table("meta")
+    if not meta.all():
+        meta.insert({"format": STATE_FORMAT, "version": STATE_VERSION})
+    return db, notice
 
+
+class DeskState:
+    """Preferences and run history in two TinyDB files under the desk's state directory.
+
+    Preferences live apart from the (large) run history, so remembering a choice rewrites
+    a small file and never holds the interpreter while megabytes of signals are written.
     Safe to use from the UI thread and from workers (one lock serialises every access).
 
     Attributes:
-        path: The state file.
-        notice: A message for the user when the previous file had to be moved aside.
+        path: The preferences file.
+        runs_path: The run history file.
+        notice: A message for the user when a previous file had to be moved aside.
     """
 
     def __init__(self, state_dir: Path, clock: Clock) -> None:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.path = state_dir / STATE_FILE_NAME
-        self.notice: str | None = None
-        problem = _problem_with(self.path)
-        if problem is not None:
-            aside = self.path.with_name(f"{self.path.name}.{format_file_stamp(clock())}.bad")
-            os.replace(self.path, aside)
-            self.notice = (
-                f"The state file {self.path} was moved to {aside.name} because {problem}; "
-                "the desk starts with an empty history."
-            )
+        self.runs_path = state_dir / RUNS_FILE_NAME
         self._lock = threading.RLock()
-        self._db = TinyDB(self.path, storage=AtomicJSONStorage)
-        meta = self._db.table("meta")
-        if not meta.all():
-            meta.insert({"format": STATE_FORMAT, "version": STATE_VERSION})
+        self._db, prefs_notice = _open(self.path, clock)
+        self._runs_db, runs_notice = _open(self.runs_path, clock)
+        self.notice: str | None = " ".join(n for n in (prefs_notice, runs_notice) if n) or None
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the databases."""
         with self._lock:
             self._db.close()
+            self._runs_db.close()
 
     def _get_pref(self, key: str) -> Any:
         with self._lock:
@@ -176,7 +190,7 @@ class DeskState:
     def add_run(self, record: RunRecord) -> RunRecord:
         """Store a finished run and return it with its assigned `run_id`."""
         with self._lock:
-            run_id = self._db.table("runs").insert(
+            run_id = self._runs_db.table("runs").insert(
                 record.model_dump(mode="json", exclude={"run_id"})
             )
         return record.model_copy(update={"run_id": run_id})
@@ -185,7 +199,7 @@ class DeskState:
         """Return every stored run, newest first (records that no longer validate are skipped)."""
         records: list[RunRecord] = []
         with self._lock:
-            documents = self._db.table("runs").all()
+            documents = self._runs_db.table("runs").all()
         for document in documents:
             try:
                 records.append(RunRecord.model_validate({**document, "run_id": document.doc_id}))
@@ -196,7 +210,7 @@ class DeskState:
     def run(self, run_id: int) -> RunRecord | None:
         """Return one stored run, or None."""
         with self._lock:
-            document = self._db.table("runs").get(doc_id=run_id)
+            document = self._runs_db.table("runs").get(doc_id=run_id)
         if document is None:
             return None
         try:
@@ -207,4 +221,4 @@ class DeskState:
     def delete_run(self, run_id: int) -> None:
         """Remove one stored run."""
         with self._lock:
-            self._db.table("runs").remove(doc_ids=[run_id])
+            self._runs_db.table("runs").remove(doc_ids=[run_id])
