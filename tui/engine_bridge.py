@@ -420,10 +420,10 @@ class EngineBridge:
         self, request: RunRequest, window: FrameWindow, closed: list[SignalView]
     ) -> RunRecord:
         stats = engine.Backtest.get_data(request.symbol, request.strategy_name)
-        report = engine.Backtest.get_report(request.symbol, request.strategy_name)
         path = engine.Backtest.dump(
             request.symbol, request.strategy_name, path=str(self.dump_dir / "backtest")
         )
+        report = path.read_text(encoding="utf-8")  # built once, by dump
         return RunRecord(
             request=request,
             frame_label=window.label,

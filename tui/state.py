@@ -130,7 +130,7 @@ class DeskState:
 
     Preferences live apart from the (large) run history, so remembering a choice rewrites
     a small file and never holds the interpreter while megabytes of signals are written.
-    Safe to use from the UI thread and from workers (one lock serialises every access).
+    Safe to use from the UI thread and from workers (a lock per file serialises access).
 
     Attributes:
         path: The preferences file.
@@ -143,13 +143,14 @@ class DeskState:
         self.path = state_dir / STATE_FILE_NAME
         self.runs_path = state_dir / RUNS_FILE_NAME
         self._lock = threading.RLock()
+        self._runs_lock = threading.RLock()  # history writes never block preference reads
         self._db, prefs_notice = _open(self.path, clock)
         self._runs_db, runs_notice = _open(self.runs_path, clock)
         self.notice: str | None = " ".join(n for n in (prefs_notice, runs_notice) if n) or None
 
     def close(self) -> None:
         """Close the databases."""
-        with self._lock:
+        with self._lock, self._runs_lock:
             self._db.close()
             self._runs_db.close()
 
@@ -189,7 +190,7 @@ class DeskState:
 
     def add_run(self, record: RunRecord) -> RunRecord:
         """Store a finished run and return it with its assigned `run_id`."""
-        with self._lock:
+        with self._runs_lock:
             run_id = self._runs_db.table("runs").insert(
                 record.model_dump(mode="json", exclude={"run_id"})
             )
@@ -198,7 +199,7 @@ class DeskState:
     def runs(self) -> list[RunRecord]:
         """Return every stored run, newest first (records that no longer validate are skipped)."""
         records: list[RunRecord] = []
-        with self._lock:
+        with self._runs_lock:
             documents = self._runs_db.table("runs").all()
         for document in documents:
             try:
@@ -209,7 +210,7 @@ class DeskState:
 
     def run(self, run_id: int) -> RunRecord | None:
         """Return one stored run, or None."""
-        with self._lock:
+        with self._runs_lock:
             document = self._runs_db.table("runs").get(doc_id=run_id)
         if document is None:
             return None
@@ -220,5 +221,5 @@ class DeskState:
 
     def delete_run(self, run_id: int) -> None:
         """Remove one stored run."""
-        with self._lock:
+        with self._runs_lock:
             self._runs_db.table("runs").remove(doc_ids=[run_id])

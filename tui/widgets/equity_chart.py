@@ -22,6 +22,8 @@ class EquityChart(PlotextPlot):
         super().__init__(id=id, classes=classes)
         self._times = np.empty(0, dtype=np.int64)
         self._equity = np.empty(0, dtype=np.float64)
+        self._pairs: list[tuple[int, float]] = []
+        self._source: tuple[int, int] = (0, 0)  # (id, length) of the list last shown
 
     def on_mount(self) -> None:
         """Redraw with the new colours when the theme changes."""
@@ -32,10 +34,24 @@ class EquityChart(PlotextPlot):
         self._draw()
 
     def show(self, closed: Sequence[SignalView]) -> None:
-        """Draw the curve of these closed signals (in close order)."""
-        pairs = [(v.closed_at, v.pnl_percentage) for v in closed if v.closed_at is not None]
+        """Draw the curve of these closed signals (in close order).
+
+        Called again with the same list grown by new signals (a running backtest), only the
+        new tail is read.
+        """
+        known_id, known_len = self._source
+        start = known_len if id(closed) == known_id and len(closed) >= known_len else 0
+        if start == 0:
+            self._pairs = []
+        self._pairs += [
+            (v.closed_at, v.pnl_percentage or 0.0)
+            for v in closed[start:]
+            if v.closed_at is not None
+        ]
+        self._source = (id(closed), len(closed))
+        pairs = self._pairs
         times = np.array([t for t, _ in pairs], dtype=np.int64)
-        pnl = np.array([p or 0.0 for _, p in pairs], dtype=np.float64)
+        pnl = np.array([p for _, p in pairs], dtype=np.float64)
         order = np.argsort(times, kind="stable")
         self._times = times[order]
         self._equity = np.cumsum(pnl[order])
