@@ -13,7 +13,7 @@ from engine.errors import ConfigError
 
 
 def load_module(path: str | Path) -> ModuleType:
-    """Import the Python file at `path`, running its `add_*` calls.
+    """Import the Python file at `path`, running its `add_*` calls (or its `register()`).
 
     A module whose import fails leaves nothing registered: what it added before failing
     is taken back, so a fixed module can be loaded again under the same names.
@@ -34,6 +34,9 @@ def load_module(path: str | Path) -> ModuleType:
     before = [set(r.names()) for r in registry.ALL]
     try:
         spec.loader.exec_module(module)
+        register = getattr(module, "register", None)
+        if callable(register):
+            register()  # modules without import side effects (generated ones) register here
     except BaseException as exc:
         sys.modules.pop(name, None)
         _forget_new_names(before)

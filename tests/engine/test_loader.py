@@ -42,3 +42,19 @@ def test_a_syntax_error_names_file_and_line(tmp_path: Path) -> None:
 def test_a_missing_file_says_what_to_pass(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"does not exist; pass the path of a \.py file"):
         load_module(tmp_path / "nope.py")
+
+
+def test_a_module_with_register_is_registered_when_loaded(tmp_path: Path) -> None:
+    module = tmp_path / "generated.py"
+    module.write_text(
+        "from engine import add_strategy, list_strategies\n"
+        "def register():\n"
+        "    if 'from_register' not in [s.strategy_name for s in list_strategies()]:\n"
+        "        add_strategy(strategy_name='from_register', interval='1m',\n"
+        "                     get_signal=lambda s, w: None)\n"
+    )
+    load_module(module)
+    try:
+        assert "from_register" in [s.strategy_name for s in engine.list_strategies()]
+    finally:
+        engine.registration.strategies.remove("from_register")
