@@ -21,7 +21,7 @@ from tui.screens.engine_report import EngineReportScreen
 from tui.screens.heatmap import COLUMNS, HeatmapScreen, sorted_rows
 from tui.screens.walker import BEST_MARK, WalkerScreen
 from tui.screenshots import SIZES, demo_app, settle
-from tui.walker_runs import WalkerCancelled, WalkerFinished
+from tui.walker_runs import WalkerCancelled, WalkerFinished, WalkerRowRanked
 from tui.widgets.event_log import EventLog
 from tui.widgets.vim_table import VimTable
 
@@ -75,7 +75,13 @@ async def test_x_cancels_the_walker_before_its_next_strategy(tmp_path: Path) -> 
     seen: list[Message] = []
     async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
         await settle(pilot)
-        await pilot.press("w", "tab", "a", "tab", "j", "w", "x")
+        await pilot.press("w", "tab", "a", "tab", "j", "w")
+        for _ in range(2000):  # wait (bounded) until the walker has really started
+            if any(isinstance(m, WalkerRowRanked) for m in seen):
+                break
+            await pilot.pause(0.005)
+        await pilot.press("x")
+        await app.workers.wait_for_complete()
         await settle(pilot)
         cancelled = [m for m in seen if isinstance(m, WalkerCancelled)]
         assert cancelled and cancelled[0].request.total == 15
