@@ -148,15 +148,20 @@ class ClientExchange:
         if grid is None:
             grid = self._grids[(symbol, interval)] = self._grid(symbol, interval)
         full, first, step, n = grid
+        # Plain comparisons instead of min()/max(): this runs twice per signal.
         if step:
-            lo = min(max(-((first - since) // step), 0), n)
-            hi = min(max((last_open - first) // step + 1, 0), n)
+            lo = -((first - since) // step)
+            lo = 0 if lo < 0 else n if lo > n else lo
+            hi = (last_open - first) // step + 1
+            hi = 0 if hi < 0 else n if hi > n else hi
         else:
             ts = full.timestamp
             lo = int(ts.searchsorted(since, "left"))
             hi = int(ts.searchsorted(last_open, "right"))
-        hi = min(lo + max(limit, 0), hi)
-        return full, lo, max(lo, hi)
+        end = lo + limit if limit > 0 else lo
+        if end < hi:
+            hi = end
+        return full, lo, hi if hi > lo else lo
 
     def _grid(self, symbol: str, interval: str) -> tuple[CandleArrays, int, int, int]:
         """Return a symbol's arrays with their first time and step when evenly spaced.
