@@ -23,6 +23,7 @@ from engine.logger import get_logger
 from engine.models import Action, ClosedResult
 from engine.registration import exchanges, frames, risk_client, strategies
 from engine.reports.backtest import backtest_report
+from engine.reports.markdown import save_report
 from engine.stats import BacktestStatistics, backtest_statistics
 from engine.strategy import ClientStrategy
 
@@ -292,12 +293,9 @@ class BacktestUtils:
 
     def dump(self, symbol: str, strategy_name: str, path: str | Path = "./dump/backtest") -> Path:
         """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{strategy_name}.md"
-        target.write_text(self.get_report(symbol, strategy_name), encoding="utf-8")
-        get_logger().log(f"Backtest report saved: {target}")
-        return target
+        return save_report(
+            path, strategy_name, self.get_report(symbol, strategy_name), "Backtest report"
+        )
 
     def clear(self, symbol: str | None = None, strategy_name: str | None = None) -> None:
         """Forget stored results (all, or one symbol/strategy pair)."""

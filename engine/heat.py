@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from engine import events
-from engine.logger import get_logger
 from engine.models import Action
 from engine.reports.heat import heat_report
+from engine.reports.markdown import save_report
 from engine.stats import max_drawdown, safe
 
 
@@ -163,12 +163,7 @@ class HeatUtils:
 
     def dump(self, strategy_name: str, path: str | Path = "./dump/heatmap") -> Path:
         """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{strategy_name}.md"
-        target.write_text(self.get_report(strategy_name), encoding="utf-8")
-        get_logger().log(f"Heatmap report saved: {target}")
-        return target
+        return save_report(path, strategy_name, self.get_report(strategy_name), "Heatmap report")
 
     def clear(self, strategy_name: str | None = None) -> None:
         """Forget the closed signals of `strategy_name` (of every strategy when `None`)."""

@@ -31,6 +31,7 @@ from engine.persist.adapters import get_state_dir
 from engine.persist.base import StateLockedError
 from engine.registration import exchanges, risk_client, strategies
 from engine.reports.live import live_report
+from engine.reports.markdown import save_report
 from engine.risk import ClientRisk
 from engine.strategy import ClientStrategy
 
@@ -310,12 +311,9 @@ class LiveUtils:
 
     def dump(self, symbol: str, strategy_name: str, path: str | Path = "./dump/live") -> Path:
         """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{strategy_name}.md"
-        target.write_text(self.get_report(symbol, strategy_name), encoding="utf-8")
-        get_logger().log(f"Live trading report saved: {target}")
-        return target
+        return save_report(
+            path, strategy_name, self.get_report(symbol, strategy_name), "Live trading report"
+        )
 
     def clear(self, symbol: str | None = None, strategy_name: str | None = None) -> None:
         """Forget logged events (all, or one symbol/strategy pair)."""

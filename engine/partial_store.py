@@ -14,7 +14,7 @@ from pathlib import Path
 
 from engine import events
 from engine.events import PartialContract
-from engine.logger import get_logger
+from engine.reports.markdown import save_report
 from engine.reports.partial import partial_report
 
 MAX_EVENTS = 250
@@ -102,12 +102,7 @@ class PartialUtils:
 
     def dump(self, symbol: str, path: str | Path = "./dump/partial") -> Path:
         """Write the report to `<path>/<symbol>.md` and return the file's path."""
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{symbol}.md"
-        target.write_text(self.get_report(symbol), encoding="utf-8")
-        get_logger().log(f"Partial profit/loss report saved: {target}")
-        return target
+        return save_report(path, symbol, self.get_report(symbol), "Partial profit/loss report")
 
     def clear(self, symbol: str | None = None) -> None:
         """Forget the events of `symbol` (of every symbol when `None`)."""

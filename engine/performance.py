@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 from engine import events
 from engine.events import PerformanceContract
-from engine.logger import get_logger
+from engine.reports.markdown import save_report
 from engine.reports.performance import performance_report
 
 MAX_EVENTS = 10_000
@@ -135,12 +135,9 @@ class PerformanceUtils:
         self, symbol: str, strategy_name: str, path: str | Path = "./dump/performance"
     ) -> Path:
         """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{strategy_name}.md"
-        target.write_text(self.get_report(symbol, strategy_name), encoding="utf-8")
-        get_logger().log(f"Performance report saved: {target}")
-        return target
+        return save_report(
+            path, strategy_name, self.get_report(symbol, strategy_name), "Performance report"
+        )
 
     def clear(self, symbol: str | None = None, strategy_name: str | None = None) -> None:
         """Forget the measurements of `symbol` and/or `strategy_name` (all when neither)."""

@@ -14,8 +14,8 @@ from typing import Any
 
 from engine import events
 from engine.jsformat import js_round
-from engine.logger import get_logger
 from engine.models import Action, CancelledResult, TickResult
+from engine.reports.markdown import save_report
 from engine.reports.schedule import schedule_report
 from engine.stats import safe
 
@@ -138,12 +138,9 @@ class ScheduleUtils:
 
     def dump(self, symbol: str, strategy_name: str, path: str | Path = "./dump/schedule") -> Path:
         """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{strategy_name}.md"
-        target.write_text(self.get_report(symbol, strategy_name), encoding="utf-8")
-        get_logger().log(f"Schedule report saved: {target}")
-        return target
+        return save_report(
+            path, strategy_name, self.get_report(symbol, strategy_name), "Schedule report"
+        )
 
     def clear(self, symbol: str | None = None, strategy_name: str | None = None) -> None:
         """Forget the stored events of `symbol` and/or `strategy_name` (all when neither)."""

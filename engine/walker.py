@@ -41,6 +41,7 @@ from engine.parallel import (
 )
 from engine.registration import exchanges, frames, risks, strategies
 from engine.registry import Registry
+from engine.reports.markdown import save_report
 from engine.reports.walker import walker_report
 from engine.schemas import Fn, Schema
 from engine.stats import safe
@@ -380,12 +381,7 @@ class WalkerUtils:
     def dump(self, symbol: str, walker_name: str, path: str | Path = "./dump/walker") -> Path:
         """Write the report to `<path>/<walker_name>.md` and return the file's path."""
         report = self.get_report(symbol, walker_name)
-        folder = Path(path)
-        folder.mkdir(parents=True, exist_ok=True)
-        target = folder / f"{walker_name}.md"
-        target.write_text(report, encoding="utf-8")
-        get_logger().log(f"Walker report saved: {target}")
-        return target
+        return save_report(path, walker_name, report, "Walker report")
 
     def clear(self, symbol: str | None = None, walker_name: str | None = None) -> None:
         """Forget stored results (all, or one symbol/walker pair)."""

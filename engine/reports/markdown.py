@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 from engine.jsformat import to_fixed
+from engine.logger import get_logger
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -42,3 +44,12 @@ def document(title: str, *sections: str) -> str:
 def bullets(lines: Sequence[str]) -> str:
     """Return summary lines as a markdown list, so each stays on its own line when rendered."""
     return "\n".join(f"- {line}" for line in lines)
+
+
+def save_report(folder: str | Path, name: str, text: str, label: str) -> Path:
+    """Write `text` to `<folder>/<name>.md` (creating folders) and log where it went."""
+    target = Path(folder) / f"{name}.md"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(text, encoding="utf-8")
+    get_logger().log(f"{label} saved: {target}")
+    return target
