@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
@@ -70,7 +71,17 @@ async def test_w_runs_the_walker_and_ranks_the_strategies(tmp_path: Path) -> Non
         assert "Performance Report: sma_rsi" in app.screen.query_one(Markdown).source
 
 
-async def test_x_cancels_the_walker_before_its_next_strategy(tmp_path: Path) -> None:
+async def test_x_cancels_the_walker_before_its_next_strategy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    walk = engine.Walker.run_symbols
+
+    def slow_walk(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        for row in walk(*args, **kwargs):
+            time.sleep(0.2)  # a walk long enough that `x` surely lands in the middle of it
+            yield row
+
+    monkeypatch.setattr(engine.Walker, "run_symbols", slow_walk)
     app = demo_app(tmp_path)
     seen: list[Message] = []
     async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
