@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.jsformat import js_round
-from engine.reports.markdown import bullets, document, fixed, iso, price, table
+from engine.reports.markdown import bullets, document, fixed, iso, price, table, trade_summary
 from engine.stats import BacktestStatistics
 
 HEADER = (
@@ -49,24 +49,10 @@ def backtest_report(strategy_name: str, stats: BacktestStatistics) -> str:
                 iso(r.close_timestamp),
             ]
         )
-    win_rate = (
-        f"{fixed(stats.win_rate, 2, '%')} ({stats.win_count}W / {stats.loss_count}L)"
-        if stats.win_rate is not None
-        else "N/A"
-    )
     summary = [
         f"**Total signals:** {stats.total_signals}",
         f"**Closed signals:** {len(stats.signal_list)}",
-        f"**Win rate:** {win_rate} (higher is better)",
-        f"**Average PNL:** {fixed(stats.avg_pnl, 2, '%', signed=True)} (higher is better)",
-        f"**Total PNL:** {fixed(stats.total_pnl, 2, '%', signed=True)} (higher is better)",
-        f"**Standard Deviation:** {fixed(stats.std_dev, 3, '%')} (lower is better)",
-        f"**Sharpe Ratio:** {fixed(stats.sharpe_ratio, 3)} (higher is better)",
-        "**Annualized Sharpe Ratio:** "
-        f"{fixed(stats.annualized_sharpe_ratio, 3)} (higher is better)",
-        f"**Certainty Ratio:** {fixed(stats.certainty_ratio, 3)} (higher is better)",
-        "**Expected Yearly Returns:** "
-        f"{fixed(stats.expected_yearly_returns, 2, '%', signed=True)} (higher is better)",
+        *trade_summary(stats),
         f"**Max Drawdown:** {fixed(stats.max_drawdown, 2, '%')} (lower is better)",
         f"**Profit Factor:** {fixed(stats.profit_factor, 3)} (higher is better)",
         f"**Sortino Ratio:** {fixed(stats.sortino_ratio, 3)} (higher is better)",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.live_stats import LiveEvent, LiveStatistics
-from engine.reports.markdown import bullets, document, fixed, iso, price, table
+from engine.reports.markdown import bullets, document, fixed, iso, price, table, trade_summary
 
 HEADER = (
     "Timestamp",
@@ -49,23 +49,9 @@ def live_report(strategy_name: str, stats: LiveStatistics) -> str:
     title = f"# Live Trading Report: {strategy_name}"
     if stats.total_events == 0:
         return document(title, "No events recorded yet.")
-    win_rate = (
-        f"{fixed(stats.win_rate, 2, '%')} ({stats.win_count}W / {stats.loss_count}L)"
-        if stats.win_rate is not None
-        else "N/A"
-    )
     summary = [
         f"**Total events:** {stats.total_events}",
         f"**Closed signals:** {stats.total_closed}",
-        f"**Win rate:** {win_rate} (higher is better)",
-        f"**Average PNL:** {fixed(stats.avg_pnl, 2, '%', signed=True)} (higher is better)",
-        f"**Total PNL:** {fixed(stats.total_pnl, 2, '%', signed=True)} (higher is better)",
-        f"**Standard Deviation:** {fixed(stats.std_dev, 3, '%')} (lower is better)",
-        f"**Sharpe Ratio:** {fixed(stats.sharpe_ratio, 3)} (higher is better)",
-        "**Annualized Sharpe Ratio:** "
-        f"{fixed(stats.annualized_sharpe_ratio, 3)} (higher is better)",
-        f"**Certainty Ratio:** {fixed(stats.certainty_ratio, 3)} (higher is better)",
-        "**Expected Yearly Returns:** "
-        f"{fixed(stats.expected_yearly_returns, 2, '%', signed=True)} (higher is better)",
+        *trade_summary(stats),
     ]
     return document(title, table(HEADER, [_row(e) for e in stats.event_list]), bullets(summary))

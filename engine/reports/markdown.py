@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from engine.jsformat import to_fixed
 from engine.logger import get_logger
@@ -53,3 +54,29 @@ def save_report(folder: str | Path, name: str, text: str, label: str) -> Path:
     target.write_text(text, encoding="utf-8")
     get_logger().log(f"{label} saved: {target}")
     return target
+
+
+def trade_summary(stats: Any) -> list[str]:
+    """Return the summary lines backtest and live reports share (win rate to yearly returns).
+
+    `stats` has upstream's statistic fields: win_rate, win_count, loss_count, avg_pnl,
+    total_pnl, std_dev, sharpe_ratio, annualized_sharpe_ratio, certainty_ratio and
+    expected_yearly_returns.
+    """
+    win_rate = (
+        f"{fixed(stats.win_rate, 2, '%')} ({stats.win_count}W / {stats.loss_count}L)"
+        if stats.win_rate is not None
+        else "N/A"
+    )
+    return [
+        f"**Win rate:** {win_rate} (higher is better)",
+        f"**Average PNL:** {fixed(stats.avg_pnl, 2, '%', signed=True)} (higher is better)",
+        f"**Total PNL:** {fixed(stats.total_pnl, 2, '%', signed=True)} (higher is better)",
+        f"**Standard Deviation:** {fixed(stats.std_dev, 3, '%')} (lower is better)",
+        f"**Sharpe Ratio:** {fixed(stats.sharpe_ratio, 3)} (higher is better)",
+        "**Annualized Sharpe Ratio:** "
+        f"{fixed(stats.annualized_sharpe_ratio, 3)} (higher is better)",
+        f"**Certainty Ratio:** {fixed(stats.certainty_ratio, 3)} (higher is better)",
+        "**Expected Yearly Returns:** "
+        f"{fixed(stats.expected_yearly_returns, 2, '%', signed=True)} (higher is better)",
+    ]
