@@ -10,8 +10,6 @@ import math
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import reduce
-from operator import add
 from pathlib import Path
 from typing import Any
 
@@ -19,11 +17,7 @@ from engine import events
 from engine.models import Action
 from engine.reports.heat import heat_report
 from engine.reports.markdown import save_report
-from engine.stats import max_drawdown, safe
-
-
-def _total(values: Sequence[float]) -> float:
-    return reduce(add, values, 0.0)  # left to right like upstream's reduce, not fsum
+from engine.stats import left_sum, max_drawdown, safe
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,16 +80,16 @@ def heat_row(symbol: str, pnls: Sequence[float]) -> HeatRow:
     wins = [p for p in pnls if p > 0]
     losses = [p for p in pnls if p < 0]
     win_rate = len(wins) / n * 100 if n else None
-    total = _total(pnls) if n else None
+    total = left_sum(pnls) if n else None
     avg = total / n if total is not None else None
     std = None
     if n > 1 and avg is not None:
-        std = math.sqrt(_total([(p - avg) * (p - avg) for p in pnls]) / n)
+        std = math.sqrt(left_sum([(p - avg) * (p - avg) for p in pnls]) / n)
     sharpe = avg / std if avg is not None and std else None
-    gross_loss = abs(_total(losses))
-    profit_factor = _total(wins) / gross_loss if wins and losses and gross_loss > 0 else None
-    avg_win = _total(wins) / len(wins) if wins else None
-    avg_loss = _total(losses) / len(losses) if losses else None
+    gross_loss = abs(left_sum(losses))
+    profit_factor = left_sum(wins) / gross_loss if wins and losses and gross_loss > 0 else None
+    avg_win = left_sum(wins) / len(wins) if wins else None
+    avg_loss = left_sum(losses) / len(losses) if losses else None
     expectancy = None
     if win_rate is not None and avg_win is not None and avg_loss is not None:
         expectancy = (win_rate / 100) * avg_win + ((100 - win_rate) / 100) * avg_loss
@@ -131,8 +125,8 @@ def heatmap_statistics(pnls_by_symbol: Mapping[str, Sequence[float]]) -> Heatmap
     return HeatmapStatistics(
         symbols=tuple(rows),
         total_symbols=len(rows),
-        portfolio_total_pnl=safe(_total([r.total_pnl or 0.0 for r in rows])) if rows else None,
-        portfolio_sharpe_ratio=safe(_total(rated) / trades) if rated and trades else None,
+        portfolio_total_pnl=safe(left_sum([r.total_pnl or 0.0 for r in rows])) if rows else None,
+        portfolio_sharpe_ratio=safe(left_sum(rated) / trades) if rated and trades else None,
         portfolio_total_trades=trades,
     )
 

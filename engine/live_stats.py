@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from engine.jsformat import js_round
 from engine.models import Action, ClosedResult, TickResult
-from engine.stats import safe
+from engine.stats import left_sum, safe
 
 MAX_EVENTS = 250
 
@@ -136,13 +136,6 @@ def _with(event: LiveEvent, **changes: object) -> LiveEvent:
     return LiveEvent(**fields)
 
 
-def _sum(values: list[float]) -> float:
-    total = 0.0
-    for v in values:
-        total += v
-    return total
-
-
 def live_statistics(events: tuple[LiveEvent, ...]) -> LiveStatistics:
     """Compute the live figures of an event list exactly as upstream (SPEC §13.2)."""
     if not events:
@@ -152,17 +145,17 @@ def live_statistics(events: tuple[LiveEvent, ...]) -> LiveStatistics:
     pnls = [e.pnl or 0.0 for e in closed]
     wins = [p for p in pnls if p and p > 0]
     losses = [p for p in pnls if p and p < 0]
-    total = _sum(pnls)
+    total = left_sum(pnls)
     avg = total / n if n else 0.0
     win_rate = len(wins) / n * 100 if n else math.nan
     std = sharpe = certainty = yearly = 0.0
     if n:
-        std = math.sqrt(_sum([(p - avg) * (p - avg) for p in pnls]) / n)
+        std = math.sqrt(left_sum([(p - avg) * (p - avg) for p in pnls]) / n)
         sharpe = avg / std if std > 0 else 0.0
-        avg_win = _sum(wins) / len(wins) if wins else 0.0
-        avg_loss = _sum(losses) / len(losses) if losses else 0.0
+        avg_win = left_sum(wins) / len(wins) if wins else 0.0
+        avg_loss = left_sum(losses) / len(losses) if losses else 0.0
         certainty = avg_win / abs(avg_loss) if avg_loss < 0 else 0.0
-        avg_days = _sum([float(e.duration or 0) for e in closed]) / n / (60 * 24)
+        avg_days = left_sum([float(e.duration or 0) for e in closed]) / n / (60 * 24)
         yearly = avg * (365 / avg_days if avg_days > 0 else 0)
     return LiveStatistics(
         event_list=tuple(events),

@@ -47,7 +47,8 @@ def safe(value: float | None) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _sum(values: Sequence[float]) -> float:
+def left_sum(values: Sequence[float]) -> float:
+    """Add from zero, left to right: upstream's order (Python's sum() may compensate)."""
     total = 0.0
     for v in values:
         total += v
@@ -75,20 +76,20 @@ def backtest_statistics(closed: Sequence[ClosedResult]) -> BacktestStatistics:
     pnls = [r.pnl.pnl_percentage for r in signals if r.pnl is not None]
     wins = [p for p in pnls if p > 0]
     losses = [p for p in pnls if p < 0]
-    total = _sum(pnls)
+    total = left_sum(pnls)
     avg = total / n
-    std = math.sqrt(_sum([(p - avg) * (p - avg) for p in pnls]) / n)
+    std = math.sqrt(left_sum([(p - avg) * (p - avg) for p in pnls]) / n)
     sharpe = avg / std if std > 0 else 0.0
-    avg_win = _sum(wins) / len(wins) if wins else 0.0
-    avg_loss = _sum(losses) / len(losses) if losses else 0.0
+    avg_win = left_sum(wins) / len(wins) if wins else 0.0
+    avg_loss = left_sum(losses) / len(losses) if losses else 0.0
     certainty = avg_win / abs(avg_loss) if avg_loss < 0 else 0.0
     durations = 0
     for r in signals:
         durations += r.close_timestamp - r.signal.pending_at if r.signal else 0
     avg_days = durations / n / DAY_MS
     yearly = avg * (365 / avg_days if avg_days > 0 else 0)
-    gross_loss = abs(_sum(losses))
-    downside = math.sqrt(_sum([p * p for p in losses]) / n)
+    gross_loss = abs(left_sum(losses))
+    downside = math.sqrt(left_sum([p * p for p in losses]) / n)
     return BacktestStatistics(
         signal_list=signals,
         total_signals=n,
@@ -103,7 +104,7 @@ def backtest_statistics(closed: Sequence[ClosedResult]) -> BacktestStatistics:
         certainty_ratio=safe(certainty),
         expected_yearly_returns=safe(yearly),
         max_drawdown=safe(max_drawdown(pnls)),
-        profit_factor=safe(_sum(wins) / gross_loss) if gross_loss > 0 else None,
+        profit_factor=safe(left_sum(wins) / gross_loss) if gross_loss > 0 else None,
         sortino_ratio=safe(avg / downside) if downside > 0 else None,
         ambiguous_closes=sum(1 for r in signals if r.ambiguous),
     )
