@@ -30,7 +30,8 @@ async def measure(frame_name: str, runs: int) -> tuple[list[float], float, int]:
     """Return key latencies (seconds), the runs' wall time and the last run's closed signals.
 
     Keys move the cursor of the registry tree (focused), so every key during a run counts,
-    from the first frame to the last, while signals stream into the other panes.
+    from the first frame to the last, while signals stream into the other panes. Each key moves
+    the cursor one line (down, or up from the last line); a key counts when the cursor got there.
     """
     root = Path(tempfile.mkdtemp(prefix="desk-bench-"))
     os.chdir(root)
@@ -49,16 +50,17 @@ async def measure(frame_name: str, runs: int) -> tuple[list[float], float, int]:
             while app.desk.running is None:
                 await asyncio.sleep(POLL_SECONDS)
             tree.focus()
-            key = "down"
             while app.desk.running is not None:
                 before = tree.cursor_line
+                key, target = (
+                    ("down", before + 1) if before < tree.last_line else ("up", before - 1)
+                )
                 posted = time.perf_counter()
                 app.simulate_key(key)
-                while tree.cursor_line == before and app.desk.running is not None:
+                while tree.cursor_line != target and app.desk.running is not None:
                     await asyncio.sleep(POLL_SECONDS)
-                if tree.cursor_line != before:
+                if tree.cursor_line == target:
                     latencies.append(time.perf_counter() - posted)
-                key = "up" if key == "down" else "down"
                 await asyncio.sleep(BETWEEN_KEYS_SECONDS)
             await settle(pilot)
         duration = time.perf_counter() - started

@@ -145,6 +145,12 @@ class HeatUtils:
             by_symbol = self._pnls.setdefault(result.strategy_name, {})
             by_symbol.setdefault(result.symbol, []).append(result.pnl.pnl_percentage)
 
+    def add(self, strategy_name: str, symbol: str, pnl_percentages: Sequence[float]) -> None:
+        """Add closed signals measured elsewhere (e.g. a backtest in another process)."""
+        with self._lock:
+            by_symbol = self._pnls.setdefault(strategy_name, {})
+            by_symbol.setdefault(symbol, []).extend(pnl_percentages)
+
     def get_data(self, strategy_name: str) -> HeatmapStatistics:
         """Return the heatmap of every closed signal of `strategy_name` so far."""
         with self._lock:

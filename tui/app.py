@@ -17,6 +17,7 @@ from tui.analysis import AnalysisApp, analysis_help_sections
 from tui.commands import binding_commands
 from tui.engine_bridge import EngineBridge
 from tui.formatting import STATISTICS, Clock, system_clock
+from tui.run_process import RunProcess
 from tui.runs import RunRequest
 from tui.screens.compare import CompareScreen
 from tui.screens.help import HelpScreen
@@ -143,6 +144,8 @@ class DeskApp(AnalysisApp):
             clock=clock,
         )
         self.desk.bridge = self.bridge
+        self.launcher = LauncherModal(self.bridge)
+        self.desk.runs = RunProcess(dump_dir, [name for name, *_ in STATISTICS], clock)
         self._switch_interval = sys.getswitchinterval()
         for theme in catalog.themes:
             self.register_theme(theme)
@@ -165,10 +168,12 @@ class DeskApp(AnalysisApp):
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(UI_SWITCH_INTERVAL)
         self.bridge.subscribe()
+        self.install_screen(self.launcher, name="launcher")
 
     def on_unmount(self) -> None:
         """Stop any run and unsubscribe from the engine."""
         self.desk.cancel_runs()
+        self.desk.runs.close()
         self.bridge.unsubscribe()
         self.state.close()
         sys.setswitchinterval(self._switch_interval)
@@ -196,10 +201,9 @@ class DeskApp(AnalysisApp):
                     self.switch_to_desk()
                 self.desk.start_run(request)
 
-        self.push_screen(
-            LauncherModal(self.bridge, self.state.last_request, preset=preset or {}),
-            launched,
-        )
+        self.desk.runs.start()
+        self.launcher.prepare(self.state.last_request, preset)
+        self.push_screen(self.launcher, launched)
 
     def switch_to_desk(self) -> None:
         """Pop every screen above the main screen."""

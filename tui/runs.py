@@ -66,8 +66,8 @@ class SignalView(BaseModel):
     note: str | None = None
 
 
-class RunRecord(BaseModel):
-    """A finished run as history keeps it (the desk's state file)."""
+class RunSummary(BaseModel):
+    """A finished run as the history list shows it: what ran and its statistics."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -78,8 +78,6 @@ class RunRecord(BaseModel):
     end_ms: int
     finished_at: int
     statistics: dict[str, float | None]
-    signals: tuple[SignalView, ...]
-    report: str
     report_path: str | None = None
 
     @property
@@ -89,3 +87,14 @@ class RunRecord(BaseModel):
             f"#{self.run_id} {self.request.strategy_name} · {self.request.symbol} · "
             f"{self.frame_label}"
         )
+
+
+class RunRecord(RunSummary):
+    """A finished run in full: its summary, closed signals and markdown report."""
+
+    signals: tuple[SignalView, ...]
+    report: str
+
+    def summary(self) -> RunSummary:
+        """Return the run without its signals and report."""
+        return RunSummary.model_validate(self.model_dump(exclude={"signals", "report"}))

@@ -1,7 +1,10 @@
-"""The desk's state file (TinyDB): run history, the launcher's last choices and the theme.
+"""The desk's state (TinyDB): run history, the launcher's last choices and the theme.
 
-The file is written atomically (temp file, fsync, `os.replace`). A file that is not valid
+Files are written atomically (temp file, fsync, `os.replace`). A file that is not valid
 JSON, or that another program wrote, is moved aside with a notice and a fresh one starts.
+The history is a TinyDB index of summaries (`runs.json`); each run's closed signals and
+report live in a file of their own under `runs/`, so storing a run writes that run only and
+listing the history reads no signals.
 """
 
 from __future__ import annotations
@@ -10,6 +13,7 @@ import json
 import os
 import tempfile
 import threading
+import uuid
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,10 +23,12 @@ from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 from tui.formatting import Clock, format_file_stamp
-from tui.runs import RunRecord, RunRequest
+from tui.runs import RunRecord, RunRequest, RunSummary
 
 STATE_FILE_NAME = "desk.json"
 RUNS_FILE_NAME = "runs.json"
+RUNS_DIR_NAME = "runs"
+RUN_FORMAT = "backtest-desk/run"
 STATE_FORMAT = "backtest-desk/state"
 STATE_VERSION = 1
 _TABLES = frozenset({"meta", "prefs", "runs"})
@@ -68,19 +74,37 @@ class AtomicJSONStorage(Storage):
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
-        """Write all tables to a temp file, fsync it and move it over the state file."""
-        handle, temp_name = tempfile.mkstemp(dir=self._path.parent, prefix=".desk-", suffix=".tmp")
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump(data, stream, separators=(",", ":"))
-                stream.flush()
-                os.fsync(stream.fileno())
-            os.replace(temp_name, self._path)
-            signature = self._signature()
-            self._cache = (signature, data) if signature is not None else None
-        except BaseException:
-            Path(temp_name).unlink(missing_ok=True)
-            raise
+        """Replace the file atomically with all tables."""
+        write_json(self._path, data)
+        signature = self._signature()
+        self._cache = (signature, data) if signature is not None else None
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write `data` as JSON to a temp file, fsync it and move it over `path`."""
+    text = json.dumps(data, separators=(",", ":"))
+    handle, temp_name = tempfile.mkstemp(dir=path.parent, prefix=".desk-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_run_file(path: Path, record: RunRecord) -> None:
+    """Write a run's closed signals and report, the part of a run the history index omits."""
+    write_json(
+        path,
+        {
+            "format": RUN_FORMAT,
+            "signals": [s.model_dump(mode="json") for s in record.signals],
+            "report": record.report,
+        },
+    )
 
 
 def _problem_with(path: Path) -> str | None:
@@ -142,6 +166,7 @@ class DeskState:
         state_dir.mkdir(parents=True, exist_ok=True)
         self.path = state_dir / STATE_FILE_NAME
         self.runs_path = state_dir / RUNS_FILE_NAME
+        self.runs_dir = state_dir / RUNS_DIR_NAME
         self._lock = threading.RLock()
         self._runs_lock = threading.RLock()  # history writes never block preference reads
         self._db, prefs_notice = _open(self.path, clock)
@@ -190,36 +215,63 @@ class DeskState:
 
     def add_run(self, record: RunRecord) -> RunRecord:
         """Store a finished run and return it with its assigned `run_id`."""
+        path = self.new_run_file()
+        write_run_file(path, record)
+        return self.index_run(record, path)
+
+    def new_run_file(self) -> Path:
+        """Return a fresh path for a run's signals and report (`write_run_file` writes it)."""
+        self.runs_dir.mkdir(exist_ok=True)
+        return self.runs_dir / f"{uuid.uuid4().hex}.json"
+
+    def index_run(self, record: RunRecord, path: Path) -> RunRecord:
+        """List a run whose signals and report are in `path`; return it with its `run_id`.
+
+        The file is written first (possibly by another process), then the summary joins the
+        index: a crash in between leaves an unlisted file, never a listed run without data.
+        """
+        summary = record.summary().model_dump(mode="json", exclude={"run_id"})
         with self._runs_lock:
-            run_id = self._runs_db.table("runs").insert(
-                record.model_dump(mode="json", exclude={"run_id"})
-            )
+            run_id = self._runs_db.table("runs").insert({**summary, "detail": path.name})
         return record.model_copy(update={"run_id": run_id})
 
-    def runs(self) -> list[RunRecord]:
+    def runs(self) -> list[RunSummary]:
         """Return every stored run, newest first (records that no longer validate are skipped)."""
-        records: list[RunRecord] = []
+        summaries: list[RunSummary] = []
         with self._runs_lock:
             documents = self._runs_db.table("runs").all()
         for document in documents:
             try:
-                records.append(RunRecord.model_validate({**document, "run_id": document.doc_id}))
+                summaries.append(RunSummary.model_validate({**document, "run_id": document.doc_id}))
             except ValidationError:
                 continue
-        return sorted(records, key=lambda r: r.run_id, reverse=True)
+        return sorted(summaries, key=lambda r: r.run_id, reverse=True)
 
     def run(self, run_id: int) -> RunRecord | None:
-        """Return one stored run, or None."""
+        """Return one stored run with its signals and report, or None (also when unreadable)."""
         with self._runs_lock:
             document = self._runs_db.table("runs").get(doc_id=run_id)
         if document is None:
             return None
+        fields = {**document, "run_id": run_id}
+        if "signals" not in fields:  # runs stored before signals moved to files of their own
+            try:
+                detail = json.loads((self.runs_dir / str(fields["detail"])).read_text("utf-8"))
+            except (KeyError, OSError, ValueError):
+                return None
+            if not isinstance(detail, dict) or detail.get("format") != RUN_FORMAT:
+                return None
+            fields |= {"signals": detail.get("signals"), "report": detail.get("report")}
         try:
-            return RunRecord.model_validate({**document, "run_id": run_id})
+            return RunRecord.model_validate(fields)
         except ValidationError:
             return None
 
     def delete_run(self, run_id: int) -> None:
-        """Remove one stored run."""
+        """Remove one stored run and its signals file."""
         with self._runs_lock:
+            document = self._runs_db.table("runs").get(doc_id=run_id)
             self._runs_db.table("runs").remove(doc_ids=[run_id])
+        detail = document.get("detail") if document is not None else None
+        if isinstance(detail, str):
+            (self.runs_dir / detail).unlink(missing_ok=True)

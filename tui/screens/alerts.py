@@ -8,11 +8,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Label
 
 from tui.alerts import AlertBook, PartialAlert
 from tui.formatting import format_price, format_timestamp
 from tui.theming import desk_color
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.vim_table import VimTable
 
 COLUMNS = (
@@ -50,7 +51,7 @@ class AlertsScreen(Screen[None]):
         )
         table = VimTable(id="alerts-table", cursor_type="row", zebra_stripes=True, classes="pane")
         yield table
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Fill the table."""

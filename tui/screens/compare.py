@@ -8,11 +8,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Label
 
 from tui.formatting import STATISTICS, format_stat, format_stat_delta
-from tui.runs import RunRecord
+from tui.runs import RunSummary
 from tui.theming import desk_color
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.vim_table import VimTable
 
 
@@ -28,7 +29,7 @@ class CompareScreen(Screen[None]):
         Binding("escape", "app.pop_screen", "Back", id="compare-back"),
     ]
 
-    def __init__(self, left: RunRecord, right: RunRecord) -> None:
+    def __init__(self, left: RunSummary, right: RunSummary) -> None:
         super().__init__()
         self.left = left
         self.right = right
@@ -41,7 +42,7 @@ class CompareScreen(Screen[None]):
         table = VimTable(id="comparison", cursor_type="row", classes="pane")
         table.border_title = "A versus B"
         yield table
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Fill the table."""

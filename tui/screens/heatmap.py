@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.color import Color
 from textual.screen import Screen
-from textual.widgets import Footer, Label
+from textual.widgets import Label
 
 import engine
 from engine.heat import HeatmapStatistics, HeatRow
@@ -27,6 +27,7 @@ from tui.walker_runs import (
     WalkerStarted,
     run_heat,
 )
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.vim_table import VimTable
 from tui.widgets.walk_progress import WalkProgress
 
@@ -173,7 +174,7 @@ class HeatmapScreen(Screen[None]):
         table = VimTable(id="heat", cursor_type="cell", classes="pane")
         yield table
         yield Label("", id="heatmap-hint", classes="hint")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Set up the columns and show the first strategy."""

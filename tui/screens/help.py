@@ -10,10 +10,11 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Static
+from textual.widgets import Label, Static
 
 from tui.screens.report import ReportScroll
 from tui.theming import desk_color
+from tui.widgets.key_footer import KeyFooter
 
 
 class HelpScreen(Screen[None]):
@@ -39,7 +40,7 @@ class HelpScreen(Screen[None]):
         )
         with ReportScroll(id="help-scroll", classes="pane"):
             yield Static(id="help-keys")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Build the table from the bindings."""

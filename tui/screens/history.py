@@ -9,15 +9,16 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Label
 
 from tui.engine_bridge import EngineBridge
 from tui.formatting import format_count, format_percent, format_ratio, format_timestamp
-from tui.runs import RunRecord
+from tui.runs import RunSummary
 from tui.screens.compare import CompareScreen
 from tui.screens.run_detail import RunScreen
 from tui.state import DeskState
 from tui.theming import desk_color
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.vim_table import VimTable
 
 COLUMNS = (
@@ -68,7 +69,7 @@ class HistoryScreen(Screen[None]):
         super().__init__()
         self.state = state
         self.bridge = bridge
-        self.records: dict[int, RunRecord] = {}
+        self.records: dict[int, RunSummary] = {}
         self.marked: int | None = None
 
     def compose(self) -> ComposeResult:
@@ -80,7 +81,7 @@ class HistoryScreen(Screen[None]):
         table = VimTable(id="runs", cursor_type="row", zebra_stripes=True, classes="pane")
         table.border_title = "Runs"
         yield table
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Fill the table."""
@@ -94,7 +95,7 @@ class HistoryScreen(Screen[None]):
         table.border_title = f"Runs ({len(records)})"
         table.focus()
 
-    def _cells(self, record: RunRecord) -> tuple[Text | str, ...]:
+    def _cells(self, record: RunSummary) -> tuple[Text | str, ...]:
         stats = record.statistics
         pnl = stats.get("total_pnl")
         style = ""
@@ -115,7 +116,7 @@ class HistoryScreen(Screen[None]):
             format_ratio(stats.get("sharpe_ratio")),
         )
 
-    def _cursor_record(self) -> RunRecord | None:
+    def _cursor_record(self) -> RunSummary | None:
         table = self.query_one(VimTable)
         if table.row_count == 0:
             return None
@@ -124,9 +125,17 @@ class HistoryScreen(Screen[None]):
 
     def action_open_run(self) -> None:
         """Open the run under the cursor: chart, signals, statistics, report."""
-        record = self._cursor_record()
-        if record is None:
+        summary = self._cursor_record()
+        if summary is None:
             self.notify("No runs yet: finished backtests appear here.", severity="warning")
+            return
+        record = self.state.run(summary.run_id)
+        if record is None:
+            self.notify(
+                f"Run #{summary.run_id}'s signals file in {self.state.runs_dir} is missing or "
+                "unreadable; its summary and statistics are all that is left.",
+                severity="error",
+            )
             return
         self.app.push_screen(RunScreen(record, self.bridge))
 

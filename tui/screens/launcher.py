@@ -16,12 +16,25 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select
 
-from tui.engine_bridge import EngineBridge, RegistrySnapshot
+from tui.engine_bridge import EngineBridge
 from tui.formatting import format_date, parse_date, to_ms
 from tui.runs import Profile, RunRequest
 
 DATE_RANGE = "__range__"
 PROFILE_LABELS = {Profile.DEFAULT: "default", Profile.BACKTEST_KIT_1_4_10: "backtest-kit 1.4.10"}
+
+
+def _radio_id(profile: Profile) -> str:
+    return f"profile-{profile.value.replace('.', '-')}"
+
+
+def _choose(select: Select[str], options: Sequence[str], value: str | None) -> None:
+    """Offer `options` and select `value` (blank when there is none)."""
+    select.set_options([(o, o) for o in options])
+    if value is None:
+        select.clear()
+    else:
+        select.value = value
 
 
 def _pick(wanted: str | None, available: Sequence[str], fallback: str | None = None) -> str | None:
@@ -35,10 +48,12 @@ def _pick(wanted: str | None, available: Sequence[str], fallback: str | None = N
 class LauncherModal(ModalScreen[RunRequest | None]):
     """Choose and start a backtest; dismisses with the request, or None on `esc`.
 
+    The desk builds one launcher and keeps it installed: each opening refills it (`prepare`)
+    instead of building a new form, and closing it removes nothing, so the keys pressed right
+    after `enter` reach the desk at once.
+
     Args:
         bridge: Lists what is registered and the symbols of each exchange.
-        defaults: The last choices (None the first time).
-        preset: Choices that override the defaults, e.g. from the registry tree.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -46,79 +61,94 @@ class LauncherModal(ModalScreen[RunRequest | None]):
         Binding("enter", "run", "Run", tooltip="Start the backtest", id="launcher-run"),
     ]
 
-    def __init__(
-        self,
-        bridge: EngineBridge,
-        defaults: RunRequest | None,
-        preset: Mapping[str, str] | None = None,
-    ) -> None:
+    def __init__(self, bridge: EngineBridge) -> None:
         super().__init__(classes="modal")
         self.bridge = bridge
-        self.registry: RegistrySnapshot = bridge.registry()
-        base = defaults or bridge.default_request()
+        self.defaults: RunRequest | None = None
+
+    def prepare(self, defaults: RunRequest | None, preset: Mapping[str, str] | None = None) -> None:
+        """Fill the form for the next opening.
+
+        Args:
+            defaults: The last choices (None the first time).
+            preset: Choices that override the defaults, e.g. from the registry tree.
+        """
+        base = defaults or self.bridge.default_request()
         self.defaults = base.model_copy(update=dict(preset or {})) if base else None
+        if self.is_mounted:
+            self._fill()
 
     def compose(self) -> ComposeResult:
-        """The form."""
-        strategies = [e.name for e in self.registry.strategies]
-        exchanges = [e.name for e in self.registry.exchanges]
-        frames = [e.name for e in self.registry.frames if not e.name.startswith("desk-")]
-        d = self.defaults
-        exchange = _pick(d.exchange_name if d else None, exchanges, "demo")
-        strategy = _pick(d.strategy_name if d else None, strategies)
-        frame = (
-            DATE_RANGE
-            if d and d.is_custom_range
-            else _pick(d.frame_name if d else None, frames, "demo-7d")
-        )
+        """The form (`prepare` fills it)."""
         with Vertical(id="launcher-box", classes="dialog") as box:
             box.border_title = "New backtest"
             with Grid(id="launcher-grid"):
                 yield Label("Strategy")
-                yield Select(
-                    [(s, s) for s in strategies],
-                    value=strategy or Select.BLANK,
-                    allow_blank=not strategies,
-                    id="strategy",
-                )
+                yield Select([], id="strategy")
                 yield Label("Symbol")
-                yield Select([], id="symbol", allow_blank=True)
+                yield Select([], id="symbol")
                 yield Label("Exchange")
-                yield Select(
-                    [(e, e) for e in exchanges],
-                    value=exchange or Select.BLANK,
-                    allow_blank=not exchanges,
-                    id="exchange",
-                )
+                yield Select([], id="exchange")
                 yield Label("Frame")
                 yield Select(
-                    [*((f, f) for f in frames), ("date range…", DATE_RANGE)],
-                    value=frame or DATE_RANGE,
-                    allow_blank=False,
-                    id="frame",
+                    [("date range…", DATE_RANGE)], value=DATE_RANGE, allow_blank=False, id="frame"
                 )
             with Horizontal(id="symbol-row"):
                 yield Label("Symbol", classes="field-label")
-                yield Input(d.symbol if d else "", placeholder="e.g. BTCUSDT", id="symbol-input")
+                yield Input(placeholder="e.g. BTCUSDT", id="symbol-input")
             with Horizontal(id="range-row"):
                 yield Label("From", classes="field-label")
-                yield Input(self._range_default(0), placeholder="YYYY-MM-DD", id="start")
+                yield Input(placeholder="YYYY-MM-DD", id="start")
                 yield Label("to", classes="field-label")
-                yield Input(self._range_default(1), placeholder="YYYY-MM-DD", id="end")
+                yield Input(placeholder="YYYY-MM-DD", id="end")
             with Horizontal(id="profile-row"):
                 yield Label("Profile", classes="field-label")
                 with RadioSet(id="profile"):
                     for profile, label in PROFILE_LABELS.items():
-                        yield RadioButton(
-                            label,
-                            value=(d.profile if d else Profile.DEFAULT) is profile,
-                            id=f"profile-{profile.value.replace('.', '-')}",
-                        )
+                        yield RadioButton(label, id=_radio_id(profile))
             yield Label("", id="launcher-error")
             with Horizontal(id="launcher-buttons"):
                 yield Button("Run", variant="primary", id="run")
                 yield Button("Cancel", id="cancel")
             yield Label("enter run · esc cancel · tab next field", classes="hint")
+
+    def on_mount(self) -> None:
+        """Fill the form the first time."""
+        self._fill()
+
+    def _fill(self) -> None:
+        """Show what is registered now with the defaults chosen; focus Run, so `enter` runs."""
+        registry = self.bridge.registry()
+        strategies = [e.name for e in registry.strategies]
+        exchanges = [e.name for e in registry.exchanges]
+        frames = [e.name for e in registry.frames if not e.name.startswith("desk-")]
+        d = self.defaults
+        _choose(
+            self.query_one("#strategy", Select),
+            strategies,
+            _pick(d.strategy_name if d else None, strategies),
+        )
+        _choose(
+            self.query_one("#exchange", Select),
+            exchanges,
+            _pick(d.exchange_name if d else None, exchanges, "demo"),
+        )
+        frame_select = self.query_one("#frame", Select)
+        frame_select.set_options([*((f, f) for f in frames), ("date range…", DATE_RANGE)])
+        frame_select.value = (
+            DATE_RANGE
+            if d is None or d.is_custom_range
+            else _pick(d.frame_name, frames, "demo-7d") or DATE_RANGE
+        )
+        self.query_one("#symbol-input", Input).value = d.symbol if d else ""
+        self.query_one("#start", Input).value = self._range_default(0)
+        self.query_one("#end", Input).value = self._range_default(1)
+        profile = d.profile if d else Profile.DEFAULT
+        self.query_one(f"#{_radio_id(profile)}", RadioButton).value = True
+        self.query_one("#launcher-error", Label).update("")
+        self._fill_symbols(d.symbol if d else None)
+        self._show_range()
+        self.query_one("#run", Button).focus()
 
     def _range_default(self, index: int) -> str:
         d = self.defaults
@@ -131,12 +161,6 @@ class LauncherModal(ModalScreen[RunRequest | None]):
                 return ""
             return format_date((window.start_ms, window.end_ms)[index])
         return ""
-
-    def on_mount(self) -> None:
-        """Fill the symbols of the chosen exchange; focus Run so `enter` starts at once."""
-        self._fill_symbols(self.defaults.symbol if self.defaults else None)
-        self._show_range()
-        self.query_one("#run", Button).focus()
 
     def _fill_symbols(self, wanted: str | None) -> None:
         exchange = self.query_one("#exchange", Select).value

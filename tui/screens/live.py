@@ -18,7 +18,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.events import Resize
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, RichLog
+from textual.widgets import DataTable, Label, RichLog
 from textual.worker import get_current_worker
 
 import engine
@@ -36,6 +36,7 @@ from tui.live_bridge import (
 )
 from tui.screens.live_modals import ConfirmStopModal, LiveLauncherModal
 from tui.theming import desk_color
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.live_chart import LiveChart
 from tui.widgets.vim_table import VimTable
 
@@ -136,7 +137,7 @@ class LiveScreen(Screen[None]):
         alerts = RichLog(id="live-alerts", classes="pane", wrap=True, max_lines=500)
         alerts.border_title = "Alerts"
         yield alerts
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Lay out the tables, listen to the engine and reconnect the loops left running."""

@@ -1,7 +1,8 @@
 """The main screen: registry, signals stream, price chart, equity, statistics and log.
 
 At 120×40 the panes share the screen; below 100 columns or 30 rows they become tabs (keys
-1-6). Runs happen in one exclusive thread worker; launches during a run are queued.
+1-6). A thread worker relays each run from the child process that computes it (see
+`tui.run_process`); launches during a run are queued.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from textual.containers import Horizontal, Vertical
 from textual.events import Resize
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Footer, Tab, Tabs
+from textual.widgets import Tab, Tabs
 
 from tui.engine_bridge import EngineBridge, FrameWindow
 from tui.formatting import Clock, format_count, format_percent
@@ -34,12 +35,14 @@ from tui.messages import (
     RunStarted,
     SignalsReceived,
 )
+from tui.run_process import RunProcess
 from tui.runs import RunRecord, RunRequest, SignalStatus, SignalView
 from tui.screens.error import ErrorModal
 from tui.state import DeskState
 from tui.widgets.desk_header import DeskHeader
 from tui.widgets.equity_chart import EquityChart
 from tui.widgets.event_log import EventLog
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.price_chart import PriceChart, focus_window
 from tui.widgets.registry_tree import RegistryTree
 from tui.widgets.run_status import RunStatus
@@ -119,6 +122,7 @@ class MainScreen(Screen[None]):
         self.clock = clock
         self.module = module
         self.bridge: EngineBridge
+        self.runs: RunProcess
         self.running: RunRequest | None = None
         self.queue: list[RunRequest] = []
         self.last_record: RunRecord | None = None
@@ -145,7 +149,7 @@ class MainScreen(Screen[None]):
                     yield self._pane(SignalsTable(id="signals"), "Signals")
                     yield self._pane(StatsPanel(id="stats"), "Statistics")
                 yield self._pane(EventLog(self.clock, id="log"), "Log")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     @staticmethod
     def _pane(widget: Widget, title: str) -> Widget:
@@ -201,10 +205,11 @@ class MainScreen(Screen[None]):
     def _restore_last_run(self) -> None:
         """Show the newest stored run, as the desk looked when it was last closed."""
         runs = self.state.runs()
-        if not runs:
+        record = self.state.run(runs[0].run_id) if runs else None
+        if record is None:
             self._load_overview()
             return
-        record = self.last_record = runs[0]
+        self.last_record = record
         self.closed = list(record.signals)
         self.query_one(SignalsTable).show(record.signals)
         self._title_signals()
@@ -277,7 +282,7 @@ class MainScreen(Screen[None]):
         thread=True, exclusive=True, group="backtest", exit_on_error=False, description="Backtest"
     )
     def _run(self, request: RunRequest, cancel: threading.Event) -> None:
-        self.bridge.run(request, cancel, persist=self.state.add_run)
+        self.runs.run(request, cancel, self.post_message, history=self.state)
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Offer `cancel` only while a backtest runs."""

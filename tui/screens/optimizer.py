@@ -14,7 +14,6 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import (
     Collapsible,
-    Footer,
     Input,
     Label,
     Markdown,
@@ -43,6 +42,7 @@ from tui.optimizer_bridge import (
 from tui.screens.error import ErrorModal
 from tui.screens.report import ReportScroll
 from tui.screens.reports import VimOptionList
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.vim_table import VimTable
 
 COLLAPSE_CHARS = 400
@@ -152,7 +152,7 @@ class OptimizerScreen(Screen[None]):
                     yield VimTable(id="opt-ranking", cursor_type="row", classes="pane")
                 with TabPane("LLM", id="llm"):
                     yield from self._llm_form()
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def _llm_form(self) -> ComposeResult:
         llm = self.initial_llm

@@ -8,7 +8,9 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Markdown
+from textual.widgets import Label, Markdown
+
+from tui.widgets.key_footer import KeyFooter
 
 MAX_TABLE_ROWS = 20
 
@@ -72,7 +74,7 @@ class ReportScreen(Screen[None]):
         yield Label(f"Report · {self.report_title}{suffix}", classes="screen-title")
         with ReportScroll(id="report-scroll", classes="pane"):
             yield Markdown(displayable(self.markdown, self.source), id="report")
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Focus the report so the keys scroll it."""

@@ -10,11 +10,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Markdown, OptionList
+from textual.widgets import Label, Markdown, OptionList
 from textual.widgets.option_list import Option
 
 from tui.formatting import format_timestamp
 from tui.screens.report import ReportScroll, displayable
+from tui.widgets.key_footer import KeyFooter
 
 
 class VimOptionList(OptionList):
@@ -80,7 +81,7 @@ class ReportsScreen(Screen[None]):
                     else f"No reports yet: a finished run writes one to `{self.dump_dir}`.",
                     id="report",
                 )
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Show the newest report."""

@@ -9,12 +9,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Label, Markdown, TabbedContent, TabPane
+from textual.widgets import Label, Markdown, TabbedContent, TabPane
 
 from tui.engine_bridge import EngineBridge
 from tui.runs import RunRecord
 from tui.screens.report import ReportScroll, displayable
 from tui.widgets.equity_chart import EquityChart
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.price_chart import PriceChart, focus_window
 from tui.widgets.signals_table import SignalsTable
 from tui.widgets.stats_panel import StatsPanel
@@ -79,7 +80,7 @@ class RunScreen(Screen[None]):
                 yield equity
             with TabPane(TABS[2][1], id=TABS[2][0]), ReportScroll(classes="pane"):
                 yield Markdown(displayable(record.report, record.report_path))
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Fill the panes."""

@@ -13,7 +13,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label, SelectionList
+from textual.widgets import DataTable, Label, SelectionList
 from textual.widgets.option_list import Option
 
 from tui.formatting import format_count, format_percent, format_ratio
@@ -31,6 +31,7 @@ from tui.walker_runs import (
     ranking,
     run_walker,
 )
+from tui.widgets.key_footer import KeyFooter
 from tui.widgets.vim_table import VimTable
 from tui.widgets.walk_progress import WalkProgress
 
@@ -154,7 +155,7 @@ class WalkerScreen(Screen[None]):
         table = VimTable(id="rankings", cursor_type="row", classes="pane")
         table.border_title = "Rankings"
         yield table
-        yield Footer(compact=True)
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Set up the table and the frame; focus the strategies."""

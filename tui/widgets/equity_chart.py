@@ -6,16 +6,16 @@ from collections.abc import Sequence
 
 import numpy as np
 from textual.theme import Theme
-from textual_plotext import PlotextPlot
 
 from tui.formatting import format_axis_time
 from tui.runs import SignalView
 from tui.theming import desk_rgb
+from tui.widgets.cached_plot import CachedPlot
 
 MAX_POINTS = 400
 
 
-class EquityChart(PlotextPlot):
+class EquityChart(CachedPlot):
     """Cumulative PnL % by close time, downsampled to a bounded number of points."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -69,7 +69,7 @@ class EquityChart(PlotextPlot):
         if len(self._equity) == 0:
             plt.xticks([])
             plt.yticks([])
-            self.refresh()
+            self.redraw()
             return
         step = max(1, -(-len(self._equity) // MAX_POINTS))
         picked = np.unique(np.append(np.arange(0, len(self._equity), step), len(self._equity) - 1))
@@ -87,4 +87,4 @@ class EquityChart(PlotextPlot):
             ],
         )
         plt.xlim(0, xs[-1])
-        self.refresh()
+        self.redraw()

@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 from textual.theme import Theme
-from textual_plotext import PlotextPlot
 
 from tui.formatting import format_axis_time, format_compact_price
 from tui.live_bridge import LoopSnapshot
 from tui.theming import desk_rgb
+from tui.widgets.cached_plot import CachedPlot
 
 AXIS_LABELS = 4
 LEGEND = "[$entry]─[/] entry  [$take-profit]─[/] TP  [$stop-loss]─[/] SL"
 
 
-class LiveChart(PlotextPlot):
+class LiveChart(CachedPlot):
     """A line of the last prices a loop saw (bounded), redrawn from each loop snapshot."""
 
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
@@ -42,7 +42,7 @@ class LiveChart(PlotextPlot):
             plt.xticks([])
             plt.yticks([])
             self.border_subtitle = "waiting for prices" if snapshot is not None else ""
-            self.refresh()
+            self.redraw()
             return
         variables = self.app.theme_variables
         times = [t for t, _ in snapshot.prices]
@@ -69,4 +69,4 @@ class LiveChart(PlotextPlot):
         levels = [low + (high - low) * i / 3 for i in range(4)]
         plt.yticks(levels, [format_compact_price(y) for y in levels])
         self.border_subtitle = LEGEND if position is not None else ""
-        self.refresh()
+        self.redraw()

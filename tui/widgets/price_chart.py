@@ -10,12 +10,12 @@ from textual import work
 from textual.message import Message
 from textual.theme import Theme
 from textual.worker import get_current_worker
-from textual_plotext import PlotextPlot
 
 from tui.engine_bridge import EngineBridge, PriceSeries
 from tui.formatting import format_axis_time, format_compact_price
 from tui.runs import SignalView
 from tui.theming import desk_rgb
+from tui.widgets.cached_plot import CachedPlot
 
 AXIS_LABELS = 5
 MINUTE_MS = 60_000
@@ -41,7 +41,7 @@ class ChartScene:
     focus: SignalView | None = None
 
 
-class PriceChart(PlotextPlot):
+class PriceChart(CachedPlot):
     """Candlesticks (plotext) with ▲ entries, ▼ exits and the focused signal's TP and SL lines."""
 
     @dataclass
@@ -144,7 +144,7 @@ class PriceChart(PlotextPlot):
         if scene is None or series is None or len(series) == 0:
             plt.xticks([])
             plt.yticks([])
-            self.refresh()
+            self.redraw()
             return
         variables = self.app.theme_variables
         index = list(range(len(series)))
@@ -182,7 +182,7 @@ class PriceChart(PlotextPlot):
         )
         ys = np.linspace(low, high, num=4)
         plt.yticks(ys.tolist(), [format_compact_price(float(y)) for y in ys])
-        self.refresh()
+        self.redraw()
 
     def _mark(self, scene: ChartScene, variables: dict[str, str]) -> int:
         """Mark entries (▲) and exits (▼) inside the visible candles; return `k` of "1 in k".

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
 
 from tui.engine_bridge import RegistryEntry, RegistrySnapshot
 
@@ -50,10 +51,23 @@ class RegistryTree(Tree[RegistryNode]):
         self.show_root = False
         self.guide_depth = 2
         self.active_strategy: str | None = None
+        self._snapshot: RegistrySnapshot | None = None
+        self._strategy_leaves: list[TreeNode[RegistryNode]] = []
 
     def show(self, snapshot: RegistrySnapshot, active_strategy: str | None = None) -> None:
-        """Rebuild the tree from a snapshot; mark the strategy that is running."""
+        """Show a snapshot and mark the strategy that is running.
+
+        The tree is rebuilt only when the snapshot changed; marking the running strategy
+        relabels its leaf, so the cursor stays where the user left it.
+        """
         self.active_strategy = active_strategy
+        if snapshot == self._snapshot:
+            for leaf in self._strategy_leaves:
+                if leaf.data is not None:
+                    leaf.set_label(self._label("strategies", leaf.data.entry))
+            return
+        self._snapshot = snapshot
+        self._strategy_leaves = []
         previous = self.cursor_line if self.root.children else None
         self.clear()
         for kind, label in SECTIONS:
@@ -62,13 +76,18 @@ class RegistryTree(Tree[RegistryNode]):
                 continue
             section = self.root.add(f"{label} ({len(entries)})", expand=kind != "frames")
             for entry in entries:
-                # Non-breaking spaces: the tree drops plain spaces between label parts.
-                text = Text.assemble(entry.name, (f"\u00a0\u00a0{entry.detail}", "dim"))
-                if kind == "strategies" and entry.name == active_strategy:
-                    text.append("\u00a0\u00a0● run", style="bold")
-                section.add_leaf(text, data=RegistryNode(kind, entry))
+                leaf = section.add_leaf(self._label(kind, entry), data=RegistryNode(kind, entry))
+                if kind == "strategies":
+                    self._strategy_leaves.append(leaf)
         first_strategy = 1 if snapshot.strategies else 0
         self.cursor_line = previous if previous is not None else first_strategy
+
+    def _label(self, kind: str, entry: RegistryEntry) -> Text:
+        # Non-breaking spaces: the tree drops plain spaces between label parts.
+        text = Text.assemble(entry.name, (f"\u00a0\u00a0{entry.detail}", "dim"))
+        if kind == "strategies" and entry.name == self.active_strategy:
+            text.append("\u00a0\u00a0● run", style="bold")
+        return text
 
     def on_tree_node_selected(self, event: Tree.NodeSelected[RegistryNode]) -> None:
         """Turn `enter` on a leaf into `EntryChosen`."""

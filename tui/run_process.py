@@ -1,0 +1,247 @@
+"""Backtests in a child process, so the desk's UI thread never waits on the engine.
+
+A backtest is CPU-bound Python. Run in a thread of the desk, it holds the interpreter lock
+against the UI thread, and a key pressed while a 365-day run goes waited more than a second.
+The desk hands each run to one long-lived child process instead (spawned on first use, kept
+for the next runs). The child registers the built-in strategies, imports the strategy modules
+the desk imported, runs the engine through an `EngineBridge`, writes a finished run's signals
+to the history's run file and sends the bridge's messages back over a pipe; the desk's worker
+thread relays them, lists a finished run in the history index and feeds the heatmap with its
+closed signals.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from multiprocessing.connection import Connection
+from multiprocessing.context import SpawnProcess
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+from textual.message import Message
+
+import engine
+from engine.loader import load_module, loaded_modules
+from engine.strategies import register_builtin_strategies
+from tui.engine_bridge import EngineBridge, Post
+from tui.messages import RunFailed, RunFinished
+from tui.runs import RunRecord, RunRequest
+from tui.state import DeskState, write_run_file
+
+POLL_SECONDS = 0.05
+"""How often the relay looks at the user's cancel key while the child is quiet."""
+CLOSE_SECONDS = 2.0
+"""How long closing waits for the child to leave before it is terminated."""
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """What the child needs for one run.
+
+    Attributes:
+        request: The backtest to run.
+        modules: Strategy modules the desk imported; the child imports those it has not.
+        cwd: The desk's working directory (reports go to a relative `dump`).
+        run_file: Where the child writes the finished run's signals and report for the
+            history (`tui.state.write_run_file`), or None to keep no history.
+    """
+
+    request: RunRequest
+    modules: tuple[str, ...]
+    cwd: str
+    run_file: str | None
+
+
+@dataclass(frozen=True)
+class JobDone:
+    """The child's last word on a job: every message of the run was sent before it."""
+
+
+class RunProcess:
+    """Runs the desk's backtests, one at a time, in a child process.
+
+    Args:
+        dump_dir: Where run reports are written (relative to the desk's working directory).
+        statistics: The statistic names the desk keeps for each run.
+        clock: Stamps `finished_at` of a finished run (the desk's clock, not the child's).
+    """
+
+    def __init__(
+        self, dump_dir: Path, statistics: Iterable[str], clock: Callable[[], datetime]
+    ) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._dump_dir = dump_dir
+        self._statistics = tuple(statistics)
+        self._clock = clock
+        self._cancel: Event = self._context.Event()
+        self._lock = threading.Lock()
+        self._process: SpawnProcess | None = None
+        self._conn: Connection | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The child's process id, or None before the first run (and after it died)."""
+        process = self._process
+        return process.pid if process is not None and process.is_alive() else None
+
+    def start(self) -> None:
+        """Spawn the child now, so it imports the engine while the user picks a run.
+
+        Returns at once; runs spawn the child on demand anyway, and while one runs the child
+        is alive already.
+        """
+        if self._lock.acquire(blocking=False):
+            try:
+                self._ensure_child()
+            finally:
+                self._lock.release()
+
+    def _ensure_child(self) -> Connection:
+        if self._process is not None and self._process.is_alive() and self._conn is not None:
+            return self._conn
+        self._discard_child()
+        here, there = self._context.Pipe()
+        process = self._context.Process(
+            target=serve,
+            args=(there, self._cancel, str(self._dump_dir), self._statistics),
+            name="backtest-desk runs",
+            daemon=True,
+        )
+        process.start()
+        there.close()
+        self._process, self._conn = process, here
+        return here
+
+    def _discard_child(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+        if self._process is not None:
+            self._process.join(CLOSE_SECONDS)
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join(CLOSE_SECONDS)
+        self._process, self._conn = None, None
+
+    def run(
+        self,
+        request: RunRequest,
+        cancel: threading.Event,
+        post: Post,
+        history: DeskState | None = None,
+    ) -> None:
+        """Run one backtest in the child and relay its messages (blocking: call it from a thread).
+
+        Posts what `EngineBridge.run` posts: `RunStarted`, batches of `SignalsReceived`,
+        `RunProgressed`, then one of `RunFinished` (stored in `history` first, when given),
+        `RunCancelled` or `RunFailed`. A child that dies is reported as `RunFailed`; the next
+        run spawns a new one.
+        """
+        run_file = history.new_run_file() if history is not None else None
+        modules = tuple(str(p) for p in loaded_modules())
+        job = RunJob(request, modules, os.getcwd(), str(run_file) if run_file else None)
+        with self._lock:
+            self._cancel.clear()
+            try:
+                conn = self._ensure_child()
+                conn.send(job)
+                self._relay(conn, cancel, post, history, run_file)
+            except (EOFError, OSError):
+                code = self._process.exitcode if self._process is not None else None
+                self._discard_child()
+                post(
+                    RunFailed(
+                        request,
+                        "BacktestProcessStopped",
+                        f"the process running backtests stopped (exit code {code}); "
+                        "the next run starts a new one",
+                    )
+                )
+
+    def _relay(
+        self,
+        conn: Connection,
+        cancel: threading.Event,
+        post: Post,
+        history: DeskState | None,
+        run_file: Path | None,
+    ) -> None:
+        while True:
+            if cancel.is_set():
+                self._cancel.set()
+            if not conn.poll(POLL_SECONDS):
+                if self._process is None or not self._process.is_alive():
+                    raise EOFError
+                continue
+            message = conn.recv()
+            if isinstance(message, JobDone):
+                return
+            if isinstance(message, RunFinished):
+                message = RunFinished(self._stored(message.record, history, run_file))
+            post(message)
+
+    def _stored(
+        self, record: RunRecord, history: DeskState | None, run_file: Path | None
+    ) -> RunRecord:
+        stamped = record.model_copy(update={"finished_at": int(self._clock().timestamp() * 1000)})
+        pnls = [s.pnl_percentage for s in stamped.signals if s.pnl_percentage is not None]
+        engine.Heat.add(stamped.request.strategy_name, stamped.request.symbol, pnls)
+        if history is None or run_file is None:
+            return stamped
+        return history.index_run(stamped, run_file)
+
+    def cancel(self) -> None:
+        """Ask the running backtest, if any, to stop."""
+        self._cancel.set()
+
+    def close(self) -> None:
+        """Stop the child (cancelling its run); a later run spawns a new one."""
+        self._cancel.set()
+        with self._lock:
+            if self._conn is not None:
+                with contextlib.suppress(OSError):  # the child may be gone already
+                    self._conn.send(None)
+            self._discard_child()
+
+
+def serve(conn: Connection, cancel: Event, dump_dir: str, statistics: tuple[str, ...]) -> None:
+    """The child's loop: run each job sent over `conn` until it sends None or closes."""
+    register_builtin_strategies()
+    lock = threading.Lock()
+
+    def post(message: Message | JobDone) -> Any:
+        with lock:
+            conn.send(message)
+
+    bridge = EngineBridge(post, Path(dump_dir), statistics, datetime.now)
+    bridge.subscribe()
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        _run_job(bridge, job, cancel)
+        post(JobDone())
+
+
+def _run_job(bridge: EngineBridge, job: RunJob, cancel: Event) -> None:
+    os.chdir(job.cwd)
+    for path in job.modules:
+        if Path(path) not in loaded_modules():
+            with contextlib.suppress(engine.ConfigError):  # the desk showed its error
+                load_module(path)
+
+    def persist(record: RunRecord) -> RunRecord:
+        if job.run_file is not None:
+            write_run_file(Path(job.run_file), record)
+        return record
+
+    bridge.run(job.request, cancel, persist)  # type: ignore[arg-type]  # an Event all the same
