@@ -201,13 +201,24 @@ class RunProcess:
         self._cancel.set()
 
     def close(self) -> None:
-        """Stop the child (cancelling its run); a later run spawns a new one."""
+        """Stop the child (cancelling its run); a later run spawns a new one.
+
+        A run that does not stop within `CLOSE_SECONDS` (a strategy stuck in its own code)
+        ends with its child, which is terminated.
+        """
         self._cancel.set()
-        with self._lock:
+        if not self._lock.acquire(timeout=CLOSE_SECONDS):
+            process = self._process
+            if process is not None:
+                process.terminate()
+            self._lock.acquire()  # the relay sees the child gone and returns
+        try:
             if self._conn is not None:
                 with contextlib.suppress(OSError):  # the child may be gone already
                     self._conn.send(None)
             self._discard_child()
+        finally:
+            self._lock.release()
 
 
 def serve(conn: Connection, cancel: Event, dump_dir: str, statistics: tuple[str, ...]) -> None:

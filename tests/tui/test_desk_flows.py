@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -11,7 +10,7 @@ import pytest
 from textual.message import Message
 from textual.widgets import Markdown
 
-import engine
+from engine.loader import load_module
 from tui.formatting import system_clock
 from tui.messages import RunCancelled, RunFinished, RunProgressed, RunStarted, SignalsReceived
 from tui.runs import Profile, RunRequest
@@ -96,7 +95,7 @@ async def test_b_enter_runs_a_backtest_and_shows_signals_statistics_and_report(
     stored = DeskState(tmp_path / "state", system_clock).runs()
     assert [r.run_id for r in stored] == [1]
     assert stored[0].statistics == record.statistics
-    assert len(stored[0].signals) == len(record.signals)
+    assert DeskState(tmp_path / "state", system_clock).run(1) == record
 
 
 async def test_launcher_remembers_the_last_choices(tmp_path: Path) -> None:
@@ -118,10 +117,8 @@ async def test_launcher_remembers_the_last_choices(tmp_path: Path) -> None:
     assert started.request.profile is Profile.BACKTEST_KIT_1_4_10
 
 
-async def test_x_cancels_a_running_backtest(
-    tmp_path: Path, gate: tuple[str, threading.Event]
-) -> None:
-    name, opened = gate
+async def test_x_cancels_a_running_backtest(tmp_path: Path, gate: Gate) -> None:
+    name = gate.name
     app = demo_app(tmp_path)
     app.state.last_request = RunRequest(
         strategy_name=name, symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
@@ -135,7 +132,7 @@ async def test_x_cancels_a_running_backtest(
         await until(lambda: app.desk.running is not None)
         app.simulate_key("x")
         await until(lambda: app.desk._cancel.is_set())
-        opened.set()
+        gate.open()
         await until(lambda: any(isinstance(m, RunCancelled) for m in seen))
         await settle(pilot)
         assert not any(isinstance(m, RunFinished) for m in seen)
@@ -144,24 +141,47 @@ async def test_x_cancels_a_running_backtest(
     assert DeskState(tmp_path / "state", system_clock).runs() == []
 
 
+class Gate:
+    """A strategy module whose `get_signal` waits until the test opens the gate.
+
+    Runs happen in the desk's child process, so the strategy lives in a module file (the
+    child imports it too) and the gate is a file both processes see.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.name = f"gated_{root.name.replace('-', '_')}"
+        self.file = root / "gate.open"
+        self.module = root / "gated_strategies.py"
+        self.module.write_text(
+            "import time\n"
+            "from pathlib import Path\n"
+            "from engine import add_strategy\n\n"
+            "def get_signal(symbol, when):\n"
+            f"    while not Path({str(self.file)!r}).exists():\n"
+            "        time.sleep(0.01)\n\n"
+            f"add_strategy(strategy_name={self.name!r}, interval='5m', get_signal=get_signal,"
+            " note='gated')\n",
+            encoding="utf-8",
+        )
+        load_module(self.module)
+
+    def open(self) -> None:
+        """Let the strategy go on."""
+        self.file.touch()
+
+
 @pytest.fixture
-def gate(tmp_path: Path) -> Iterator[tuple[str, threading.Event]]:
-    """A strategy whose first `get_signal` waits for the test to open the gate."""
-    opened = threading.Event()
-    name = f"gated_{tmp_path.name.replace('-', '_')}"
-
-    def get_signal(symbol: str, when: object) -> None:
-        opened.wait(30)
-
-    engine.add_strategy(strategy_name=name, interval="5m", get_signal=get_signal, note="gated")
-    yield name, opened
-    opened.set()
+def gate(tmp_path: Path) -> Iterator[Gate]:
+    """A gated strategy, opened at the end of the test whatever happened."""
+    gate = Gate(tmp_path)
+    yield gate
+    gate.open()
 
 
 async def test_a_run_launched_during_a_run_is_queued_and_follows(
-    tmp_path: Path, gate: tuple[str, threading.Event]
+    tmp_path: Path, gate: Gate
 ) -> None:
-    name, opened = gate
+    name = gate.name
     app = demo_app(tmp_path)
     app.state.last_request = RunRequest(
         strategy_name=name, symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
@@ -176,7 +196,7 @@ async def test_a_run_launched_during_a_run_is_queued_and_follows(
         await until(lambda: isinstance(app.screen, LauncherModal))
         app.simulate_key("enter")
         await until(lambda: len(app.desk.queue) == 1)
-        opened.set()
+        gate.open()
         await until(lambda: sum(isinstance(m, RunFinished) for m in seen) == 2)
         await settle(pilot)
         assert app.desk.running is None

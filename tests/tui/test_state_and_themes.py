@@ -62,6 +62,40 @@ def test_runs_and_preferences_survive_a_reopen(tmp_path: Path) -> None:
     assert again.notice is None
 
 
+def test_the_history_index_holds_no_signals_and_each_run_has_its_file(tmp_path: Path) -> None:
+    state = DeskState(tmp_path, CLOCK)
+    first, second = state.add_run(record()), state.add_run(record())
+    index = json.loads((tmp_path / "runs.json").read_text(encoding="utf-8"))
+    assert all("signals" not in doc and "report" not in doc for doc in index["runs"].values())
+    files = sorted((tmp_path / "runs").iterdir())
+    assert len(files) == 2
+    assert [r.title for r in state.runs()] == [second.title, first.title]
+
+    state.delete_run(first.run_id)
+    assert len(list((tmp_path / "runs").iterdir())) == 1
+    assert state.run(first.run_id) is None
+    assert state.run(second.run_id) == second
+
+
+def test_a_run_whose_file_is_missing_is_listed_but_does_not_open(tmp_path: Path) -> None:
+    state = DeskState(tmp_path, CLOCK)
+    stored = state.add_run(record())
+    for file in (tmp_path / "runs").iterdir():
+        file.write_text("{not json", encoding="utf-8")
+    assert [r.run_id for r in state.runs()] == [stored.run_id]
+    assert state.run(stored.run_id) is None
+
+
+def test_runs_stored_inline_by_the_first_layout_still_open(tmp_path: Path) -> None:
+    state = DeskState(tmp_path, CLOCK)
+    legacy = record()
+    with state._runs_lock:
+        run_id = state._runs_db.table("runs").insert(
+            legacy.model_dump(mode="json", exclude={"run_id"})
+        )
+    assert state.run(run_id) == legacy.model_copy(update={"run_id": run_id})
+
+
 @pytest.mark.parametrize(
     ("content", "reason"),
     [

@@ -148,7 +148,11 @@ class LauncherModal(ModalScreen[RunRequest | None]):
         self.query_one("#launcher-error", Label).update("")
         self._fill_symbols(d.symbol if d else None)
         self._show_range()
-        self.query_one("#run", Button).focus()
+        run = self.query_one("#run", Button)
+        # The press that closed the launcher last time may still look active (its timer
+        # stops while the screen is away), and an active button ignores `enter`.
+        run.remove_class("-active")
+        self.set_focus(run)
 
     def _range_default(self, index: int) -> str:
         d = self.defaults
