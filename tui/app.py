@@ -127,6 +127,7 @@ class DeskApp(AnalysisApp):
         catalog: ThemeCatalog,
         module: str | None = None,
         clock: Clock = system_clock,
+        signal_id_seed: int | None = None,
     ) -> None:
         self.catalog = catalog
         super().__init__()
@@ -145,7 +146,9 @@ class DeskApp(AnalysisApp):
         )
         self.desk.bridge = self.bridge
         self.launcher = LauncherModal(self.bridge)
-        self.desk.runs = RunProcess(dump_dir, [name for name, *_ in STATISTICS], clock)
+        self.desk.runs = RunProcess(
+            dump_dir, [name for name, *_ in STATISTICS], clock, signal_id_seed=signal_id_seed
+        )
         self._switch_interval = sys.getswitchinterval()
         for theme in catalog.themes:
             self.register_theme(theme)
@@ -297,6 +300,7 @@ def make_app(
     *,
     config_dir: Path | None = None,
     dump_dir: Path | None = None,
+    signal_id_seed: int | None = None,
 ) -> DeskApp:
     """Build the desk (the one factory behind the CLI, the tests and the screenshots).
 
@@ -307,6 +311,8 @@ def make_app(
         clock: The desk's clock (default: the system clock, UTC).
         config_dir: Where user theme files live (default: `$XDG_CONFIG_HOME/backtest-desk/themes`).
         dump_dir: Where run reports are written and listed (default: `./dump`).
+        signal_id_seed: Seeds the signal ids of the desk's backtests (reproducible
+            screenshots); None draws them at random.
     """
     chosen_clock = clock or system_clock
     state = DeskState(state_dir or default_state_dir(), chosen_clock)
@@ -317,6 +323,7 @@ def make_app(
         catalog=catalog,
         module=module,
         clock=chosen_clock,
+        signal_id_seed=signal_id_seed,
     )
 
 

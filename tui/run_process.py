@@ -30,6 +30,7 @@ from textual.message import Message
 import engine
 from engine.loader import load_module, loaded_modules
 from engine.strategies import register_builtin_strategies
+from engine.strategy import seed_signal_ids
 from tui.engine_bridge import EngineBridge, Post
 from tui.messages import RunFailed, RunFinished
 from tui.runs import RunRecord, RunRequest
@@ -71,15 +72,22 @@ class RunProcess:
         dump_dir: Where run reports are written (relative to the desk's working directory).
         statistics: The statistic names the desk keeps for each run.
         clock: Stamps `finished_at` of a finished run (the desk's clock, not the child's).
+        signal_id_seed: Seeds the child's signal ids once, when it starts (None: random).
     """
 
     def __init__(
-        self, dump_dir: Path, statistics: Iterable[str], clock: Callable[[], datetime]
+        self,
+        dump_dir: Path,
+        statistics: Iterable[str],
+        clock: Callable[[], datetime],
+        *,
+        signal_id_seed: int | None = None,
     ) -> None:
         self._context = multiprocessing.get_context("spawn")
         self._dump_dir = dump_dir
         self._statistics = tuple(statistics)
         self._clock = clock
+        self._signal_id_seed = signal_id_seed
         self._cancel: Event = self._context.Event()
         self._lock = threading.Lock()
         self._process: SpawnProcess | None = None
@@ -110,7 +118,13 @@ class RunProcess:
         here, there = self._context.Pipe()
         process = self._context.Process(
             target=serve,
-            args=(there, self._cancel, str(self._dump_dir), self._statistics),
+            args=(
+                there,
+                self._cancel,
+                str(self._dump_dir),
+                self._statistics,
+                self._signal_id_seed,
+            ),
             name="backtest-desk runs",
             daemon=True,
         )
@@ -221,9 +235,17 @@ class RunProcess:
             self._lock.release()
 
 
-def serve(conn: Connection, cancel: Event, dump_dir: str, statistics: tuple[str, ...]) -> None:
+def serve(
+    conn: Connection,
+    cancel: Event,
+    dump_dir: str,
+    statistics: tuple[str, ...],
+    signal_id_seed: int | None = None,
+) -> None:
     """The child's loop: run each job sent over `conn` until it sends None or closes."""
     register_builtin_strategies()
+    if signal_id_seed is not None:
+        seed_signal_ids(signal_id_seed)
     lock = threading.Lock()
 
     def post(message: Message | JobDone) -> Any:

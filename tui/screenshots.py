@@ -19,7 +19,6 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
-from engine import strategy as engine_strategy
 from tui.app import DeskApp, make_app
 from tui.formatting import fixed_clock
 
@@ -77,6 +76,7 @@ def demo_app(root: Path, *, broken_module: bool = False) -> DeskApp:
         clock=fixed_clock(DEMO_MOMENT),
         config_dir=root / "themes",
         dump_dir=Path("dump"),
+        signal_id_seed=DEMO_SEED,
     )
 
 
@@ -104,10 +104,9 @@ async def prepare_history(root: Path) -> None:
     """Make two runs by keys (bracket, then limit from the registry tree) on demo-7d.
 
     Must run with `root` as the working directory. Report files get the demo clock's time
-    so that the reports list looks the same on every machine, and signal ids are drawn from
-    a seeded generator (the engine draws them from an unseeded process-wide one).
+    so that the reports list looks the same on every machine; the demo desk seeds the signal
+    ids of its runs.
     """
-    engine_strategy._ids.seed(DEMO_SEED)
     app = demo_app(root)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
