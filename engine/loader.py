@@ -11,13 +11,6 @@ from types import ModuleType
 from engine import registry
 from engine.errors import ConfigError
 
-_loaded: list[Path] = []
-
-
-def loaded_modules() -> tuple[Path, ...]:
-    """Return the files `load_module` imported successfully in this process, in load order."""
-    return tuple(_loaded)
-
 
 def load_module(path: str | Path) -> ModuleType:
     """Import the Python file at `path`, running its `add_*` calls (or its `register()`).
@@ -58,8 +51,6 @@ def load_module(path: str | Path) -> ModuleType:
         raise ConfigError(
             f"{where}: importing the module raised {type(exc).__name__}: {exc}"
         ) from None
-    if file not in _loaded:
-        _loaded.append(file)
     return module
 
 

@@ -166,8 +166,9 @@ class DeskApp(AnalysisApp):
 
     def on_mount(self) -> None:
         """Subscribe to the engine."""
-        # A backtest thread computes while this one draws; a short switch interval gives the
-        # UI thread the GIL back within a millisecond instead of five, so keys stay prompt.
+        # Walker, heatmap and live threads compute while this one draws (backtests run in a
+        # child process); a short switch interval gives the UI thread the GIL back within a
+        # millisecond instead of five, so keys stay prompt.
         self._switch_interval = sys.getswitchinterval()
         sys.setswitchinterval(UI_SWITCH_INTERVAL)
         self.bridge.subscribe()

@@ -3,8 +3,9 @@
 A backtest is CPU-bound Python. Run in a thread of the desk, it holds the interpreter lock
 against the UI thread, and a key pressed while a 365-day run goes waited more than a second.
 The desk hands each run to one long-lived child process instead (spawned on first use, kept
-for the next runs). The child registers the built-in strategies, imports the strategy modules
-the desk imported, runs the engine through an `EngineBridge`, writes a finished run's signals
+for the next runs). The child prepares like the engine's process-pool workers do
+(`engine.parallel.WorkerSetup`: the desk's settings, its strategy modules, the built-in
+strategies), runs the engine through an `EngineBridge`, writes a finished run's signals
 to the history's run file and sends the bridge's messages back over a pipe; the desk's worker
 thread relays them, lists a finished run in the history index and feeds the heatmap with its
 closed signals.
@@ -28,8 +29,7 @@ from typing import Any
 from textual.message import Message
 
 import engine
-from engine.loader import load_module, loaded_modules
-from engine.strategies import register_builtin_strategies
+from engine.parallel import WorkerSetup
 from engine.strategy import seed_signal_ids
 from tui.engine_bridge import EngineBridge, Post
 from tui.messages import RunFailed, RunFinished
@@ -48,14 +48,15 @@ class RunJob:
 
     Attributes:
         request: The backtest to run.
-        modules: Strategy modules the desk imported; the child imports those it has not.
+        setup: The desk's engine settings and strategy modules (`engine.parallel`), which
+            the child applies and imports before it runs.
         cwd: The desk's working directory (reports go to a relative `dump`).
         run_file: Where the child writes the finished run's signals and report for the
             history (`tui.state.write_run_file`), or None to keep no history.
     """
 
     request: RunRequest
-    modules: tuple[str, ...]
+    setup: WorkerSetup
     cwd: str
     run_file: str | None
 
@@ -158,8 +159,8 @@ class RunProcess:
         run spawns a new one.
         """
         run_file = history.new_run_file() if history is not None else None
-        modules = tuple(str(p) for p in loaded_modules())
-        job = RunJob(request, modules, os.getcwd(), str(run_file) if run_file else None)
+        setup = WorkerSetup.capture(str(request.profile))
+        job = RunJob(request, setup, os.getcwd(), str(run_file) if run_file else None)
         with self._lock:
             self._cancel.clear()
             try:
@@ -243,7 +244,6 @@ def serve(
     signal_id_seed: int | None = None,
 ) -> None:
     """The child's loop: run each job sent over `conn` until it sends None or closes."""
-    register_builtin_strategies()
     if signal_id_seed is not None:
         seed_signal_ids(signal_id_seed)
     lock = threading.Lock()
@@ -267,14 +267,15 @@ def serve(
 
 def _run_job(bridge: EngineBridge, job: RunJob, cancel: Event) -> None:
     os.chdir(job.cwd)
-    for path in job.modules:
-        if Path(path) not in loaded_modules():
-            with contextlib.suppress(engine.ConfigError):  # the desk showed its error
-                load_module(path)
+    request = job.request
+    with contextlib.suppress(engine.ConfigError):  # the run below reports what is missing
+        window = bridge.frame_window(request) if request.is_custom_range else None
+        frame = window.frame_name if window is not None else str(request.frame_name)
+        job.setup.prepare([request.strategy_name], request.exchange_name, frame)
 
     def persist(record: RunRecord) -> RunRecord:
         if job.run_file is not None:
             write_run_file(Path(job.run_file), record)
         return record
 
-    bridge.run(job.request, cancel, persist)  # type: ignore[arg-type]  # an Event all the same
+    bridge.run(request, cancel, persist)  # type: ignore[arg-type]  # an Event all the same
