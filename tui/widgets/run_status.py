@@ -44,9 +44,16 @@ class RunStatus(Horizontal):
         self.query_one("#run-frames", Label).update("")
 
     def progressed(self, processed: int, total: int) -> None:
-        """Move the bar."""
+        """Move the bar.
+
+        The frame count is padded to the width it will have at the end, so that the line's
+        layout (and the bar's width) stays put while the run goes: a layout pass repaints the
+        whole screen.
+        """
         self.query_one(ProgressBar).update(total=max(total, 1), progress=processed)
-        self.query_one("#run-frames", Label).update(format_progress(processed, total))
+        frames = self.query_one("#run-frames", Label)
+        text = format_progress(processed, total).rjust(len(format_progress(total, total)))
+        frames.update(text, layout=len(text) != len(str(frames.content)))
 
     def ended(self, state: str, text: str) -> None:
         """Show how the run ended (`finished`, `cancelled` or `failed`)."""
