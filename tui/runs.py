@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import NamedTuple
 
 from pydantic import BaseModel, ConfigDict
 
@@ -46,10 +47,14 @@ class SignalStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
-class SignalView(BaseModel):
-    """One signal as the desk shows and stores it; rows are keyed by `signal_id`."""
+class SignalView(NamedTuple):
+    """One signal as the desk shows and stores it; rows are keyed by `signal_id`.
 
-    model_config = ConfigDict(frozen=True)
+    A named tuple rather than a pydantic model: a 365-day run keeps about 9,000 of them, and
+    as models they were 27,000 objects for the garbage collector to scan at every full pass
+    (each pass stops the UI) and 4 times slower to unpickle from the run process. Pydantic
+    still validates them inside `RunRecord`.
+    """
 
     signal_id: str
     status: SignalStatus

@@ -101,7 +101,7 @@ def write_run_file(path: Path, record: RunRecord) -> None:
         path,
         {
             "format": RUN_FORMAT,
-            "signals": [s.model_dump(mode="json") for s in record.signals],
+            "signals": [s._asdict() for s in record.signals],
             "report": record.report,
         },
     )
