@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from textual.theme import Theme
+from textual_plotext.plot import Plot
 
 from tui.formatting import format_axis_time
 from tui.runs import SignalView
@@ -63,13 +64,11 @@ class EquityChart(CachedPlot):
         return float(self._equity[-1]) if len(self._equity) else None
 
     def _draw(self) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
+        plt = Plot()
         if len(self._equity) == 0:
             plt.xticks([])
             plt.yticks([])
-            self.redraw()
+            self.redraw(plt)
             return
         step = max(1, -(-len(self._equity) // MAX_POINTS))
         picked = np.unique(np.append(np.arange(0, len(self._equity), step), len(self._equity) - 1))
@@ -87,4 +86,4 @@ class EquityChart(CachedPlot):
             ],
         )
         plt.xlim(0, xs[-1])
-        self.redraw()
+        self.redraw(plt)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.theme import Theme
+from textual_plotext.plot import Plot
 
 from tui.formatting import format_axis_time, format_compact_price
 from tui.live_bridge import LoopSnapshot
@@ -34,15 +35,13 @@ class LiveChart(CachedPlot):
         self._draw()
 
     def _draw(self) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
+        plt = Plot()
         snapshot = self.snapshot
         if snapshot is None or len(snapshot.prices) < 2:
             plt.xticks([])
             plt.yticks([])
             self.border_subtitle = "waiting for prices" if snapshot is not None else ""
-            self.redraw()
+            self.redraw(plt)
             return
         variables = self.app.theme_variables
         times = [t for t, _ in snapshot.prices]
@@ -69,4 +68,4 @@ class LiveChart(CachedPlot):
         levels = [low + (high - low) * i / 3 for i in range(4)]
         plt.yticks(levels, [format_compact_price(y) for y in levels])
         self.border_subtitle = LEGEND if position is not None else ""
-        self.redraw()
+        self.redraw(plt)

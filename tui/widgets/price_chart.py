@@ -10,6 +10,7 @@ from textual import work
 from textual.message import Message
 from textual.theme import Theme
 from textual.worker import get_current_worker
+from textual_plotext.plot import Plot
 
 from tui.engine_bridge import EngineBridge, PriceSeries
 from tui.formatting import format_axis_time, format_compact_price
@@ -136,15 +137,13 @@ class PriceChart(CachedPlot):
         self._draw()
 
     def _draw(self) -> None:
-        plt = self.plt
-        plt.clear_data()
-        plt.clear_figure()
+        plt = Plot()
         scene = self.scene
         series = scene.series if scene is not None else None
         if scene is None or series is None or len(series) == 0:
             plt.xticks([])
             plt.yticks([])
-            self.redraw()
+            self.redraw(plt)
             return
         variables = self.app.theme_variables
         index = list(range(len(series)))
@@ -168,7 +167,7 @@ class PriceChart(CachedPlot):
             ):
                 plt.hline(price, desk_rgb(variables, name))
                 low, high = min(low, price), max(high, price)
-        every = self._mark(scene, variables)
+        every = self._mark(plt, scene, variables)
         self.border_subtitle = LEGEND + (f" · 1 signal in {every} marked" if every > 1 else "")
         pad = (high - low) * 0.04 or abs(high) * 0.001 or 1.0
         plt.ylim(low - pad, high + pad)
@@ -182,9 +181,9 @@ class PriceChart(CachedPlot):
         )
         ys = np.linspace(low, high, num=4)
         plt.yticks(ys.tolist(), [format_compact_price(float(y)) for y in ys])
-        self.redraw()
+        self.redraw(plt)
 
-    def _mark(self, scene: ChartScene, variables: dict[str, str]) -> int:
+    def _mark(self, plt: Plot, scene: ChartScene, variables: dict[str, str]) -> int:
         """Mark entries (▲) and exits (▼) inside the visible candles; return `k` of "1 in k".
 
         When there are more signals than a third of the candles, every k-th one is marked so
@@ -214,7 +213,7 @@ class PriceChart(CachedPlot):
                 exits[0].append(int(np.searchsorted(series.timestamp, view.closed_at, "right")) - 1)
                 exits[1].append(view.price_close)
         if entries[0]:
-            self.plt.scatter(*entries, marker="▲", color=desk_rgb(variables, "entry"))
+            plt.scatter(*entries, marker="▲", color=desk_rgb(variables, "entry"))
         if exits[0]:
-            self.plt.scatter(*exits, marker="▼", color=desk_rgb(variables, "exit"))
+            plt.scatter(*exits, marker="▼", color=desk_rgb(variables, "exit"))
         return every
