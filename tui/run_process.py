@@ -8,7 +8,9 @@ for the next runs). The child prepares like the engine's process-pool workers do
 strategies), runs the engine through an `EngineBridge`, writes a finished run's signals
 to the history's run file and sends the bridge's messages back over a pipe; the desk's worker
 thread relays them, lists a finished run in the history index and feeds the heatmap with its
-closed signals.
+closed signals. A finished run crosses the pipe without its signals: the relay has received
+each of them already, streamed, and puts them back. Sending them twice put one large unpickle
+and thousands of short-lived objects in the desk at every run's end.
 """
 
 from __future__ import annotations
@@ -32,8 +34,8 @@ import engine
 from engine.parallel import WorkerSetup
 from engine.strategy import seed_signal_ids
 from tui.engine_bridge import EngineBridge, Post
-from tui.messages import RunFailed, RunFinished
-from tui.runs import RunRecord, RunRequest
+from tui.messages import RunFailed, RunFinished, SignalsReceived
+from tui.runs import RunRecord, RunRequest, SignalStatus, SignalView
 from tui.state import DeskState, write_run_file
 
 POLL_SECONDS = 0.05
@@ -187,6 +189,7 @@ class RunProcess:
         history: DeskState | None,
         run_file: Path | None,
     ) -> None:
+        closed: list[SignalView] = []
         while True:
             if cancel.is_set():
                 self._cancel.set()
@@ -197,8 +200,11 @@ class RunProcess:
             message = conn.recv()
             if isinstance(message, JobDone):
                 return
-            if isinstance(message, RunFinished):
-                message = RunFinished(self._stored(message.record, history, run_file))
+            if isinstance(message, SignalsReceived):
+                closed += (v for v in message.signals if v.status is SignalStatus.CLOSED)
+            elif isinstance(message, RunFinished):
+                record = message.record.model_copy(update={"signals": tuple(closed)})
+                message = RunFinished(self._stored(record, history, run_file))
             post(message)
 
     def _stored(
@@ -249,6 +255,8 @@ def serve(
     lock = threading.Lock()
 
     def post(message: Message | JobDone) -> Any:
+        if isinstance(message, RunFinished):  # the relay has its signals, streamed already
+            message = RunFinished(message.record.model_copy(update={"signals": ()}))
         with lock:
             conn.send(message)
 
