@@ -10,9 +10,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label, Select, Static
+from textual.widgets import Button, Label, Select
 
 from tui.live_bridge import LoopSpec
+from tui.screens.confirm import ConfirmModal
 
 SPEEDS: tuple[tuple[str, float], ...] = (
     ("real time", 1.0),
@@ -102,7 +103,7 @@ class LiveLauncherModal(ModalScreen[LoopSpec | None]):
         self.action_close()
 
 
-class ConfirmStopModal(ModalScreen[bool]):
+class ConfirmStopModal(ConfirmModal):
     """Ask before a graceful stop; names the strategy and the symbol.
 
     Args:
@@ -116,29 +117,17 @@ class ConfirmStopModal(ModalScreen[bool]):
     ]
 
     def __init__(self, spec: LoopSpec, has_position: bool) -> None:
-        super().__init__(classes="modal")
-        self.spec = spec
-        self.has_position = has_position
-
-    def compose(self) -> ComposeResult:
-        """The question and what a graceful stop does."""
         then = (
             "The open position is watched until it closes, then the loop ends."
-            if self.has_position
+            if has_position
             else "No position is open: the loop ends at the next tick."
         )
-        with Vertical(id="confirm-stop-box", classes="dialog") as box:
-            box.border_title = "Stop live loop"
-            yield Label(
-                f"Stop {self.spec.strategy_name} on {self.spec.symbol}?", id="confirm-stop-question"
-            )
-            yield Static(f"No new signals will open. {then}", id="confirm-stop-detail")
-            yield Label("y / enter stop · n / esc keep running", classes="hint")
-
-    def action_confirm(self) -> None:
-        """Stop the loop."""
-        self.dismiss(True)
-
-    def action_cancel(self) -> None:
-        """Keep the loop running."""
-        self.dismiss(False)
+        super().__init__(
+            "Stop live loop",
+            f"Stop {spec.strategy_name} on {spec.symbol}?",
+            f"No new signals will open. {then}",
+            "y / enter stop · n / esc keep running",
+            dialog_id="confirm-stop",
+        )
+        self.spec = spec
+        self.has_position = has_position
