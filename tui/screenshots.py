@@ -52,6 +52,7 @@ SCENES = (
     Scene("report", ("r",)),
     Scene("reports", ("R",)),
     Scene("history", ("H",)),
+    Scene("history-delete", ("H", "d")),
     Scene("run", ("H", "enter")),
     Scene("compare", ("H", "j", "space", "k", "c")),
     Scene("help", ("question_mark",)),

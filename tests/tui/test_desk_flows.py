@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 from textual.message import Message
-from textual.widgets import Markdown
+from textual.widgets import DataTable, Markdown
 
 from engine.loader import load_module
 from tui.formatting import system_clock
 from tui.messages import RunCancelled, RunFinished, RunProgressed, RunStarted, SignalsReceived
 from tui.runs import Profile, RunRequest
 from tui.screens.compare import CompareScreen
+from tui.screens.confirm import ConfirmModal
 from tui.screens.error import ErrorModal
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
@@ -234,6 +235,32 @@ async def test_history_opens_a_run_and_compares_two(desk_root: Path) -> None:
         await pilot.press("3")
         await settle(pilot)
         assert "Backtest Report: limit" in app.screen.query_one(Markdown).source
+
+
+async def test_history_deletes_a_run_only_after_asking(desk_root: Path) -> None:
+    app = demo_app(desk_root)
+    runs_dir = desk_root / "state" / "runs"
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("H")
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        newest = history.records[max(history.records)]
+
+        await pilot.press("d")
+        assert isinstance(app.screen, ConfirmModal)
+        assert newest.title in str(app.screen.query_one("#confirm-delete-question").render())
+        await pilot.press("n")
+        assert app.screen is history and len(app.state.runs()) == 2
+        assert len(list(runs_dir.glob("*.json"))) == 2
+
+        await pilot.press("d", "y")
+        assert app.screen is history
+        table = history.query_one("#runs", DataTable)
+        assert table.row_count == 1 and table.border_title == "Runs (1)"
+        assert [r.run_id for r in app.state.runs()] == [min(history.records)]
+        assert len(list(runs_dir.glob("*.json"))) == 1
+        assert app.state.run(newest.run_id) is None
 
 
 async def test_reports_screen_lists_dumped_reports(desk_root: Path) -> None:

@@ -15,6 +15,7 @@ from tui.engine_bridge import EngineBridge
 from tui.formatting import format_count, format_percent, format_ratio, format_timestamp
 from tui.runs import RunSummary
 from tui.screens.compare import CompareScreen
+from tui.screens.confirm import ConfirmModal
 from tui.screens.run_detail import RunScreen
 from tui.state import DeskState
 from tui.theming import desk_color
@@ -37,7 +38,7 @@ COLUMNS = (
 
 
 class HistoryScreen(Screen[None]):
-    """Stored runs in a table; `enter` opens one, `space` marks one, `c` compares two.
+    """Stored runs in a table; `enter` opens one, `space` marks one, `c` compares two, `d` deletes.
 
     Args:
         state: Where the runs are stored.
@@ -62,6 +63,13 @@ class HistoryScreen(Screen[None]):
             "Compare",
             tooltip="Compare the marked run with the one under the cursor",
             id="compare-runs",
+        ),
+        Binding(
+            "d,delete",
+            "delete_run",
+            "Delete",
+            tooltip="Delete the run under the cursor from the history (asks first)",
+            id="delete-run",
         ),
     ]
 
@@ -92,8 +100,11 @@ class HistoryScreen(Screen[None]):
         self.records = {r.run_id: r for r in records}
         for record in records:
             table.add_row(*self._cells(record), key=str(record.run_id))
-        table.border_title = f"Runs ({len(records)})"
+        self._title_table()
         table.focus()
+
+    def _title_table(self) -> None:
+        self.query_one(VimTable).border_title = f"Runs ({len(self.records)})"
 
     def _cells(self, record: RunSummary) -> tuple[Text | str, ...]:
         stats = record.statistics
@@ -165,3 +176,35 @@ class HistoryScreen(Screen[None]):
             )
             return
         self.app.push_screen(CompareScreen(marked, record))
+
+    def action_delete_run(self) -> None:
+        """Ask, then delete the run under the cursor (its summary and its signals file)."""
+        record = self._cursor_record()
+        if record is None:
+            self.notify("No runs to delete.", severity="warning")
+            return
+
+        def answered(delete: bool | None) -> None:
+            if delete:
+                self._delete(record)
+
+        self.app.push_screen(
+            ConfirmModal(
+                "Delete run",
+                f"Delete {record.title}?",
+                "Its statistics, signals and stored report leave the history. "
+                "The markdown report under ./dump stays.",
+                "y / enter delete · n / esc keep",
+                dialog_id="confirm-delete",
+            ),
+            answered,
+        )
+
+    def _delete(self, record: RunSummary) -> None:
+        self.state.delete_run(record.run_id)
+        del self.records[record.run_id]
+        if self.marked == record.run_id:
+            self.marked = None
+        self.query_one(VimTable).remove_row(str(record.run_id))
+        self._title_table()
+        self.notify(f"Deleted run #{record.run_id}.")
