@@ -18,6 +18,7 @@ from tui.analysis import AnalysisApp, analysis_help_sections
 from tui.commands import binding_commands
 from tui.engine_bridge import EngineBridge
 from tui.formatting import STATISTICS, Clock, system_clock
+from tui.keymap import Keymap, load_keymap, user_keymap_path
 from tui.run_process import RunProcess
 from tui.runs import RunRequest
 from tui.screens.compare import CompareScreen
@@ -129,13 +130,16 @@ class DeskApp(AnalysisApp):
         module: str | None = None,
         clock: Clock = system_clock,
         signal_id_seed: int | None = None,
+        keymap: Keymap | None = None,
     ) -> None:
         self.catalog = catalog
         super().__init__()
+        self.keymap = keymap.keys if keymap is not None else {}
         self.state = state
         self.clock = clock
         self.module = module
         notices = [("Theme not loaded", problem) for problem in catalog.problems]
+        notices += [("Keymap entry ignored", p) for p in (keymap.problems if keymap else ())]
         if state.notice:
             notices.append(("State file moved aside", state.notice))
         self.desk = MainScreen(state=state, clock=clock, module=module, notices=notices)
@@ -174,6 +178,7 @@ class DeskApp(AnalysisApp):
         sys.setswitchinterval(UI_SWITCH_INTERVAL)
         self.bridge.subscribe()
         self.install_screen(self.launcher, name="launcher")
+        self.set_keymap(self.keymap)
 
     def on_ready(self) -> None:
         """Keep the garbage collector's full passes short once the desk is up.
@@ -276,7 +281,7 @@ class DeskApp(AnalysisApp):
     def action_show_help(self) -> None:
         """Show the keys of every screen."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(help_sections()))
+            self.push_screen(HelpScreen(help_sections(), self.keymap))
 
     async def action_quit(self) -> None:
         """Cancel any run and quit."""
@@ -306,12 +311,23 @@ def help_sections() -> list[tuple[str, list[BindingType]]]:
     ]
 
 
+def binding_ids() -> set[str]:
+    """Return the id of every binding the help screen lists (what a keymap may rebind)."""
+    return {
+        binding.id
+        for _, bindings in help_sections()
+        for binding in Binding.make_bindings(bindings)
+        if binding.id
+    }
+
+
 def make_app(
     state_dir: Path | None = None,
     module: str | None = None,
     clock: Clock | None = None,
     *,
     config_dir: Path | None = None,
+    keymap_path: Path | None = None,
     dump_dir: Path | None = None,
     signal_id_seed: int | None = None,
 ) -> DeskApp:
@@ -323,6 +339,7 @@ def make_app(
         module: Path of a user strategy module to load, or None for the built-in strategies.
         clock: The desk's clock (default: the system clock, UTC).
         config_dir: Where user theme files live (default: `$XDG_CONFIG_HOME/backtest-desk/themes`).
+        keymap_path: The user's keymap (default: `$XDG_CONFIG_HOME/backtest-desk/keymap.toml`).
         dump_dir: Where run reports are written and listed (default: `./dump`).
         signal_id_seed: Seeds the signal ids of the desk's backtests (reproducible
             screenshots); None draws them at random.
@@ -337,6 +354,7 @@ def make_app(
         module=module,
         clock=chosen_clock,
         signal_id_seed=signal_id_seed,
+        keymap=load_keymap(keymap_path or user_keymap_path(), binding_ids()),
     )
 
 

@@ -21,6 +21,7 @@ from textual.worker import WorkerCancelled
 
 from tui.app import DeskApp, make_app
 from tui.formatting import fixed_clock
+from tui.keymap import KEYMAP_FILE
 
 DEMO_SEED = 20250102
 DEMO_MOMENT = datetime(2025, 1, 2, 9, 30, tzinfo=UTC)
@@ -76,6 +77,7 @@ def demo_app(root: Path, *, broken_module: bool = False) -> DeskApp:
         module=module,
         clock=fixed_clock(DEMO_MOMENT),
         config_dir=root / "themes",
+        keymap_path=root / KEYMAP_FILE,
         dump_dir=Path("dump"),
         signal_id_seed=DEMO_SEED,
     )

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.app import App
 from textual.message import Message
 from textual.widgets import DataTable, Markdown
 
@@ -52,6 +54,12 @@ async def until(condition: Callable[[], bool], seconds: float = 30) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the desk did not get there in time")
+
+
+def help_text(app: App[Any]) -> str:
+    """The visible lines of the help screen's key table."""
+    keys = app.screen.query_one("#help-keys")
+    return "\n".join(strip.text for strip in keys.render_lines(keys.region.reset_offset))
 
 
 def log_text(app_log: EventLog) -> str:
@@ -363,18 +371,33 @@ async def test_command_palette_runs_an_action(desk_root: Path) -> None:
         assert isinstance(app.screen, HistoryScreen)
 
 
+async def test_keymap_file_rebinds_keys_and_names_bad_entries(tmp_path: Path) -> None:
+    (tmp_path / "keymap.toml").write_text(
+        'show-history = "y"\nshow-histroy = "z"\nquit = 5\n', encoding="utf-8"
+    )
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        log = " ".join(log_text(app.desk.query_one(EventLog)).split())
+        assert "no key has the id 'show-histroy'; did you mean 'show-history'?" in log
+        assert "quit = 5 is not a key" in log
+        await pilot.press("H")
+        assert not isinstance(app.screen, HistoryScreen)
+        await pilot.press("y")
+        assert isinstance(app.screen, HistoryScreen)
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        history_line = next(line for line in help_text(app).splitlines() if "show-history" in line)
+        assert history_line.split()[0] == "y"
+
+
 async def test_help_lists_every_binding_of_the_app(tmp_path: Path) -> None:
     app = demo_app(tmp_path)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("question_mark")
         assert isinstance(app.screen, HelpScreen)
-        text = "\n".join(
-            strip.text
-            for strip in app.screen.query_one("#help-keys").render_lines(
-                app.screen.query_one("#help-keys").region.reset_offset
-            )
-        )
+        text = help_text(app)
         for binding in app.BINDINGS:
             assert binding.id in text  # type: ignore[union-attr]
 

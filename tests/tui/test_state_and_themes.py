@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tui.formatting import STATISTICS, fixed_clock, format_stat_delta, format_timestamp, parse_date
+from tui.keymap import Keymap, load_keymap
 from tui.runs import Profile, RunRecord, RunRequest, SignalStatus, SignalView
 from tui.state import DeskState, default_state_dir
 from tui.theming import DESK_VARIABLES, load_themes, parse_theme, user_theme_dir
@@ -176,3 +177,15 @@ def test_importing_tui_does_not_load_textual() -> None:
 
     code = "import sys, tui; assert 'textual' not in sys.modules, 'textual loaded'"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])
+
+
+def test_a_keymap_that_is_not_toml_names_the_file_and_keeps_default_keys(tmp_path: Path) -> None:
+    path = tmp_path / "keymap.toml"
+    assert load_keymap(path, {"quit"}) == Keymap()
+    path.write_text('quit = "ctrl+q\n', encoding="utf-8")
+    keymap = load_keymap(path, {"quit"})
+    assert keymap.keys == {}
+    assert len(keymap.problems) == 1
+    assert str(path) in keymap.problems[0] and "Default keys apply" in keymap.problems[0]
+    path.write_text('quit = "ctrl+q, f10"\n', encoding="utf-8")
+    assert load_keymap(path, {"quit"}) == Keymap({"quit": "ctrl+q,f10"})

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import ClassVar
 
 from rich.table import Table
@@ -22,15 +23,21 @@ class HelpScreen(Screen[None]):
 
     Args:
         sections: Section titles with the bindings that work there.
+        keymap: The user's keys by binding id (shown instead of the default keys).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="help-back"),
     ]
 
-    def __init__(self, sections: Sequence[tuple[str, Sequence[BindingType]]]) -> None:
+    def __init__(
+        self,
+        sections: Sequence[tuple[str, Sequence[BindingType]]],
+        keymap: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__()
         self.sections = sections
+        self.keymap = dict(keymap or {})
 
     def compose(self) -> ComposeResult:
         """Title, the keys, footer."""
@@ -52,6 +59,8 @@ class HelpScreen(Screen[None]):
         for section, bindings in self.sections:
             table.add_row(Text(section, style="bold"), "", "")
             for binding in Binding.make_bindings(bindings):
+                if binding.id in self.keymap:
+                    binding = replace(binding, key=self.keymap[binding.id], key_display=None)
                 table.add_row(
                     Text(self.app.get_key_display(binding), style="bold"),
                     binding.tooltip or binding.description,
