@@ -58,13 +58,10 @@ class CachedPlot(PlotextPlot):
         """Rebuild the last figure at the new size."""
         self._build_picture()
 
-    def _key(self) -> tuple[Size, str, int]:
-        return (self.size, self.app.theme, self._generation)
-
     def _build_picture(self) -> None:
         if not self.is_mounted or not self.size.area:
             return  # the first resize builds it
-        key = self._key()
+        key = (self.size, self.app.theme, self._generation)
         if self._picture is None or self._picture.key != key:
             self._register_theme(self.app.theme)
             theme_name = self._get_plotext_theme_name(self.app.theme)
