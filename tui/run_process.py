@@ -170,7 +170,10 @@ class RunProcess:
                 conn.send(job)
                 self._relay(conn, cancel, post, history, run_file)
             except (EOFError, OSError):
-                code = self._process.exitcode if self._process is not None else None
+                process = self._process
+                if process is not None:
+                    process.join(CLOSE_SECONDS)  # reaped, so that its exit code is known
+                code = process.exitcode if process is not None else None
                 self._discard_child()
                 post(
                     RunFailed(
