@@ -44,6 +44,12 @@ Post = Callable[[Message], Any]
 MINUTE_MS = 60_000
 SIGNAL_BATCH_SECONDS = 0.1
 ERRORS_SHOWN_PER_RUN = 20
+DESK_WALKER = "desk-walker"
+"""The walker the walker screen registers (replaced on every run)."""
+HEATMAP_WALKER = "desk-heatmap"
+"""The walker the heatmap screen registers to run one strategy over every symbol."""
+DESK_WALKERS = (DESK_WALKER, HEATMAP_WALKER)
+"""The desk's own walkers: the registry pane lists the user's schemas, not these."""
 
 
 @dataclass(frozen=True)
@@ -295,7 +301,7 @@ class EngineBridge:
         )
 
     def registry(self) -> RegistrySnapshot:
-        """Return what is registered now."""
+        """Return what is registered now (without the desk's own walkers)."""
         optional = {
             kind: tuple(getattr(engine, f"list_{kind}", lambda: [])())
             for kind in ("risks", "sizings", "walkers")
@@ -311,7 +317,9 @@ class EngineBridge:
                 optional["sizings"], "sizing_name", lambda s: getattr(s, "method", "") or ""
             ),
             walkers=_entries(
-                optional["walkers"], "walker_name", lambda s: getattr(s, "metric", "") or ""
+                [w for w in optional["walkers"] if w.walker_name not in DESK_WALKERS],
+                "walker_name",
+                lambda s: getattr(s, "metric", "") or "",
             ),
         )
 

@@ -19,14 +19,10 @@ import engine
 from engine.events import WalkerContract
 from engine.parallel import SerialExecutor
 from engine.walker import add_walker, metric_field, walkers
-from tui.engine_bridge import describe_error
+from tui.engine_bridge import DESK_WALKER, HEATMAP_WALKER, describe_error
 
 Post = Callable[[Message], Any]
 
-DESK_WALKER = "desk-walker"
-"""The walker the walker screen registers (replaced on every run)."""
-HEATMAP_WALKER = "desk-heatmap"
-"""The walker the heatmap screen registers to run one strategy over every symbol."""
 DEFAULT_FRAME = "demo-7d"
 DEFAULT_METRIC = "sharpe_ratio"
 

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from engine import registration
+from engine.walker import walkers
 from tui.screenshots import prepare_history
 
 
@@ -27,7 +28,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 @pytest.fixture(autouse=True)
 def clean_registry() -> Iterator[None]:
     """Remove the schemas a test registered (the engine's registries are process-wide)."""
-    registries = (registration.strategies, registration.exchanges, registration.frames)
+    registries = (registration.strategies, registration.exchanges, registration.frames, walkers)
     before = [{getattr(s, registry.name_field) for s in registry.list()} for registry in registries]
     yield
     for registry, names in zip(registries, before, strict=True):
