@@ -59,6 +59,9 @@ SCENES = (
     Scene("help", ("question_mark",)),
     Scene("theme", ("t",)),
     Scene("module-error", (), broken_module=True),
+    Scene("walker", ("w", "w")),
+    Scene("heatmap", ("m", "a")),
+    Scene("alerts", ("A",)),
 )
 
 
@@ -143,11 +146,15 @@ async def write_screenshots(
     written = []
     home = Path.cwd()
     with tempfile.TemporaryDirectory(prefix="desk-shots-") as temp:
-        root = Path(temp)
-        os.chdir(root)
+        prepared = Path(temp) / "prepared"
+        prepared.mkdir()
+        os.chdir(prepared)
         try:
-            await prepare_history(root)
-            for scene, size, theme in shots:
+            await prepare_history(prepared)
+            for number, (scene, size, theme) in enumerate(shots):
+                root = Path(temp) / f"shot-{number}"  # a scene may run a backtest: its own copy
+                shutil.copytree(prepared, root)
+                os.chdir(root)
                 svg = await render(root, scene, size, theme)
                 suffix = "" if size == SIZES[0] else f"-{size[0]}x{size[1]}"
                 suffix += f"-{theme}" if theme else ""
@@ -156,7 +163,6 @@ async def write_screenshots(
                 written.append(path)
         finally:
             os.chdir(home)
-            shutil.rmtree(root / "dump", ignore_errors=True)
     return written
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 from textual.message import Message
-from textual.pilot import Pilot
 from textual.widgets import Markdown
 
 import engine
@@ -21,7 +20,7 @@ from tui.screens.alerts import AlertsScreen
 from tui.screens.engine_report import EngineReportScreen
 from tui.screens.heatmap import COLUMNS, HeatmapScreen, sorted_rows
 from tui.screens.walker import BEST_MARK, WalkerScreen
-from tui.screenshots import SIZES, demo_app, settle
+from tui.screenshots import demo_app, settle
 from tui.walker_runs import WalkerCancelled, WalkerFinished, WalkerRowRanked
 from tui.widgets.event_log import EventLog
 from tui.widgets.vim_table import VimTable
@@ -157,22 +156,3 @@ async def test_partial_alerts_toast_and_list_and_rejections_are_logged(tmp_path:
         table = app.screen.query_one(VimTable)
         assert column_text(table, "kind") == ["loss", "profit"]
         assert column_text(table, "strategy") == ["bracket", "bracket"]
-
-
-class TestAnalysisScreens:
-    @pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
-    @pytest.mark.parametrize("keys", [("w", "w"), ("m", "a")], ids=["walker", "heatmap"])
-    def test_screen(
-        self, snap_compare: Any, tmp_path: Path, keys: tuple[str, ...], size: tuple[int, int]
-    ) -> None:
-        app = demo_app(tmp_path)
-
-        async def reach(pilot: Pilot[None]) -> None:
-            await settle(pilot)
-            for key in keys:
-                await pilot.press(key)
-                await settle(pilot)
-            pilot.app.clear_notifications()
-            await pilot.pause()
-
-        assert snap_compare(app, terminal_size=size, run_before=reach)
