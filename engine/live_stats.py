@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from engine.jsformat import js_round
 from engine.models import Action, ClosedResult, TickResult
-from engine.stats import left_sum, safe
+from engine.stats import left_sum, safe, trade_figures
 
 MAX_EVENTS = 250
 
@@ -143,32 +143,20 @@ def live_statistics(events: tuple[LiveEvent, ...]) -> LiveStatistics:
     closed = [e for e in events if e.action == "closed"]
     n = len(closed)
     pnls = [e.pnl or 0.0 for e in closed]
-    wins = [p for p in pnls if p and p > 0]
-    losses = [p for p in pnls if p and p < 0]
-    total = left_sum(pnls)
-    avg = total / n if n else 0.0
-    win_rate = len(wins) / n * 100 if n else math.nan
-    std = sharpe = certainty = yearly = 0.0
-    if n:
-        std = math.sqrt(left_sum([(p - avg) * (p - avg) for p in pnls]) / n)
-        sharpe = avg / std if std > 0 else 0.0
-        avg_win = left_sum(wins) / len(wins) if wins else 0.0
-        avg_loss = left_sum(losses) / len(losses) if losses else 0.0
-        certainty = avg_win / abs(avg_loss) if avg_loss < 0 else 0.0
-        avg_days = left_sum([float(e.duration or 0) for e in closed]) / n / (60 * 24)
-        yearly = avg * (365 / avg_days if avg_days > 0 else 0)
+    avg_days = left_sum([float(e.duration or 0) for e in closed]) / n / (60 * 24) if n else 0.0
+    f = trade_figures(pnls, max(n, 1), avg_days)  # no closes: every figure is 0
     return LiveStatistics(
         event_list=tuple(events),
         total_events=len(events),
         total_closed=n,
-        win_count=len(wins),
-        loss_count=len(losses),
-        win_rate=safe(win_rate),
-        avg_pnl=safe(avg),
-        total_pnl=safe(total),
-        std_dev=safe(std),
-        sharpe_ratio=safe(sharpe),
-        annualized_sharpe_ratio=safe(sharpe * math.sqrt(365)),
-        certainty_ratio=safe(certainty),
-        expected_yearly_returns=safe(yearly),
+        win_count=len(f.wins),
+        loss_count=len(f.losses),
+        win_rate=safe(len(f.wins) / n * 100 if n else math.nan),
+        avg_pnl=safe(f.avg),
+        total_pnl=safe(f.total),
+        std_dev=safe(f.std),
+        sharpe_ratio=safe(f.sharpe),
+        annualized_sharpe_ratio=safe(f.sharpe * math.sqrt(365)),
+        certainty_ratio=safe(f.certainty),
+        expected_yearly_returns=safe(f.yearly),
     )

@@ -65,6 +65,47 @@ def max_drawdown(pnls: Sequence[float]) -> float:
     return worst
 
 
+@dataclass(frozen=True, slots=True)
+class TradeFigures:
+    """The figures backtest and live statistics share (SPEC §13.1, §13.2), in upstream's order."""
+
+    wins: list[float]
+    losses: list[float]
+    total: float
+    avg: float
+    std: float
+    sharpe: float
+    certainty: float
+    yearly: float
+
+
+def trade_figures(pnls: Sequence[float], n: int, avg_days: float) -> TradeFigures:
+    """Compute the shared figures of PnLs in close order.
+
+    Args:
+        pnls: The closed trades' PnLs, percent.
+        n: What averages divide by (at least 1; backtest counts closes without a PnL too).
+        avg_days: The trades' average duration in days (0: no yearly return).
+    """
+    wins = [p for p in pnls if p > 0]
+    losses = [p for p in pnls if p < 0]
+    total = left_sum(pnls)
+    avg = total / n
+    std = math.sqrt(left_sum([(p - avg) * (p - avg) for p in pnls]) / n)
+    avg_win = left_sum(wins) / len(wins) if wins else 0.0
+    avg_loss = left_sum(losses) / len(losses) if losses else 0.0
+    return TradeFigures(
+        wins=wins,
+        losses=losses,
+        total=total,
+        avg=avg,
+        std=std,
+        sharpe=avg / std if std > 0 else 0.0,
+        certainty=avg_win / abs(avg_loss) if avg_loss < 0 else 0.0,
+        yearly=avg * (365 / avg_days if avg_days > 0 else 0),
+    )
+
+
 def backtest_statistics(closed: Sequence[ClosedResult]) -> BacktestStatistics:
     """Compute the statistics of closed results in the order they closed."""
     signals = tuple(closed)
@@ -74,37 +115,27 @@ def backtest_statistics(closed: Sequence[ClosedResult]) -> BacktestStatistics:
             (), 0, 0, 0, None, None, None, None, None, None, None, None, None, None, None, 0
         )
     pnls = [r.pnl.pnl_percentage for r in signals if r.pnl is not None]
-    wins = [p for p in pnls if p > 0]
-    losses = [p for p in pnls if p < 0]
-    total = left_sum(pnls)
-    avg = total / n
-    std = math.sqrt(left_sum([(p - avg) * (p - avg) for p in pnls]) / n)
-    sharpe = avg / std if std > 0 else 0.0
-    avg_win = left_sum(wins) / len(wins) if wins else 0.0
-    avg_loss = left_sum(losses) / len(losses) if losses else 0.0
-    certainty = avg_win / abs(avg_loss) if avg_loss < 0 else 0.0
     durations = 0
     for r in signals:
         durations += r.close_timestamp - r.signal.pending_at if r.signal else 0
-    avg_days = durations / n / DAY_MS
-    yearly = avg * (365 / avg_days if avg_days > 0 else 0)
-    gross_loss = abs(left_sum(losses))
-    downside = math.sqrt(left_sum([p * p for p in losses]) / n)
+    f = trade_figures(pnls, n, durations / n / DAY_MS)
+    gross_loss = abs(left_sum(f.losses))
+    downside = math.sqrt(left_sum([p * p for p in f.losses]) / n)
     return BacktestStatistics(
         signal_list=signals,
         total_signals=n,
-        win_count=len(wins),
-        loss_count=len(losses),
-        win_rate=safe(len(wins) / n * 100),
-        avg_pnl=safe(avg),
-        total_pnl=safe(total),
-        std_dev=safe(std),
-        sharpe_ratio=safe(sharpe),
-        annualized_sharpe_ratio=safe(sharpe * math.sqrt(365)),
-        certainty_ratio=safe(certainty),
-        expected_yearly_returns=safe(yearly),
+        win_count=len(f.wins),
+        loss_count=len(f.losses),
+        win_rate=safe(len(f.wins) / n * 100),
+        avg_pnl=safe(f.avg),
+        total_pnl=safe(f.total),
+        std_dev=safe(f.std),
+        sharpe_ratio=safe(f.sharpe),
+        annualized_sharpe_ratio=safe(f.sharpe * math.sqrt(365)),
+        certainty_ratio=safe(f.certainty),
+        expected_yearly_returns=safe(f.yearly),
         max_drawdown=safe(max_drawdown(pnls)),
-        profit_factor=safe(left_sum(wins) / gross_loss) if gross_loss > 0 else None,
-        sortino_ratio=safe(avg / downside) if downside > 0 else None,
+        profit_factor=safe(left_sum(f.wins) / gross_loss) if gross_loss > 0 else None,
+        sortino_ratio=safe(f.avg / downside) if downside > 0 else None,
         ambiguous_closes=sum(1 for r in signals if r.ambiguous),
     )
