@@ -42,12 +42,7 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--start", help="first frame time, e.g. 2024-03-01 or 2024-03-01T12:00")
     bt.add_argument("--end", help="last frame time (inclusive)")
     bt.add_argument("--days", type=int, help="the last N days of the data")
-    bt.add_argument(
-        "--profile",
-        default="default",
-        choices=["default", "backtest-kit-1.4.10"],
-        help="execution profile (default: default, which has no look-ahead)",
-    )
+    add_profile_option(bt)
     bt.add_argument("--json", action="store_true", help="print one JSON object for machines")
     bt.add_argument("--plot", action="store_true", help="draw the equity curve in the terminal")
     bt.add_argument("--no-report", action="store_true", help="print the summary only")
@@ -76,6 +71,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_profile_option(parser: argparse.ArgumentParser) -> None:
+    """Declare `--profile`, one of the engine's execution profiles."""
+    from engine.config import DEFAULT_PROFILE, PROFILES  # every verb loads the engine anyway
+
+    parser.add_argument(
+        "--profile",
+        default=DEFAULT_PROFILE,
+        choices=PROFILES,
+        help="execution profile (default: default, which has no look-ahead)",
+    )
+
+
 def _walker_parser(verbs: Any) -> None:
     """Declare `desk walker` and its options."""
     walk = verbs.add_parser(
@@ -97,12 +104,7 @@ def _walker_parser(verbs: Any) -> None:
     walk.add_argument("--exchange", help="exchange name (default: demo)")
     walk.add_argument("--frame", help="a registered frame (default: demo-30d)")
     walk.add_argument("--metric", help="the metric to maximise (default: sharpe_ratio)")
-    walk.add_argument(
-        "--profile",
-        default="default",
-        choices=["default", "backtest-kit-1.4.10"],
-        help="execution profile (default: default, which has no look-ahead)",
-    )
+    add_profile_option(walk)
     walk.add_argument("--serial", action="store_true", help="run in this process, one by one")
     walk.add_argument("--json", action="store_true", help="print one JSON object for machines")
     walk.add_argument(

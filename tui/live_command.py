@@ -10,6 +10,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from tui.cli import add_profile_option
+
 EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
@@ -37,7 +39,7 @@ def add_parser(verbs: Any) -> None:
     )
     live.add_argument("--env-file", help="a .env file with <EXCHANGE>_API_KEY / _API_SECRET")
     live.add_argument("--api-url", help="send the exchange's API calls to this base URL")
-    live.add_argument("--profile", default="default", choices=["default", "backtest-kit-1.4.10"])
+    add_profile_option(live)
     live.add_argument("--json", action="store_true", help="print one JSON object per line")
     live.add_argument("--no-report", action="store_true", help="do not print the report at the end")
     live.add_argument("--dump", metavar="DIR", help="also write the report to DIR/<strategy>.md")
