@@ -50,7 +50,7 @@ class DeskApp(AnalysisApp):
         state: Run history and preferences.
         dump_dir: Where run reports are dumped and listed.
         catalog: The themes on offer.
-        module: A user strategy module to load at start, or None for the built-in strategies.
+        module: A user strategy module to load at start, beside the built-in strategies.
         clock: The desk's clock (fixed in tests and screenshots).
     """
 

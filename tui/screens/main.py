@@ -78,7 +78,7 @@ class MainScreen(Screen[None]):
     Args:
         state: Run history (finished runs are stored here).
         clock: Stamps log lines.
-        module: A user strategy module to load on mount, or None for the built-in strategies.
+        module: A user strategy module to load on mount, beside the built-in strategies.
         notices: (title, message) pairs to tell the user at start (a moved-aside state file,
             a theme file that did not load).
     """
@@ -164,14 +164,14 @@ class MainScreen(Screen[None]):
         for title, text in self.notices:
             self.log_line(text, "warning")
             self.notify(text, title=title, severity="warning", timeout=10)
+        self.bridge.register_builtins()
+        self._describe_market()
+        self.refresh_registry()
         if self.module is None:
-            self.bridge.register_builtins()
-            self._describe_market()
-            self.refresh_registry()
             self.log_line("desk ready: demo market and built-in strategies · b runs a backtest")
             self.call_after_refresh(self._restore_last_run)
         else:
-            self.log_line(f"loading {self.module} …")
+            self.log_line(f"loading {self.module} (its strategies join the built-in ones) …")
             self._load_module(self.module)
 
     def _describe_market(self) -> None:
@@ -229,11 +229,13 @@ class MainScreen(Screen[None]):
         self._describe_market()
         self.refresh_registry()
         self.log_line(f"loaded {event.path}")
+        self.call_after_refresh(self._restore_last_run)
 
     def on_module_load_failed(self, event: ModuleLoadFailed) -> None:
-        """Show why the module did not load; the desk goes on with what is registered."""
+        """Show why the module did not load; the desk goes on with the built-in strategies."""
         self._describe_market()
         self.refresh_registry()
+        self.call_after_refresh(self._restore_last_run)
         self.log_line(f"{event.title}: {event.msg}", "error")
         self.app.push_screen(
             ErrorModal(f"Could not load {event.path}", f"{event.title}: {event.msg}")
