@@ -18,7 +18,7 @@ from engine.config import snapshot
 from engine.errors import ConfigError
 from engine.events import BacktestProgress, DoneContract, PerformanceContract
 from engine.exchange import ClientExchange
-from engine.frame import timeframes
+from engine.frame import priced_timeframes, timeframes
 from engine.logger import get_logger
 from engine.models import Action, ClosedResult
 from engine.registration import exchanges, frames, risk_client, strategies
@@ -125,7 +125,10 @@ class BacktestUtils:
         with self._lock:
             self._closed[(symbol, strategy)] = []
         events.run_started_emitter.emit(events.RunStarted(symbol, strategy, True))
-        return self._loop(client, timeframes(frame_schema, symbol), cancel)
+        times = priced_timeframes(
+            timeframes(frame_schema, symbol), exchange_client.first_known_ms(symbol)
+        )
+        return self._loop(client, times, cancel)
 
     def _loop(
         self, strategy: ClientStrategy, frames_ms: np.ndarray, cancel: threading.Event | None

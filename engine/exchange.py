@@ -234,6 +234,22 @@ class ClientExchange:
             raise DataError(f"ClientExchange getAveragePrice: no candles data for symbol={symbol}")
         return vwap(candles, 0, len(candles))
 
+    def first_known_ms(self, symbol: str) -> int | None:
+        """Return the first time at which a one-minute candle of `symbol` has closed.
+
+        Only a store knows where its data begins; for user code this is None. Under the
+        `backtest-kit-1.4.10` profile it is None as well: that profile sees the candle that
+        opens at the execution time (upstream's look-ahead), so its first candle's open is
+        already priced. None too for a symbol the store does not have.
+        """
+        if self.store is None or self.settings.legacy:
+            return None
+        try:
+            opens = self.store.arrays(symbol, "1m").timestamp
+        except DataError:  # an unknown symbol: the run reports it at its first frame
+            return None
+        return int(opens[0]) + MINUTE_MS if len(opens) else None
+
     def format_price(self, symbol: str, price: float) -> str:
         """Format a price the way the exchange wants it."""
         fn = self.schema.format_price

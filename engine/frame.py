@@ -25,3 +25,21 @@ def timeframes(frame: FrameSchema, symbol: str) -> np.ndarray:
             frame.interval,
         )
     return times
+
+
+def priced_timeframes(times: np.ndarray, first_known_ms: int | None) -> np.ndarray:
+    """Drop the leading frame times at which no candle has closed yet.
+
+    Without look-ahead a frame at time T sees the candles that closed by T; before the data's
+    first candle closes there is no price, and every strategy asking for one would fail
+    (`get_average_price` reports "no candles data"). A frame that lies wholly before the data
+    keeps its times, so that the run reports the missing candles instead of doing nothing.
+
+    Args:
+        times: The frame's times (epoch ms), ascending.
+        first_known_ms: When the first candle closes (`ClientExchange.first_known_ms`), or
+            None when unknown.
+    """
+    if first_known_ms is None or len(times) == 0 or times[-1] < first_known_ms:
+        return times
+    return times[int(np.searchsorted(times, first_known_ms, side="left")) :]

@@ -48,7 +48,7 @@ from engine.data.store import CandleArrays
 from engine.errors import ConfigError
 from engine.events import BacktestProgress, RunStarted
 from engine.exchange import ClientExchange
-from engine.frame import timeframes
+from engine.frame import priced_timeframes, timeframes
 from engine.models import Action, ClosedResult
 from engine.parallel import (
     SerialExecutor,
@@ -272,7 +272,9 @@ def build_pairs(
         )
         client.ids = random.Random(pair_seed(strategy_name, symbol))
         if symbol not in times:
-            times[symbol] = timeframes(frame, symbol)
+            times[symbol] = priced_timeframes(
+                timeframes(frame, symbol), exchange.first_known_ms(symbol)
+            )
         built.append(_PairClock(index, client, risk, times[symbol], utils.publish))
     start_runs(utils, pairs)
     return built
