@@ -110,10 +110,91 @@ def test_user_module_strategy_runs_and_its_errors_are_reported(tmp_path: Path) -
         "add_strategy(strategy_name='mine', interval='1h', get_signal=get_signal)\n"
     )
     run = desk("backtest", "--module", str(module), "--strategy", "mine", "--frame", "demo-7d")
-    assert run.returncode == 0, run.stderr
+    assert run.returncode == 3, run.stderr  # completed, with engine errors
     assert "strategy error: strategy mine raised RuntimeError: flaky indicator" in run.stderr
     assert "more strategy errors" in run.stderr
     assert "mine on BTCUSDT" in run.stdout
+
+
+RAISING_MODULE = (
+    "from engine import add_strategy\n"
+    "def get_signal(symbol, when):\n"
+    "    raise ValueError('boom')\n"
+    "add_strategy(strategy_name='raiser', interval='1h', get_signal=get_signal)\n"
+)
+DEMO_7D_CALLS = 7 * 24  # an hourly strategy is asked once an hour over the 7 days of demo-7d
+FIRST_ERROR = "strategy raiser raised ValueError: boom in get_signal for BTCUSDT"
+
+
+def summary_row(stdout: str, label: str) -> str:
+    """The value of one row of the plain-text summary."""
+    line = next(line for line in stdout.splitlines() if line.startswith(f"  {label}  "))
+    return line[len(label) + 2 :].strip()
+
+
+def test_a_run_whose_strategy_raises_exits_3_and_counts_every_error(tmp_path: Path) -> None:
+    module = tmp_path / "raiser.py"
+    module.write_text(RAISING_MODULE)
+    argv = ["backtest", "--module", str(module), "--strategy", "raiser", "--frame", "demo-7d"]
+    run = desk(*argv, "--no-report")
+    assert run.returncode == 3, run.stderr
+    assert summary_row(run.stdout, "Engine errors") == str(DEMO_7D_CALLS)
+    assert f"  First error: {FIRST_ERROR}" in run.stdout
+    assert f"… and {DEMO_7D_CALLS - 5} more strategy errors" in run.stderr
+
+    as_json = desk(*argv, "--json")
+    assert as_json.returncode == 3, as_json.stderr
+    errors = json.loads(as_json.stdout)["errors"]
+    assert errors["count"] == DEMO_7D_CALLS
+    assert errors["first"].startswith(FIRST_ERROR)
+    assert len(errors["messages"]) == 20 and errors["messages"][0] == errors["first"]
+
+
+def test_a_walker_whose_strategy_raises_exits_3_and_says_so(tmp_path: Path) -> None:
+    module = tmp_path / "raiser.py"
+    module.write_text(RAISING_MODULE)
+    argv = ["walker", "--module", str(module), "--strategies", "raiser,bracket"]
+    run = desk(*argv, "--frame", "demo-7d", "--serial")
+    assert run.returncode == 3, run.stderr
+    assert f"engine errors: {DEMO_7D_CALLS} · first: {FIRST_ERROR}" in run.stdout
+    as_json = desk(*argv, "--frame", "demo-7d", "--json")  # in parallel: errors come back
+    assert as_json.returncode == 3, as_json.stderr
+    assert json.loads(as_json.stdout)["errors"]["count"] == DEMO_7D_CALLS
+
+
+def test_a_candle_file_run_reports_no_false_error_at_its_first_candle(tmp_path: Path) -> None:
+    from engine.data.demo import generate
+
+    start = 1_709_251_200_000  # 2024-03-01T00:00Z: the file's first candle
+    candles = generate("BTCUSDT", start, start + 2 * 86_400_000)
+    csv_file = tmp_path / "btc.csv"
+    rows = zip(
+        candles.timestamp.tolist(),
+        candles.open.tolist(),
+        candles.high.tolist(),
+        candles.low.tolist(),
+        candles.close.tolist(),
+        candles.volume.tolist(),
+        strict=True,
+    )
+    csv_file.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        + "".join(",".join(map(str, r)) + "\n" for r in rows)
+    )
+    run = desk("backtest", "--candles", str(csv_file), "--symbol", "BTCUSDT", "--no-report")
+    assert run.returncode == 0, run.stderr
+    assert "strategy error" not in run.stderr
+    assert summary_row(run.stdout, "Engine errors") == "0"
+    assert int(summary_row(run.stdout, "Closed signals")) > 0
+
+
+@pytest.mark.parametrize("verb", ["backtest", "walker"])
+def test_help_documents_the_exit_statuses(verb: str) -> None:
+    run = desk(verb, "--help")
+    assert run.returncode == 0
+    epilog = run.stdout[run.stdout.index("exit status:") :]
+    codes = [line.split()[0] for line in epilog.splitlines()[1:] if line[:3].strip().isdigit()]
+    assert codes == ["0", "1", "2", "3", "130"]
 
 
 def test_module_that_fails_to_import_names_file_and_line(tmp_path: Path) -> None:

@@ -16,8 +16,33 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_ERRORS, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+"""Exit statuses: `EXIT_ERRORS` is a run that completed while the engine reported errors."""
 MAX_SHOWN_ERRORS = 5
+ERRORS_IN_JSON = 20
+"""How many engine errors `--json` lists (`errors.messages`); `errors.count` counts them all."""
+
+
+def _exit_statuses(what: str) -> str:
+    """Return the `--help` epilog that lists the exit statuses of a verb that runs `what`."""
+    return (
+        "exit status:\n"
+        f"  0    {what} completed and the engine reported no error\n"
+        f"  1    {what} could not run (unknown name, bad value, unreadable data)\n"
+        "  2    usage error (unknown option, missing argument)\n"
+        f"  3    {what} completed, but the engine reported errors (a strategy raised,\n"
+        "       a candle fetch failed): see errors in the summary or errors.count in --json\n"
+        "  130  stopped by Ctrl+C\n"
+    )
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps descriptions as usual and prints the exit status epilog line by line."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if text.startswith("exit status:"):
+            return "".join(indent + line for line in text.splitlines(keepends=True))
+        return super()._fill_text(text, width, indent)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -32,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
         "backtest",
         help="run a backtest and print its statistics and report",
         description="Run a backtest headless. Without --candles it uses the demo market.",
+        epilog=_exit_statuses("the backtest"),
+        formatter_class=_HelpFormatter,
     )
     bt.add_argument("--module", dest="bt_module", help="a Python file that calls add_*")
     bt.add_argument("--strategy", default="bracket", help="strategy name (default: bracket)")
@@ -90,6 +117,8 @@ def _walker_parser(verbs: Any) -> None:
         help="backtest several strategies on several symbols and rank them",
         description="Compare strategies headless: backtest each strategy on each symbol (in "
         "parallel on every core unless --serial) and print a ranking per symbol.",
+        epilog=_exit_statuses("the backtests"),
+        formatter_class=_HelpFormatter,
     )
     walk.add_argument(
         "--module", dest="walker_module", metavar="FILE", help="a Python file that calls add_*"
@@ -229,7 +258,36 @@ def _number(value: float | None, digits: int = 2, suffix: str = "") -> str:
     return "n/a" if value is None else f"{value:,.{digits}f}{suffix}"
 
 
-def _summary(stats: Any, strategy: str, symbol: str, profile: str, frame: str) -> str:
+def _errors_json(errors: Sequence[BaseException]) -> dict[str, Any]:
+    """The `errors` object of `--json`: how many, the first one, the first few."""
+    return {
+        "count": len(errors),
+        "first": str(errors[0]) if errors else None,
+        "messages": [str(e) for e in errors[:ERRORS_IN_JSON]],
+    }
+
+
+def _write_errors(errors: Sequence[BaseException], err: TextIO) -> None:
+    """Print the first engine errors on stderr, and how many more there were."""
+    for problem in errors[:MAX_SHOWN_ERRORS]:
+        err.write(f"strategy error: {problem}\n")
+    if len(errors) > MAX_SHOWN_ERRORS:
+        err.write(f"… and {len(errors) - MAX_SHOWN_ERRORS} more strategy errors\n")
+
+
+def _errors_text(errors: Sequence[BaseException]) -> str:
+    """`none`, or how many engine errors there were and the first one."""
+    return f"{len(errors)} · first: {errors[0]}" if errors else "none"
+
+
+def _summary(
+    stats: Any,
+    strategy: str,
+    symbol: str,
+    profile: str,
+    frame: str,
+    errors: Sequence[BaseException] = (),
+) -> str:
     rows = [
         ("Closed signals", str(stats.total_signals)),
         ("Win rate", _number(stats.win_rate, 2, " %")),
@@ -240,10 +298,14 @@ def _summary(stats: Any, strategy: str, symbol: str, profile: str, frame: str) -
         ("Profit factor", _number(stats.profit_factor, 3)),
         ("Max drawdown", _number(stats.max_drawdown, 2, " %")),
         ("Ambiguous closes", str(stats.ambiguous_closes)),
+        ("Engine errors", str(len(errors))),
     ]
     width = max(len(label) for label, _ in rows)
     head = f"{strategy} on {symbol} · frame {frame} · profile {profile}"
-    return "\n".join([head, *(f"  {label:<{width}}  {value:>12}" for label, value in rows)])
+    lines = [head, *(f"  {label:<{width}}  {value:>12}" for label, value in rows)]
+    if errors:
+        lines.append(f"  First error: {errors[0]}")
+    return "\n".join(lines)
 
 
 def _plot(stats: Any, color: bool) -> str:
@@ -273,7 +335,10 @@ def _json_value(value: Any) -> Any:
 
 
 def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Run `desk backtest`; print a summary and the report, or JSON."""
+    """Run `desk backtest`; print a summary and the report, or JSON.
+
+    Returns `EXIT_ERRORS` when the run completed but the engine reported errors.
+    """
     import engine
     from engine.errors import EngineError
 
@@ -330,20 +395,17 @@ def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             },
             "signals": [_json_value(r) for r in stats.signal_list],
             "warnings": warnings,
-            "errors": {"count": len(errors), "first": [str(e) for e in errors[:20]]},
+            "errors": _errors_json(errors),
         }
         out.write(json.dumps(payload) + "\n")
-        return EXIT_OK
-    for problem in errors[:MAX_SHOWN_ERRORS]:
-        err.write(f"strategy error: {problem}\n")
-    if len(errors) > MAX_SHOWN_ERRORS:
-        err.write(f"… and {len(errors) - MAX_SHOWN_ERRORS} more strategy errors\n")
-    out.write(_summary(stats, args.strategy, args.symbol, args.profile, frame) + "\n")
+        return EXIT_ERRORS if errors else EXIT_OK
+    _write_errors(errors, err)
+    out.write(_summary(stats, args.strategy, args.symbol, args.profile, frame, errors) + "\n")
     if args.plot and stats.signal_list:
         out.write(_plot(stats, color=out.isatty()) + "\n")
     if not args.no_report:
         out.write("\n" + engine.Backtest.get_report(args.symbol, args.strategy))
-    return EXIT_OK
+    return EXIT_ERRORS if errors else EXIT_OK
 
 
 def optimize_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -487,7 +549,10 @@ def _ranking_json(results: Any) -> dict[str, Any]:
 
 
 def walker_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Run `desk walker`; print a ranking per symbol, or JSON."""
+    """Run `desk walker`; print a ranking per symbol, or JSON.
+
+    Returns `EXIT_ERRORS` when the backtests completed but the engine reported errors.
+    """
     import time
 
     import engine
@@ -540,18 +605,16 @@ def walker_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "serial": args.serial,
             "seconds": seconds,
             "symbols": [_ranking_json(r) for r in results],
-            "errors": {"count": len(errors), "first": [str(e) for e in errors[:20]]},
+            "errors": _errors_json(errors),
         }
         out.write(json.dumps(payload) + "\n")
-        return EXIT_OK
-    for problem in errors[:MAX_SHOWN_ERRORS]:
-        err.write(f"strategy error: {problem}\n")
-    if len(errors) > MAX_SHOWN_ERRORS:
-        err.write(f"… and {len(errors) - MAX_SHOWN_ERRORS} more strategy errors\n")
+        return EXIT_ERRORS if errors else EXIT_OK
+    _write_errors(errors, err)
     out.write("\n\n".join(_ranking_text(r, args.profile) for r in results) + "\n")
     how = "one by one in this process" if args.serial else "in parallel"
     out.write(f"\n{done} backtests {how} in {seconds:.2f} s\n")
-    return EXIT_OK
+    out.write(f"engine errors: {_errors_text(errors)}\n")
+    return EXIT_ERRORS if errors else EXIT_OK
 
 
 if __name__ == "__main__":
