@@ -21,7 +21,7 @@ from textual.message import Message
 
 import engine
 from engine.data.store import CandleArrays
-from engine.errors import EngineError
+from engine.errors import EngineError, StrategyError
 from engine.loader import load_module
 from engine.models import Action, CancelledResult, ClosedResult, TickResult
 from engine.strategies import register_builtin_strategies
@@ -171,6 +171,18 @@ def describe_error(exc: BaseException) -> tuple[str, str]:
     return title, message
 
 
+def error_text(exc: BaseException) -> str:
+    """Return an engine error as one line for a run's `first_error`.
+
+    A strategy's error says already where it happened (`strategy x raised ValueError: …`);
+    any other error is prefixed with its type.
+    """
+    if isinstance(exc, StrategyError):
+        return str(exc)
+    title, message = describe_error(exc)
+    return f"{title}: {message.splitlines()[0]}"
+
+
 class EngineBridge:
     """Subscribes to engine events, runs backtests and fetches candles for the desk.
 
@@ -198,6 +210,7 @@ class EngineBridge:
         self._buffer: list[SignalView] = []
         self._last_flush = 0.0
         self._errors = 0
+        self._first_error: str | None = None
 
     def subscribe(self) -> None:
         """Start forwarding engine events to the desk."""
@@ -250,8 +263,12 @@ class EngineBridge:
             self._post(RunProgressed(payload.processed_frames, payload.total_frames))
 
     def _on_error(self, exc: BaseException) -> None:
-        self._errors += 1
-        if self._errors <= ERRORS_SHOWN_PER_RUN:
+        with self._lock:
+            self._errors += 1
+            count = self._errors
+            if self._first_error is None:
+                self._first_error = error_text(exc)
+        if count <= ERRORS_SHOWN_PER_RUN:
             self._post(EngineErrorReported(*describe_error(exc)))
 
     def _on_partial(self, kind: str, payload: Any) -> None:
@@ -387,7 +404,8 @@ class EngineBridge:
             self._post(RunFailed(request, *describe_error(exc)))
             return None
         with self._lock:
-            self._buffer, self._errors, self._active = [], 0, request
+            self._buffer, self._errors, self._first_error = [], 0, None
+            self._active = request
         self._post(RunStarted(request, window.label))
         closed: list[SignalView] = []
         try:
@@ -442,6 +460,8 @@ class EngineBridge:
             signals=tuple(closed),
             report=report,
             report_path=str(path),
+            error_count=self._errors,
+            first_error=self._first_error,
         )
 
     def price_series(

@@ -33,8 +33,8 @@ from textual.message import Message
 import engine
 from engine.parallel import WorkerSetup
 from engine.strategy import seed_signal_ids
-from tui.engine_bridge import EngineBridge, Post
-from tui.messages import RunFailed, RunFinished, SignalsReceived
+from tui.engine_bridge import EngineBridge, Post, describe_error
+from tui.messages import RunCancelled, RunFailed, RunFinished, SignalsReceived
 from tui.runs import RunRecord, RunRequest, SignalStatus, SignalView
 from tui.state import DeskState, write_run_file
 
@@ -156,10 +156,26 @@ class RunProcess:
         """Run one backtest in the child and relay its messages (blocking: call it from a thread).
 
         Posts what `EngineBridge.run` posts: `RunStarted`, batches of `SignalsReceived`,
-        `RunProgressed`, then one of `RunFinished` (stored in `history` first, when given),
-        `RunCancelled` or `RunFailed`. A child that dies is reported as `RunFailed`; the next
-        run spawns a new one.
+        `RunProgressed`, then exactly one of `RunFinished` (stored in `history` first, when
+        given), `RunCancelled` or `RunFailed`, whatever happens: a child that dies, a finished
+        run that cannot be stored, a message that does not unpickle and any other exception
+        end the run as `RunFailed` with the reason. The next run spawns a new child if needed.
         """
+        outcome = _Outcome(request, post)
+        try:
+            self._run(request, cancel, outcome, history)
+        except Exception as exc:  # the desk hears how every run ended, whatever went wrong
+            outcome.post(RunFailed(request, *describe_error(exc)))
+        finally:
+            outcome.close()
+
+    def _run(
+        self,
+        request: RunRequest,
+        cancel: threading.Event,
+        outcome: _Outcome,
+        history: DeskState | None,
+    ) -> None:
         run_file = history.new_run_file() if history is not None else None
         setup = WorkerSetup.capture(str(request.profile))
         job = RunJob(request, setup, os.getcwd(), str(run_file) if run_file else None)
@@ -168,14 +184,14 @@ class RunProcess:
             try:
                 conn = self._ensure_child()
                 conn.send(job)
-                self._relay(conn, cancel, post, history, run_file)
+                self._relay(conn, cancel, outcome, history, run_file)
             except (EOFError, OSError):
                 process = self._process
                 if process is not None:
                     process.join(CLOSE_SECONDS)  # reaped, so that its exit code is known
                 code = process.exitcode if process is not None else None
                 self._discard_child()
-                post(
+                outcome.post(
                     RunFailed(
                         request,
                         "BacktestProcessStopped",
@@ -183,12 +199,15 @@ class RunProcess:
                         "the next run starts a new one",
                     )
                 )
+            except Exception:
+                self._discard_child()  # the pipe is out of step: the next run starts afresh
+                raise
 
     def _relay(
         self,
         conn: Connection,
         cancel: threading.Event,
-        post: Post,
+        outcome: _Outcome,
         history: DeskState | None,
         run_file: Path | None,
     ) -> None:
@@ -207,8 +226,22 @@ class RunProcess:
                 closed += (v for v in message.signals if v.status is SignalStatus.CLOSED)
             elif isinstance(message, RunFinished):
                 record = message.record.model_copy(update={"signals": tuple(closed)})
-                message = RunFinished(self._stored(record, history, run_file))
-            post(message)
+                message = self._finished(record, history, run_file)
+            outcome.post(message)
+
+    def _finished(
+        self, record: RunRecord, history: DeskState | None, run_file: Path | None
+    ) -> RunFinished | RunFailed:
+        """Store a finished run; a run the history cannot take ends as failed, with the reason."""
+        try:
+            return RunFinished(self._stored(record, history, run_file))
+        except Exception as exc:  # e.g. TinyDB raised: the run is done but not in the history
+            title, message = describe_error(exc)
+            return RunFailed(
+                record.request,
+                title,
+                f"the run finished but could not be stored in the history: {message}",
+            )
 
     def _stored(
         self, record: RunRecord, history: DeskState | None, run_file: Path | None
@@ -245,6 +278,38 @@ class RunProcess:
             self._lock.release()
 
 
+class _Outcome:
+    """Posts one run's messages to the desk, letting through one ending message only.
+
+    An ending message is `RunFinished`, `RunFailed` or `RunCancelled`: the first one posted
+    ends the run for the desk, later ones (a child killed after it finished) are dropped.
+    """
+
+    def __init__(self, request: RunRequest, post: Post) -> None:
+        self.request = request
+        self._post = post
+        self.ended = False
+
+    def post(self, message: Message) -> None:
+        """Post a message of the run (an ending one only if the run has not ended yet)."""
+        if isinstance(message, RunFinished | RunFailed | RunCancelled):
+            if self.ended:
+                return
+            self.ended = True
+        self._post(message)
+
+    def close(self) -> None:
+        """End a run that said nothing about how it ended as failed."""
+        self.post(
+            RunFailed(
+                self.request,
+                "RunEndedWithoutOutcome",
+                "the process running backtests finished the job without reporting how the "
+                "run ended; run it again",
+            )
+        )
+
+
 def serve(
     conn: Connection,
     cancel: Event,
@@ -272,7 +337,10 @@ def serve(
             return
         if job is None:
             return
-        _run_job(bridge, job, cancel)
+        try:
+            _run_job(bridge, job, cancel)
+        except Exception as exc:  # e.g. a message that does not pickle: the run failed
+            post(RunFailed(job.request, *describe_error(exc)))
         post(JobDone())
 
 

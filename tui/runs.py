@@ -72,7 +72,12 @@ class SignalView(NamedTuple):
 
 
 class RunSummary(BaseModel):
-    """A finished run as the history list shows it: what ran and its statistics."""
+    """A finished run as the history list shows it: what ran, its statistics, its errors.
+
+    `error_count` counts every recoverable error the engine reported during the run (a
+    strategy's `get_signal` raised, a candle fetch failed), `first_error` is the first one's
+    text; both default, so runs stored before they existed still read as clean runs.
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -84,6 +89,22 @@ class RunSummary(BaseModel):
     finished_at: int
     statistics: dict[str, float | None]
     report_path: str | None = None
+    error_count: int = 0
+    first_error: str | None = None
+
+    def error_summary(self, limit: int | None = None) -> str | None:
+        """Return `12 errors · first: ValueError: boom`, or None for a clean run.
+
+        Args:
+            limit: Cut the first error's text to this many characters (with `…`).
+        """
+        if not self.error_count:
+            return None
+        noun = "error" if self.error_count == 1 else "errors"
+        first = self.first_error.splitlines()[0] if self.first_error else "?"
+        if limit is not None and len(first) > limit:
+            first = first[: limit - 1] + "…"
+        return f"{self.error_count} {noun} · first: {first}"
 
     @property
     def title(self) -> str:

@@ -16,6 +16,9 @@ from tui.theming import desk_color
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.vim_table import VimTable
 
+FIRST_ERROR_CHARS = 40
+"""How much of a run's first engine error the comparison shows."""
+
 
 class CompareScreen(Screen[None]):
     """Setup and statistics of two runs, and `B − A` per statistic coloured better or worse.
@@ -78,4 +81,10 @@ class CompareScreen(Screen[None]):
             ("Exchange", a.exchange_name, b.exchange_name),
             ("Frame", self.left.frame_label, self.right.frame_label),
             ("Profile", a.profile.value, b.profile.value),
+            ("Engine errors", _errors(self.left), _errors(self.right)),
         ]
+
+
+def _errors(run: RunSummary) -> str:
+    """`none`, or the error count and the first error of a run."""
+    return run.error_summary(FIRST_ERROR_CHARS) or "none"

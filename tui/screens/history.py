@@ -25,6 +25,7 @@ from tui.widgets.vim_table import VimTable
 COLUMNS = (
     ("mark", " "),
     ("id", "#"),
+    ("status", "Status"),
     ("finished", "Finished"),
     ("strategy", "Strategy"),
     ("symbol", "Symbol"),
@@ -116,6 +117,7 @@ class HistoryScreen(Screen[None]):
         return (
             "●" if record.run_id == self.marked else " ",
             str(record.run_id),
+            self._status(record),
             format_timestamp(record.finished_at),
             request.strategy_name,
             request.symbol,
@@ -126,6 +128,13 @@ class HistoryScreen(Screen[None]):
             Text(format_percent(pnl), style=style, justify="right"),
             format_ratio(stats.get("sharpe_ratio")),
         )
+
+    def _status(self, record: RunSummary) -> Text:
+        """`✔` for a clean run, `⚠ 12` (the warning colour) for one with engine errors."""
+        variables = self.app.theme_variables
+        if record.error_count:
+            return Text(f"⚠ {record.error_count}", style=desk_color(variables, "warning").hex)
+        return Text("✔", style=desk_color(variables, "success").hex)
 
     def _cursor_record(self) -> RunSummary | None:
         table = self.query_one(VimTable)

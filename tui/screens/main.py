@@ -368,7 +368,7 @@ class MainScreen(Screen[None]):
         self.query_one(EquityChart).show(self.closed)
 
     def on_run_finished(self, event: RunFinished) -> None:
-        """Show the statistics, store the run in history, start the next queued run."""
+        """Show the statistics and how the run went (amber with errors), start the next run."""
         record = self.last_record = event.record
         self.closed = list(record.signals)
         self._pending = {}
@@ -378,16 +378,26 @@ class MainScreen(Screen[None]):
         self.query_one(StatsPanel).statistics = record.statistics
         total = format_percent(record.statistics.get("total_pnl"))
         count = len(record.signals)
-        self.query_one(RunStatus).ended(
-            "finished",
-            f"✔ run #{record.run_id} finished · {count} closed signals · "
-            f"total PnL {total} · r report",
-        )
-        self.log_line(f"{record.title}: finished, {count} closed signals, total PnL {total}")
+        figures = f"{count} closed signals · total PnL {total}"
+        errors = record.error_summary(RunStatus.ERROR_CHARS)
+        if errors is None:
+            self.query_one(RunStatus).ended(
+                "finished", f"✔ run #{record.run_id} finished · {figures} · r report"
+            )
+            self.log_line(f"{record.title}: finished, {count} closed signals, total PnL {total}")
+            self.notify(figures, title=f"Run #{record.run_id} finished")
+        else:
+            self.query_one(RunStatus).ended(
+                "errors", f"⚠ run #{record.run_id} finished with {errors} · {figures} · r report"
+            )
+            self.log_line(f"{record.title}: finished with {record.error_summary()}", "warning")
+            self.notify(
+                f"{errors} · {figures}",
+                title=f"Run #{record.run_id} finished with engine errors",
+                severity="warning",
+                timeout=10,
+            )
         self._chart_overview(record.request, signals=True)
-        self.notify(
-            f"{count} closed signals · total PnL {total}", title=f"Run #{record.run_id} finished"
-        )
         self._next_run()
 
     def on_run_cancelled(self, event: RunCancelled) -> None:

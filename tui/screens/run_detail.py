@@ -28,6 +28,8 @@ TABS = (("run-chart", "Chart & signals"), ("run-stats", "Statistics"), ("run-rep
 class RunScreen(Screen[None]):
     """A past run opened from history; keys 1-3 switch tabs, `esc` goes back.
 
+    A run during which the engine reported errors says so under the title, in amber.
+
     Args:
         record: The stored run.
         bridge: Fetches the candles for the chart.
@@ -48,6 +50,10 @@ class RunScreen(Screen[None]):
         ),
     ]
 
+    DEFAULT_CSS = """
+    RunScreen > #run-errors { color: $warning; padding: 0 1; }
+    """
+
     def __init__(self, record: RunRecord, bridge: EngineBridge) -> None:
         super().__init__()
         self.record = record
@@ -60,6 +66,9 @@ class RunScreen(Screen[None]):
             f"Run {record.title} · {record.request.exchange_name} · {record.request.profile.value}",
             classes="screen-title",
         )
+        errors = record.error_summary()
+        if errors is not None:
+            yield Label(f"⚠ finished with {errors}", id="run-errors")
         with TabbedContent(id="run-tabs"):
             with TabPane(TABS[0][1], id=TABS[0][0]), Vertical():
                 chart = PriceChart(id="run-price", classes="pane")

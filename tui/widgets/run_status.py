@@ -19,10 +19,18 @@ class RunStatus(Horizontal):
     RunStatus > ProgressBar { width: 1fr; }
     RunStatus > ProgressBar > Bar { width: 1fr; }
     RunStatus > #run-frames { width: auto; padding: 0 1; }
+    RunStatus.-errors > #run-label { color: $warning; }
     """
 
+    ERROR_CHARS = 60
+    """How much of a run's first engine error the line shows."""
+
     state: reactive[str] = reactive("idle")
-    """`idle`, `running`, `finished`, `cancelled` or `failed` (also a CSS class `-<state>`)."""
+    """`idle`, `running`, `finished`, `errors`, `cancelled` or `failed` (CSS class `-<state>`).
+
+    `errors` is a run that completed while the engine reported errors (a strategy raised):
+    amber, never the green of a clean `finished` run; `failed` is red.
+    """
 
     def compose(self) -> ComposeResult:
         """Label, bar and frame count."""
@@ -56,10 +64,10 @@ class RunStatus(Horizontal):
         frames.update(text, layout=len(text) != len(str(frames.content)))
 
     def ended(self, state: str, text: str) -> None:
-        """Show how the run ended (`finished`, `cancelled` or `failed`)."""
+        """Show how the run ended (`finished`, `errors`, `cancelled` or `failed`)."""
         self.state = state
         self.query_one("#run-label", Label).update(text)
         bar = self.query_one(ProgressBar)
-        if state == "finished":
+        if state in ("finished", "errors"):
             bar.update(total=1, progress=1)
         self.query_one("#run-frames", Label).update("")
