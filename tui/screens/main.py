@@ -392,7 +392,7 @@ class MainScreen(Screen[None]):
             )
             self.log_line(f"{record.title}: finished with {record.error_summary()}", "warning")
             self.notify(
-                f"{errors} · {figures}",
+                f"{record.error_summary()} · {figures}",
                 title=f"Run #{record.run_id} finished with engine errors",
                 severity="warning",
                 timeout=10,
