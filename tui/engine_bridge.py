@@ -3,7 +3,8 @@
 The bridge subscribes to the engine's events and forwards them as desk messages through a
 `post` function (a `post_message` of the screen that shows runs). Engine callbacks arrive on
 the engine's thread; `post` is thread-safe. Signal events are batched, progress snapshots
-merge in the message queue, and a flood of strategy errors is capped per run.
+merge in the message queue, and a flood of strategy errors is capped per run (all of them
+are counted: the finished run's `error_count` and `first_error`).
 """
 
 from __future__ import annotations
