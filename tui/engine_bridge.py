@@ -20,6 +20,14 @@ import numpy as np
 from textual.message import Message
 
 import engine
+from engine.data.coverage import Span, data_span, fit_range
+from engine.data.sources import (
+    CacheSource,
+    FileSource,
+    cached_exchange_ids,
+    register_cache,
+    registered_sources,
+)
 from engine.data.store import CandleArrays
 from engine.errors import EngineError
 from engine.loader import load_module
@@ -113,7 +121,13 @@ def _frame_detail(schema: Any) -> str:
     start, end = schema.start_date, schema.end_date
     if start is None or end is None:
         return schema.interval or ""
-    return f"{start:%Y-%m-%d} → {end:%Y-%m-%d}"
+    return span_text(to_ms(start), to_ms(end))
+
+
+def span_text(first_ms: int, last_ms: int) -> str:
+    """Return `2024-01-01 → 12-31`: the days a span covers, the year once when it is one."""
+    first, last = format_date(first_ms), format_date(last_ms)
+    return f"{first} → {last[5:] if first[:4] == last[:4] else last}"
 
 
 def signal_view(result: Any) -> SignalView | None:
@@ -324,13 +338,65 @@ class EngineBridge:
         )
 
     def _exchange_detail(self, schema: Any) -> str:
-        symbols = self.symbols(_schema_name(schema, "exchange_name"))
-        return f"{len(symbols)} symbols" if symbols else "user data"
+        name = _schema_name(schema, "exchange_name")
+        symbols = self.symbols(name)
+        if not symbols:
+            return "user code"
+        count = f"{len(symbols)} symbol{'s' if len(symbols) != 1 else ''}"
+        source = next((s for s in registered_sources() if s.exchange_name == name), None)
+        if isinstance(source, CacheSource):
+            return f"ccxt cache · {count}"
+        if isinstance(source, FileSource):
+            return f"files · {count}"
+        return count
 
     def symbols(self, exchange_name: str) -> tuple[str, ...]:
         """Return the symbols an exchange can serve, when it says (stores do; user code may not)."""
         store = engine.exchange_store(exchange_name)
         return tuple(store.symbols()) if store is not None else ()
+
+    def symbol_spans(self, exchange_name: str) -> dict[str, Span | None]:
+        """Return each symbol of an exchange with the span its candles cover (None: unknown).
+
+        Blocking the first time a cached symbol is asked for (it loads from disk).
+        """
+        spans: dict[str, Span | None] = {}
+        for symbol in self.symbols(exchange_name):
+            try:
+                spans[symbol] = data_span(exchange_name, symbol)
+            except EngineError:
+                spans[symbol] = None
+        return spans
+
+    def refresh_sources(self) -> None:
+        """Serve every exchange of the local ccxt cache (one per exchange id), offline.
+
+        An id that a module registered itself stays the module's. Call it after the user's
+        module loaded and whenever the cache may have changed (the launcher calls it).
+        """
+        for exchange_id in cached_exchange_ids():
+            try:
+                register_cache(exchange_id)
+            except EngineError:  # a module took the name meanwhile: it stays the module's
+                continue
+
+    def fit_request(self, request: RunRequest) -> tuple[RunRequest, tuple[str, ...]]:
+        """Check a request against the data before it runs; trim a range that overlaps it in part.
+
+        Returns the request to run (a date range when trimmed) and warnings saying why.
+
+        Raises:
+            EngineError: the frame is unknown, the symbol is unknown, or the frame lies
+                outside the data (the message says what the data covers).
+        """
+        window = self.frame_window(request)
+        fitted = fit_range(request.exchange_name, request.symbol, window.start_ms, window.end_ms)
+        if not fitted.warnings:
+            return request, ()
+        trimmed = request.model_copy(
+            update={"frame_name": None, "start_ms": fitted.start_ms, "end_ms": fitted.end_ms}
+        )
+        return trimmed, fitted.warnings
 
     def frame_window(self, request: RunRequest) -> FrameWindow:
         """Return the frame a request runs on, registering an ad-hoc frame for a date range.
@@ -382,6 +448,7 @@ class EngineBridge:
             persist: Stores the finished record (in this thread) and returns it as stored.
         """
         try:
+            request, _ = self.fit_request(request)
             window = self.frame_window(request)
         except EngineError as exc:
             self._post(RunFailed(request, *describe_error(exc)))
@@ -469,7 +536,10 @@ class EngineBridge:
             arrays = CandleArrays.from_candles(
                 get_candles(symbol, "1m", to_datetime(start_ms), minutes)
             )
-        return _merge(arrays, max(1, buckets))
+        # A source answers with the candles at or after start_ms, however late they are:
+        # never draw candles outside the range asked for.
+        inside = (arrays.timestamp >= start_ms) & (arrays.timestamp <= end_ms)
+        return _merge(arrays.take(np.flatnonzero(inside)), max(1, buckets))
 
 
 def _merge(arrays: CandleArrays, buckets: int) -> PriceSeries:
