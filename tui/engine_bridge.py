@@ -339,16 +339,26 @@ class EngineBridge:
 
     def _exchange_detail(self, schema: Any) -> str:
         name = _schema_name(schema, "exchange_name")
-        symbols = self.symbols(name)
-        if not symbols:
-            return "user code"
-        count = f"{len(symbols)} symbol{'s' if len(symbols) != 1 else ''}"
-        source = next((s for s in registered_sources() if s.exchange_name == name), None)
+        kind = self.exchange_kind(name)
+        return f"cache · {self._count(name)}" if kind == "cache" else kind
+
+    def _count(self, exchange_name: str) -> str:
+        count = len(self.symbols(exchange_name))
+        return f"{count} symbol{'s' if count != 1 else ''}"
+
+    def exchange_kind(self, exchange_name: str) -> str:
+        """Return where an exchange's candles come from, in a word or two.
+
+        `cache` (the local ccxt cache, offline), `N files`, `user code` (a module's
+        `get_candles`), else the store's symbol count (`5 symbols`, the demo market).
+        """
+        source = next((s for s in registered_sources() if s.exchange_name == exchange_name), None)
         if isinstance(source, CacheSource):
-            return f"ccxt cache · {count}"
+            return "cache"
         if isinstance(source, FileSource):
-            return f"files · {count}"
-        return count
+            count = len(source.files)
+            return f"{count} file{'s' if count != 1 else ''}"
+        return self._count(exchange_name) if self.symbols(exchange_name) else "user code"
 
     def symbols(self, exchange_name: str) -> tuple[str, ...]:
         """Return the symbols an exchange can serve, when it says (stores do; user code may not)."""
@@ -397,6 +407,13 @@ class EngineBridge:
             update={"frame_name": None, "start_ms": fitted.start_ms, "end_ms": fitted.end_ms}
         )
         return trimmed, fitted.warnings
+
+    def frame_span(self, frame_name: str) -> Span | None:
+        """Return the first and last time of a registered frame, None when it has none."""
+        for schema in engine.list_frames():
+            if schema.frame_name == frame_name and schema.start_date and schema.end_date:
+                return Span(to_ms(schema.start_date), to_ms(schema.end_date))
+        return None
 
     def frame_window(self, request: RunRequest) -> FrameWindow:
         """Return the frame a request runs on, registering an ad-hoc frame for a date range.

@@ -67,17 +67,17 @@ async def test_the_launcher_offers_files_and_the_cache_with_each_symbol_s_range(
         assert isinstance(launcher, LauncherModal)
         found = options(launcher, "#exchange")
         assert found["demo"] == "demo · 5 symbols"
-        assert found["csv"] == "csv · files · 1 symbol"
-        assert found["binance"] == "binance · ccxt cache · 1 symbol"
-        assert options(launcher, "#symbol")["BTCUSDT"] == "BTCUSDT  2024-01-01 → 12-31"
-        assert options(launcher, "#frame")["demo-7d"] == "demo-7d · 2024-12-25 → 12-31"
+        assert found["csv"] == "csv · 1 file"
+        assert found["binance"] == "binance · cache"
+        assert options(launcher, "#symbol")["BTCUSDT"] == "BTCUSDT 2024-01-01 → 12-31"
+        assert options(launcher, "#frame")["demo-7d"] == "demo-7d 2024-12-25 → 12-31"
 
         launcher.query_one("#exchange", Select).value = "csv"
         await pilot.pause()
-        assert options(launcher, "#symbol") == {"ETHUSDT": "ETHUSDT  2023-06-01 → 06-02"}
+        assert options(launcher, "#symbol") == {"ETHUSDT": "ETHUSDT 2023-06-01 → 06-02"}
         launcher.query_one("#exchange", Select).value = "binance"
         await pilot.pause()
-        assert options(launcher, "#symbol") == {"BTC/USDT": "BTC/USDT  2024-01-01 → 01-01"}
+        assert options(launcher, "#symbol") == {"BTC/USDT": "BTC/USDT 2024-01-01 → 01-01"}
 
 
 async def test_a_frame_outside_the_data_is_refused_in_the_launcher(own_data: Path) -> None:
@@ -88,7 +88,12 @@ async def test_a_frame_outside_the_data_is_refused_in_the_launcher(own_data: Pat
         await pilot.press("b")
         launcher = app.screen
         launcher.query_one("#exchange", Select).value = "csv"
-        launcher.query_one("#frame", Select).value = "demo-7d"
+        await pilot.pause()
+        # the demo frame misses the file's data: the launcher offers the data's range instead
+        assert launcher.query_one("#frame", Select).value == "__range__"
+        assert launcher.query_one("#start", Input).value == "2023-06-01"
+        assert launcher.query_one("#end", Input).value == "2023-06-02"
+        launcher.query_one("#frame", Select).value = "demo-7d"  # the trader insists
         await pilot.pause()
         await pilot.press("enter")
         await pilot.pause()

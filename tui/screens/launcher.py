@@ -157,12 +157,12 @@ class LauncherModal(ModalScreen[RunRequest | None]):
             self.query_one("#exchange", Select),
             exchanges,
             _pick(d.exchange_name if d else None, exchanges, "demo"),
-            {e.name: f"{e.name} · {e.detail}" for e in registry.exchanges},
+            {e.name: f"{e.name} · {self.bridge.exchange_kind(e.name)}" for e in registry.exchanges},
         )
         frame_select = self.query_one("#frame", Select)
         frame_select.set_options(
             [
-                *((f"{f.name} · {f.detail}", f.name) for f in frame_entries),
+                *((f"{f.name} {f.detail}", f.name) for f in frame_entries),
                 ("date range…", DATE_RANGE),
             ]
         )
@@ -202,7 +202,7 @@ class LauncherModal(ModalScreen[RunRequest | None]):
         self._spans = self.bridge.symbol_spans(exchange) if exchange is not None else {}
         symbols = list(self._spans)
         select = self.query_one("#symbol", Select)
-        select.set_options([(f"{s}  {_span_label(self._spans[s])}".strip(), s) for s in symbols])
+        select.set_options([(f"{s} {_span_label(self._spans[s])}".strip(), s) for s in symbols])
         choice = _pick(wanted, symbols)
         if choice is not None:
             select.value = choice
@@ -219,11 +219,20 @@ class LauncherModal(ModalScreen[RunRequest | None]):
 
     @on(Select.Changed, "#symbol")
     def _symbol_changed(self) -> None:
-        """Offer the symbol's data as the date range when the range typed does not meet it."""
+        """Offer the symbol's data as the range when the frame or range chosen misses it."""
         symbol = chosen(self.query_one("#symbol", Select))
         span = self._spans.get(symbol) if symbol is not None else None
-        if span is None or self.query_one("#frame", Select).value != DATE_RANGE:
+        if span is None:
             return
+        frame_select = self.query_one("#frame", Select)
+        frame = chosen(frame_select)
+        if frame is not None and frame != DATE_RANGE:
+            window = self.bridge.frame_span(frame)
+            if window is None or (
+                window.first_ms <= span.last_ms and span.first_ms <= window.last_ms
+            ):
+                return
+            frame_select.value = DATE_RANGE
         start, end = self.query_one("#start", Input), self.query_one("#end", Input)
         try:
             overlaps = to_ms(parse_date(start.value)) <= span.last_ms and span.first_ms <= to_ms(
