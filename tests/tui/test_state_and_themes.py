@@ -47,6 +47,13 @@ def record() -> RunRecord:
     )
 
 
+def add_entries(path: Path, table: str, entries: dict[str, object]) -> None:
+    """Add raw entries to a TinyDB state file, as another program (or a person) would."""
+    tables = json.loads(path.read_text(encoding="utf-8"))
+    tables.setdefault(table, {}).update(entries)
+    path.write_text(json.dumps(tables), encoding="utf-8")
+
+
 def test_runs_and_preferences_survive_a_reopen(tmp_path: Path) -> None:
     state = DeskState(tmp_path, CLOCK)
     stored = [state.add_run(record()), state.add_run(record())]
@@ -90,11 +97,9 @@ def test_a_run_whose_file_is_missing_is_listed_but_does_not_open(tmp_path: Path)
 def test_runs_stored_inline_by_the_first_layout_still_open(tmp_path: Path) -> None:
     state = DeskState(tmp_path, CLOCK)
     legacy = record()
-    with state._runs_lock:
-        run_id = state._runs_db.table("runs").insert(
-            legacy.model_dump(mode="json", exclude={"run_id"})
-        )
-    assert state.run(run_id) == legacy.model_copy(update={"run_id": run_id})
+    add_entries(tmp_path / "runs.json", "runs", {"4": legacy.model_dump(mode="json")})
+    assert state.run(4) == legacy.model_copy(update={"run_id": 4})
+    assert [r.run_id for r in DeskState(tmp_path, CLOCK).runs()] == [4]
 
 
 @pytest.mark.parametrize(
