@@ -193,6 +193,7 @@ class _StateFile:
 
     Attributes:
         path: The TinyDB file.
+        db: The TinyDB database of the file (write through `writing`).
         quarantine_path: Where entries of the wrong shape are set aside.
         notice: A message for the user when the previous file had to be moved aside.
     """

@@ -100,10 +100,15 @@ def tagged(tag: str, index: int) -> RunRecord:
     return template.model_copy(update={"report": f"# {tag} {index}\n", "signals": (signal,)})
 
 
+def template_file(tmp_path: Path) -> Path:
+    """Write the run the desk processes store (with their own tags) and return its path."""
+    path = tmp_path / "record.json"
+    path.write_text(record().model_dump_json(), encoding="utf-8")
+    return path
+
+
 def test_two_desks_storing_at_once_lose_no_run_and_share_no_id(tmp_path: Path) -> None:
-    state_dir, go = tmp_path / "state", tmp_path / "go"
-    template = tmp_path / "record.json"
-    template.write_text(record().model_dump_json(), encoding="utf-8")
+    state_dir, go, template = tmp_path / "state", tmp_path / "go", template_file(tmp_path)
     tags = ("left", "right")
     desks = [
         start_desk(tmp_path, "store", state_dir, template, tag, RUNS_PER_DESK, tmp_path / tag, go)
@@ -125,19 +130,26 @@ def test_two_desks_storing_at_once_lose_no_run_and_share_no_id(tmp_path: Path) -
     assert state.notice is None
 
 
-def test_a_run_deleted_by_one_desk_is_gone_for_the_other(tmp_path: Path) -> None:
-    state_dir = tmp_path / "state"
+def test_a_run_one_desk_stores_or_deletes_is_seen_by_the_other(tmp_path: Path) -> None:
+    state_dir, go, template = tmp_path / "state", tmp_path / "go", template_file(tmp_path)
     state = DeskState(state_dir, CLOCK)
-    first, second = state.add_run(record()), state.add_run(record())
-    assert [run.run_id for run in state.runs()] == [second.run_id, first.run_id]
-
-    finish(start_desk(tmp_path, "delete", state_dir, second.run_id))
+    first = state.add_run(record())
     assert [run.run_id for run in state.runs()] == [first.run_id]
-    assert state.run(second.run_id) is None
+
+    go.touch()
+    (second,) = json.loads(
+        finish(start_desk(tmp_path, "store", state_dir, template, "other", 1, tmp_path / "r", go))
+    )
+    assert [run.run_id for run in state.runs()] == [second, first.run_id]
+    assert state.run(second) == tagged("other", 0).model_copy(update={"run_id": second})
+
+    finish(start_desk(tmp_path, "delete", state_dir, second))
+    assert [run.run_id for run in state.runs()] == [first.run_id]
+    assert state.run(second) is None
     assert len(list((state_dir / "runs").iterdir())) == 1
 
     third = state.add_run(record())
-    assert third.run_id == second.run_id + 1  # a deleted id is never given to another run
+    assert third.run_id == second + 1  # a deleted id is never given to another run
     state.delete_run(first.run_id)
     assert json.loads(finish(start_desk(tmp_path, "list", state_dir))) == [third.run_id]
 
