@@ -6,14 +6,21 @@ import json
 import re
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
+from textual.message import Message
 
+from engine.strategies import register_builtin_strategies
+from tui.formatting import fixed_clock
+from tui.messages import RunFailed, RunStarted
+from tui.run_process import RunProcess
 from tui.runs import RunRecord
 from tui.state import DeskState, StateLockTimeout
 
+from .test_run_process import STATISTIC_NAMES, request
 from .test_state_and_themes import CLOCK, record
 
 RUNS_PER_DESK = 10
@@ -172,3 +179,24 @@ def test_a_lock_held_too_long_fails_with_the_lock_named(tmp_path: Path) -> None:
     finally:
         finish(holder)  # closes its stdin: it lets go of the lock and exits
     assert state.add_run(record()).run_id == stored.run_id + 1
+
+
+def test_a_backtest_whose_history_stays_locked_ends_failed_not_stuck(tmp_path: Path) -> None:
+    register_builtin_strategies()
+    state_dir, held = tmp_path / "state", tmp_path / "held"
+    state = DeskState(state_dir, CLOCK, lock_timeout=0.5)
+    holder = start_desk(tmp_path, "hold", state_dir, held)
+    posted: list[Message] = []
+    runs = RunProcess(tmp_path / "dump", STATISTIC_NAMES, fixed_clock(CLOCK()))
+    try:
+        wait_for(held)
+        runs.run(request(), threading.Event(), posted.append, history=state)
+    finally:
+        runs.close()
+        finish(holder)
+    assert isinstance(posted[0], RunStarted)
+    failed = posted[-1]
+    assert isinstance(failed, RunFailed) and failed.title == "StateLockTimeout"
+    assert failed.msg.startswith("the run finished but is not in the history")
+    assert str(state_dir / "runs.json.lock") in failed.msg
+    assert state.runs() == []
