@@ -141,7 +141,7 @@ class DeskApp(AnalysisApp):
         notices = [("Theme not loaded", problem) for problem in catalog.problems]
         notices += [("Keymap entry ignored", p) for p in (keymap.problems if keymap else ())]
         if state.notice:
-            notices.append(("State file moved aside", state.notice))
+            notices.append(("State set aside", state.notice))
         self.desk = MainScreen(state=state, clock=clock, module=module, notices=notices)
         self.bridge = EngineBridge(
             post=self.desk.post_message,

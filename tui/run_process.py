@@ -36,7 +36,7 @@ from engine.strategy import seed_signal_ids
 from tui.engine_bridge import EngineBridge, Post
 from tui.messages import RunFailed, RunFinished, SignalsReceived
 from tui.runs import RunRecord, RunRequest, SignalStatus, SignalView
-from tui.state import DeskState, write_run_file
+from tui.state import DeskState, StateLockTimeout, write_run_file
 
 POLL_SECONDS = 0.05
 """How often the relay looks at the user's cancel key while the child is quiet."""
@@ -207,7 +207,11 @@ class RunProcess:
                 closed += (v for v in message.signals if v.status is SignalStatus.CLOSED)
             elif isinstance(message, RunFinished):
                 record = message.record.model_copy(update={"signals": tuple(closed)})
-                message = RunFinished(self._stored(record, history, run_file))
+                try:
+                    message = RunFinished(self._stored(record, history, run_file))
+                except StateLockTimeout as exc:  # the run ends reported, never stuck at 100 %
+                    note = f"the run finished but is not in the history: {exc}"
+                    message = RunFailed(record.request, "StateLockTimeout", note)
             post(message)
 
     def _stored(
