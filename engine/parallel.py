@@ -31,6 +31,7 @@ from typing import Any, ParamSpec, TypeVar
 
 from engine.backtest import Backtest
 from engine.config import get_config, get_profile, set_config
+from engine.data.sources import Source, register_source, registered_sources
 from engine.errors import ConfigError, StrategyError
 from engine.events import error_emitter
 from engine.loader import load_module
@@ -164,12 +165,15 @@ class WorkerSetup:
         config: the caller's `CC_*` settings, as (key, value) pairs.
         modules: absolute paths of the user modules to load (files that call `add_*`).
         origin: the caller's process id (`here()`); a job running there skips the setup.
+        sources: the candle files and cached exchanges the caller registered
+            (`engine.data.sources`), registered again where missing or out of date.
     """
 
     profile: str
     config: tuple[tuple[str, float], ...]
     modules: tuple[str, ...]
     origin: str
+    sources: tuple[Source, ...] = ()
 
     @classmethod
     def capture(
@@ -189,13 +193,20 @@ class WorkerSetup:
             if modules is None
             else tuple(str(Path(m).expanduser().resolve()) for m in modules)
         )
-        return cls(profile or get_profile(), tuple(sorted(config.items())), files, here())
+        return cls(
+            profile or get_profile(),
+            tuple(sorted(config.items())),
+            files,
+            here(),
+            registered_sources(),
+        )
 
     def prepare(self, strategy_names: Sequence[str], exchange_name: str, frame_name: str) -> None:
         """Make this process ready to run the named backtests (nothing to do in the caller's).
 
-        Applies the settings, loads the user modules (only if a needed name is missing, and
-        each module once per process), then registers the built-in strategies.
+        Applies the settings, registers the caller's candle sources, loads the user modules
+        (only if a needed name is missing, and each module once per process), then registers
+        the built-in strategies.
 
         Raises:
             ConfigError: a name is still unknown after loading the modules.
@@ -210,6 +221,8 @@ class WorkerSetup:
         changed = {k: v for k, v in self.config if current.get(k) != v}
         if changed:
             set_config(changed)
+        for source in self.sources:
+            register_source(source)
         if _missing(strategy_names, exchange_name, frame_name):
             for path in self.modules:
                 if path not in _loaded_here:

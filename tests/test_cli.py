@@ -241,3 +241,149 @@ def test_ctrl_c_stops_cleanly(tmp_path: Path) -> None:
     assert process.returncode == 130
     assert "stopped by Ctrl+C" in err
     assert "Traceback" not in err
+
+
+def _cache_env(cache: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).parent.parent),
+        "BACKTEST_DESK_CACHE": str(cache),
+    }
+
+
+def _without(rows: list[dict[str, object]], *keys: str) -> list[dict[str, object]]:
+    """The rows without the keys that differ by design (random ids, the exchange's name)."""
+    return [{k: v for k, v in row.items() if k not in keys} for row in rows]
+
+
+def desk_with_cache(cache: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli", *args],
+        capture_output=True,
+        text=True,
+        env=_cache_env(cache),
+        timeout=180,
+    )
+
+
+def test_downloaded_candles_backtest_offline_exactly_like_the_same_candles_in_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from engine.data import candle_cache
+    from tests.engine.exchange_server import fake_binance
+
+    cache = tmp_path / "cache"
+    now = 1_704_067_200_000 + 3 * 86_400_000
+    with fake_binance(now) as server:
+        got = desk_with_cache(
+            cache,
+            "data",
+            "download",
+            "binance",
+            "BTC/USDT",
+            "--start",
+            "2024-01-01",
+            "--end",
+            "2024-01-03",
+            "--api-url",
+            server.url,
+        )
+        assert got.returncode == 0, got.stderr
+    # the server is gone: what follows reads the local cache only
+    monkeypatch.setenv("BACKTEST_DESK_CACHE", str(cache))
+    entry = candle_cache.load("binance", "BTC/USDT", "1m")
+    assert entry is not None and len(entry.candles) == 2 * 1440
+    c = entry.candles
+    rows = zip(
+        c.timestamp.tolist(),
+        c.open.tolist(),
+        c.high.tolist(),
+        c.low.tolist(),
+        c.close.tolist(),
+        c.volume.tolist(),
+        strict=True,
+    )
+    csv_file = tmp_path / "same.csv"
+    csv_file.write_text(
+        "timestamp,open,high,low,close,volume\n"
+        + "".join(",".join(map(repr, r)) + "\n" for r in rows)
+    )
+    cached = desk_with_cache(
+        cache, "backtest", "--exchange", "binance", "--symbol", "BTC/USDT", "--json"
+    )
+    from_file = desk_with_cache(cache, "backtest", "--candles", f"BTC/USDT={csv_file}", "--json")
+    assert cached.returncode == 0, cached.stderr
+    assert from_file.returncode == 0, from_file.stderr
+    a, b = json.loads(cached.stdout), json.loads(from_file.stdout)
+    assert a["exchange"] == "binance" and b["exchange"] == "csv"
+    assert a["statistics"]["total_signals"] > 10
+    assert a["statistics"] == b["statistics"]
+    assert _without(a["signals"], "signal", "exchange_name") == _without(
+        b["signals"], "signal", "exchange_name"
+    )
+
+    walker = desk_with_cache(
+        cache,
+        "walker",
+        "--exchange",
+        "binance",
+        "--symbols",
+        "BTCUSDT",
+        "--strategies",
+        "bracket",
+        "--serial",
+        "--json",
+    )
+    assert walker.returncode == 0, walker.stderr
+    ranking = json.loads(walker.stdout)["symbols"][0]
+    assert ranking["symbol"] == "BTC/USDT"
+    assert ranking["ranking"][0]["trades"] == a["statistics"]["total_signals"]
+
+    outside = desk_with_cache(
+        cache,
+        "backtest",
+        "--exchange",
+        "binance",
+        "--symbol",
+        "BTC/USDT",
+        "--start",
+        "2023-06-01",
+        "--end",
+        "2023-06-30",
+    )
+    assert outside.returncode == 1
+    assert "the data covers 2024-01-01 00:00 → 2024-01-02 23:59 (UTC)" in outside.stderr
+    assert (
+        "desk data download binance BTC/USDT --start 2023-06-01 --end 2023-07-01" in outside.stderr
+    )
+    assert outside.stdout == ""
+
+    missing = desk_with_cache(cache, "backtest", "--exchange", "kraken", "--symbol", "BTC/USD")
+    assert missing.returncode == 1
+    assert "desk data download kraken BTC/USD" in missing.stderr
+
+
+def test_a_range_partly_outside_the_file_is_trimmed_with_a_warning(tmp_path: Path) -> None:
+    csv_file = tmp_path / "BTCUSDT.csv"
+    csv_file.write_bytes(gzip.decompress(GOLDEN_DATA.read_bytes()))
+    first = desk("backtest", "--candles", str(csv_file), "--json")
+    assert first.returncode == 0, first.stderr
+    whole = json.loads(first.stdout)
+    assert whole["symbol"] == "BTCUSDT"  # from the file name
+    assert whole["warnings"] == []
+    wide = ("--start", "2020-01-01", "--end", "2030-01-01")
+    trimmed = desk("backtest", "--candles", str(csv_file), *wide, "--json")
+    assert trimmed.returncode == 0, trimmed.stderr
+    payload = json.loads(trimmed.stdout)
+    assert payload["statistics"] == whole["statistics"]  # the data's range, never padded
+    assert "the data covers" in payload["warnings"][0]
+    assert "instead of 2020-01-01 00:00 → 2030-01-01 00:00" in payload["warnings"][0]
+    shown = desk("backtest", "--candles", str(csv_file), *wide, "--no-report")
+    assert "warning: BTCUSDT on csv: the data covers" in shown.stderr
+
+
+def test_an_unknown_symbol_is_refused_before_the_run(tmp_path: Path) -> None:
+    run = desk("backtest", "--symbol", "DOGEUSDT", "--frame", "demo-7d")
+    assert run.returncode == 1
+    assert "exchange demo has no symbol 'DOGEUSDT'; it has BTCUSDT" in run.stderr
+    assert "strategy error" not in run.stderr

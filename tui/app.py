@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -141,7 +141,7 @@ class DeskApp(AnalysisApp):
         notices = [("Theme not loaded", problem) for problem in catalog.problems]
         notices += [("Keymap entry ignored", p) for p in (keymap.problems if keymap else ())]
         if state.notice:
-            notices.append(("State file moved aside", state.notice))
+            notices.append(("State set aside", state.notice))
         self.desk = MainScreen(state=state, clock=clock, module=module, notices=notices)
         self.bridge = EngineBridge(
             post=self.desk.post_message,
@@ -358,9 +358,16 @@ def make_app(
     )
 
 
-def run_desk(module: str | None = None) -> None:
-    """Open the desk in the terminal (what `desk` and `desk --module X` call)."""
-    make_app(module=module).run()
+def run_desk(module: str | None = None, notices: Sequence[str] = ()) -> None:
+    """Open the desk in the terminal (what `desk`, `desk --module X` and `--candles` call).
+
+    Args:
+        module: The user's strategy module, loaded beside the built-in strategies.
+        notices: Warnings to show at start (e.g. minutes missing from a candle file).
+    """
+    app = make_app(module=module)
+    app.desk.notices += tuple(("Candle data", text) for text in notices)
+    app.run()
 
 
 if __name__ == "__main__":

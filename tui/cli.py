@@ -12,7 +12,7 @@ import re
 import sys
 import threading
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -51,7 +51,10 @@ def _parser() -> argparse.ArgumentParser:
         description="backtest-desk: a keyboard-driven trading desk. With no command it opens "
         "the desk on the embedded demo market.",
     )
-    parser.add_argument("--module", help="a Python file of yours that calls add_* to register")
+    parser.add_argument(
+        "--module", help="a Python file of yours that calls add_* (beside the built-in strategies)"
+    )
+    add_candles_option(parser)
     verbs = parser.add_subparsers(dest="verb", metavar="COMMAND")
     bt = verbs.add_parser(
         "backtest",
@@ -62,10 +65,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     bt.add_argument("--module", dest="bt_module", help="a Python file that calls add_*")
     bt.add_argument("--strategy", default="bracket", help="strategy name (default: bracket)")
-    bt.add_argument("--symbol", default="BTCUSDT", help="symbol (default: BTCUSDT)")
-    bt.add_argument("--candles", help="a candle file: Binance klines (.csv/.zip) or 6-column CSV")
-    bt.add_argument("--exchange", help="exchange name (default: demo, or csv with --candles)")
-    bt.add_argument("--frame", help="a registered frame (default: demo-30d on the demo market)")
+    bt.add_argument(
+        "--symbol", help="symbol (default: BTCUSDT, or the symbol of the --candles file)"
+    )
+    add_candles_option(bt)
+    bt.add_argument(
+        "--exchange",
+        help="exchange name: demo (default), csv for --candles files, or a ccxt id such as "
+        "binance to read its local cache offline (desk data download fills it)",
+    )
+    bt.add_argument(
+        "--frame",
+        help="a registered frame (default: demo-30d on the demo market, else the data's range)",
+    )
     bt.add_argument("--start", help="first frame time, e.g. 2024-03-01 or 2024-03-01T12:00")
     bt.add_argument("--end", help="last frame time (inclusive)")
     bt.add_argument("--days", type=int, help="the last N days of the data")
@@ -96,6 +108,18 @@ def _parser() -> argparse.ArgumentParser:
     data_command.add_parser(verbs)
     _walker_parser(verbs)
     return parser
+
+
+def add_candles_option(parser: argparse.ArgumentParser) -> None:
+    """Declare `--candles FILE` (repeatable; `SYMBOL=FILE` names the symbol)."""
+    parser.add_argument(
+        "--candles",
+        action="append",
+        metavar="[SYMBOL=]FILE",
+        help="a candle file: Binance klines (.csv/.csv.gz/.zip) or timestamp,open,high,low,"
+        "close,volume; repeat it for more symbols (the symbol comes from the file name, e.g. "
+        "BTCUSDT-1m-2024-01.zip, or write BTCUSDT=btc.csv)",
+    )
 
 
 def add_profile_option(parser: argparse.ArgumentParser) -> None:
@@ -129,9 +153,20 @@ def _walker_parser(verbs: Any) -> None:
     walk.add_argument(
         "--strategies", help="comma-separated strategies (default: bracket,limit,sma_rsi)"
     )
-    walk.add_argument("--symbols", default="BTCUSDT", help="comma-separated (default: BTCUSDT)")
-    walk.add_argument("--exchange", help="exchange name (default: demo)")
-    walk.add_argument("--frame", help="a registered frame (default: demo-30d)")
+    walk.add_argument(
+        "--symbols", help="comma-separated (default: BTCUSDT, or every --candles file's symbol)"
+    )
+    add_candles_option(walk)
+    walk.add_argument(
+        "--exchange",
+        help="exchange name: demo (default), csv for --candles files, or a cached ccxt id",
+    )
+    walk.add_argument(
+        "--frame", help="a registered frame (default: demo-30d on demo, else the data's range)"
+    )
+    walk.add_argument("--start", help="first frame time, e.g. 2024-03-01 (instead of --frame)")
+    walk.add_argument("--end", help="last frame time (inclusive)")
+    walk.add_argument("--days", type=int, help="the last N days of the data")
     walk.add_argument("--metric", help="the metric to maximise (default: sharpe_ratio)")
     add_profile_option(walk)
     walk.add_argument("--serial", action="store_true", help="run in this process, one by one")
@@ -158,9 +193,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.data_command import data_command
 
         return data_command(args, sys.stdout, sys.stderr)
+    from engine.errors import EngineError
     from tui.app import run_desk
 
-    run_desk(module=args.module)
+    warnings: list[str] = []
+    if args.candles:
+        try:  # the files join the desk as the exchange `csv`, next to the demo market
+            warnings = register_data(None, args.candles, None)[2]
+        except (EngineError, OSError) as exc:
+            sys.stderr.write(f"error: {exc}\n")
+            return EXIT_FAILED
+    run_desk(module=args.module, notices=warnings)
     return EXIT_OK
 
 
@@ -178,55 +221,153 @@ def _parse_time(text: str, option: str) -> datetime:
 
 def _prepare(args: argparse.Namespace) -> tuple[str, str, list[str]]:
     """Register what the run needs; return (exchange, frame, warnings)."""
-    import engine
-    from engine.data.csv_import import csv_store
-    from engine.errors import ConfigError
     from engine.loader import load_module
     from engine.strategies import register_builtin_strategies
 
     register_builtin_strategies()
     if args.bt_module:
         load_module(args.bt_module)
-    warnings: list[str] = []
-    exchange = args.exchange or ("csv" if args.candles else "demo")
-    if args.candles:
-        store, warnings_found = csv_store(args.candles, args.symbol)
-        warnings.extend(warnings_found)
-        engine.add_exchange(
-            exchange_name=exchange,
-            get_candles=store.get_candles,
-            format_price=lambda symbol, price: f"{price:.2f}",
-            format_quantity=lambda symbol, quantity: f"{quantity:.8f}",
-            note=f"candles from {args.candles}",
-        )
-    custom_range = args.start or args.end or args.days
-    if args.frame and custom_range:
-        raise ConfigError("give either --frame or --start/--end/--days, not both")
-    if args.frame:
-        return exchange, args.frame, warnings
-    if not custom_range and exchange == "demo":
-        return exchange, "demo-30d", warnings
-    first, last = _data_range(exchange, args.symbol)
-    start = _parse_time(args.start, "--start") if args.start else first
-    end = _parse_time(args.end, "--end") if args.end else last
-    if args.days:
-        start = max(first, end - timedelta(days=args.days) + timedelta(minutes=1))
-    engine.add_frame(frame_name="cli", interval="1m", start_date=start, end_date=end)
-    return exchange, "cli", warnings
+    exchange, available, warnings = register_data(args.exchange, args.candles, args.symbol)
+    args.symbol = canonical_symbol(exchange, args.symbol or available[0])
+    frame, fitted = fit_frame(args, exchange, [args.symbol])
+    return exchange, frame, warnings + fitted
 
 
-def _data_range(exchange: str, symbol: str) -> tuple[datetime, datetime]:
+def register_data(
+    exchange: str | None, candles: Sequence[str] | None, symbol: str | None
+) -> tuple[str, list[str], list[str]]:
+    """Register the candles a headless run reads; return (exchange, its symbols, warnings).
+
+    `--candles` files become the exchange `csv` (or `--exchange`); a ccxt exchange id with
+    candles in the local cache is served from the cache, offline. A single file with
+    `--symbol` serves that symbol; otherwise each file's symbol comes from its name. The
+    symbols come first file first (the default symbol of a run).
+
+    Raises:
+        ConfigError: unknown exchange or symbol (with the command that downloads it).
+        DataError: a candle file is missing or malformed.
+    """
     import engine
-    from engine.errors import ConfigError
+    from engine.data import sources
+    from engine.data.csv_import import load_candles
+    from engine.registration import exchanges
+
+    warnings: list[str] = []
+    if candles:
+        if len(candles) == 1 and symbol and "=" not in candles[0]:
+            files = [(symbol, candles[0])]
+        else:
+            files = [sources.parse_candle_arg(text) for text in candles]
+        loaded = {}
+        for name, path in files:
+            found = load_candles(path)
+            loaded[name] = found.candles
+            warnings.extend(found.warnings)
+        exchange = exchange or "csv"
+        sources.register_source(sources.FileSource(exchange, tuple(files)), loaded)
+        return exchange, [name for name, _ in files], warnings
+    exchange = exchange or "demo"
+    if exchange != "demo":
+        sources.register_cache(exchange)
+    if not exchanges.has(exchange):
+        wanted = symbol or "BTC/USDT"
+        raise engine.ConfigError(
+            f"exchange {exchange} is not registered and the local cache has no candles of it; "
+            f"{sources.download_hint(exchange, wanted)}, or register it in --module"
+        )
+    store = engine.exchange_store(exchange)
+    return exchange, (store.symbols() if store is not None else None) or ["BTCUSDT"], warnings
+
+
+def canonical_symbol(exchange: str, symbol: str) -> str:
+    """Return the exchange's spelling of `symbol` (`BTCUSDT` finds a cached `BTC/USDT`).
+
+    Raises:
+        ConfigError: the exchange has no such symbol; for the ccxt cache the message names
+            the command that downloads it.
+    """
+    import engine
+    from engine.data import sources
 
     store = engine.exchange_store(exchange)
-    if store is None:
-        raise ConfigError(f"exchange {exchange} is user code: give --frame, or --start and --end")
-    ts = store.arrays(symbol).timestamp
-    return (
-        datetime.fromtimestamp(int(ts[0]) / 1000, tz=UTC),
-        datetime.fromtimestamp(int(ts[-1]) / 1000, tz=UTC),
+    if store is None or symbol in store.symbols():
+        return symbol
+    plain = {s.replace("/", "").upper(): s for s in store.symbols()}
+    found = plain.get(symbol.replace("/", "").upper())
+    if found is not None:
+        return found
+    cached = any(
+        isinstance(s, sources.CacheSource) and s.exchange_name == exchange
+        for s in sources.registered_sources()
     )
+    tail = f"; {sources.download_hint(exchange, symbol)}" if cached else ""
+    raise engine.ConfigError(
+        f"exchange {exchange} has no symbol {symbol!r}; it has "
+        f"{', '.join(store.symbols()) or 'no symbols'}{tail}"
+    )
+
+
+def fit_frame(
+    args: argparse.Namespace, exchange: str, symbols: Sequence[str]
+) -> tuple[str, list[str]]:
+    """Return the frame of a run over `symbols` and warnings, fitted to their data.
+
+    A registered frame or `--start/--end/--days` range outside the data is refused; one that
+    overlaps it in part is trimmed (a `cli` frame) with a warning. With no frame given, the
+    demo market runs its last 30 days and other data its whole range.
+
+    Raises:
+        ConfigError: both a frame and a range, a bad date, or a range outside the data.
+    """
+    import engine
+    from engine.data.coverage import data_span, fit_range
+    from engine.registration import frames
+
+    custom_range = args.start or args.end or args.days
+    if args.frame and custom_range:
+        raise engine.ConfigError("give either --frame or --start/--end/--days, not both")
+    if not args.frame and not custom_range and exchange == "demo":
+        args.frame = "demo-30d"
+    spans = [s for s in (data_span(exchange, symbol) for symbol in symbols) if s is not None]
+    if args.frame:
+        schema = next((f for f in engine.list_frames() if f.frame_name == args.frame), None)
+        if schema is None or schema.start_date is None or schema.end_date is None:
+            return args.frame, []  # the engine names the unknown frame
+        start, end = _ms(schema.start_date), _ms(schema.end_date)
+    elif not spans:
+        raise engine.ConfigError(
+            f"exchange {exchange} is user code and cannot say what it holds: "
+            "give --frame, or --start and --end"
+        )
+    else:
+        first = max(s.first_ms for s in spans)
+        last = min(s.last_ms for s in spans)
+        end = _ms(_parse_time(args.end, "--end")) if args.end else last
+        start = _ms(_parse_time(args.start, "--start")) if args.start else first
+        if args.days:
+            start = end - args.days * 86_400_000 + 60_000
+    if end < start:
+        raise engine.ConfigError("the range ends before it starts; check --start and --end")
+    warnings: list[str] = []
+    for symbol in symbols:
+        fitted = fit_range(exchange, symbol, start, end)
+        start, end = fitted.start_ms, fitted.end_ms
+        warnings.extend(fitted.warnings)
+    if args.frame and not warnings:
+        return args.frame, []
+    frames.remove("cli")
+    engine.add_frame(
+        frame_name="cli",
+        interval="1m",
+        start_date=datetime.fromtimestamp(start / 1000, tz=UTC),
+        end_date=datetime.fromtimestamp(end / 1000, tz=UTC),
+        note="the range given on the command line, inside the data",
+    )
+    return "cli", warnings
+
+
+def _ms(moment: datetime) -> int:
+    return round(moment.timestamp() * 1000)
 
 
 class _Progress:
@@ -479,8 +620,8 @@ def _csv(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _walker_setup(args: argparse.Namespace) -> str:
-    """Register what `desk walker` needs; return the walker's name."""
+def _walker_setup(args: argparse.Namespace) -> tuple[str, list[str], list[str]]:
+    """Register what `desk walker` needs; return (walker name, symbols, warnings)."""
     import engine
     from engine.errors import ConfigError
     from engine.loader import load_module
@@ -491,20 +632,25 @@ def _walker_setup(args: argparse.Namespace) -> str:
     if args.walker_module:
         load_module(args.walker_module)
     if args.walker:
-        options = ("strategies", "exchange", "frame", "metric")
+        options = ("strategies", "exchange", "frame", "metric", "candles", "start", "end", "days")
         given = [f"--{k}" for k in options if getattr(args, k)]
         if given:
             raise ConfigError(f"--walker takes its settings from the walker; drop {given[0]}")
-        return str(args.walker)
+        return str(args.walker), _csv(args.symbols or "BTCUSDT"), []
+    exchange, available, warnings = register_data(args.exchange, args.candles, None)
+    default = available if args.candles else available[:1]
+    wanted = _csv(args.symbols) if args.symbols else default
+    symbols = [canonical_symbol(exchange, symbol) for symbol in wanted]
+    frame, fitted = fit_frame(args, exchange, symbols)
     walkers.remove(CLI_WALKER)
     engine.add_walker(
         walker_name=CLI_WALKER,
-        exchange_name=args.exchange or "demo",
-        frame_name=args.frame or "demo-30d",
+        exchange_name=exchange,
+        frame_name=frame,
         strategies=_csv(args.strategies or "bracket,limit,sma_rsi"),
         metric=args.metric,
     )
-    return CLI_WALKER
+    return CLI_WALKER, symbols, warnings + fitted
 
 
 def _ranking_text(results: Any, profile: str) -> str:
@@ -562,11 +708,14 @@ def walker_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     unsubscribe = engine.listen_error(errors.append)
     show = not args.json and err.isatty()
     cancel = threading.Event()
-    symbols = _csv(args.symbols)
+    symbols: list[str] = []
     started = time.perf_counter()
     done = 0
     try:
-        name = _walker_setup(args)
+        name, symbols, warnings = _walker_setup(args)
+        if not args.json:
+            for warning in warnings:
+                err.write(f"warning: {warning}\n")
         rows = engine.Walker.run_symbols(
             symbols,
             walker_name=name,

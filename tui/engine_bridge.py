@@ -21,6 +21,14 @@ import numpy as np
 from textual.message import Message
 
 import engine
+from engine.data.coverage import Span, data_span, fit_range
+from engine.data.sources import (
+    CacheSource,
+    FileSource,
+    cached_exchange_ids,
+    register_cache,
+    registered_sources,
+)
 from engine.data.store import CandleArrays
 from engine.errors import EngineError, StrategyError
 from engine.loader import load_module
@@ -114,7 +122,13 @@ def _frame_detail(schema: Any) -> str:
     start, end = schema.start_date, schema.end_date
     if start is None or end is None:
         return schema.interval or ""
-    return f"{start:%Y-%m-%d} → {end:%Y-%m-%d}"
+    return span_text(to_ms(start), to_ms(end))
+
+
+def span_text(first_ms: int, last_ms: int) -> str:
+    """Return `2024-01-01 → 12-31`: the days a span covers, the year once when it is one."""
+    first, last = format_date(first_ms), format_date(last_ms)
+    return f"{first} → {last[5:] if first[:4] == last[:4] else last}"
 
 
 def signal_view(result: Any) -> SignalView | None:
@@ -342,13 +356,82 @@ class EngineBridge:
         )
 
     def _exchange_detail(self, schema: Any) -> str:
-        symbols = self.symbols(_schema_name(schema, "exchange_name"))
-        return f"{len(symbols)} symbols" if symbols else "user data"
+        name = _schema_name(schema, "exchange_name")
+        kind = self.exchange_kind(name)
+        return f"cache · {self._count(name)}" if kind == "cache" else kind
+
+    def _count(self, exchange_name: str) -> str:
+        count = len(self.symbols(exchange_name))
+        return f"{count} symbol{'s' if count != 1 else ''}"
+
+    def exchange_kind(self, exchange_name: str) -> str:
+        """Return where an exchange's candles come from, in a word or two.
+
+        `cache` (the local ccxt cache, offline), `N files`, `user code` (a module's
+        `get_candles`), else the store's symbol count (`5 symbols`, the demo market).
+        """
+        source = next((s for s in registered_sources() if s.exchange_name == exchange_name), None)
+        if isinstance(source, CacheSource):
+            return "cache"
+        if isinstance(source, FileSource):
+            count = len(source.files)
+            return f"{count} file{'s' if count != 1 else ''}"
+        return self._count(exchange_name) if self.symbols(exchange_name) else "user code"
 
     def symbols(self, exchange_name: str) -> tuple[str, ...]:
         """Return the symbols an exchange can serve, when it says (stores do; user code may not)."""
         store = engine.exchange_store(exchange_name)
         return tuple(store.symbols()) if store is not None else ()
+
+    def symbol_spans(self, exchange_name: str) -> dict[str, Span | None]:
+        """Return each symbol of an exchange with the span its candles cover (None: unknown).
+
+        Blocking the first time a cached symbol is asked for (it loads from disk).
+        """
+        spans: dict[str, Span | None] = {}
+        for symbol in self.symbols(exchange_name):
+            try:
+                spans[symbol] = data_span(exchange_name, symbol)
+            except EngineError:
+                spans[symbol] = None
+        return spans
+
+    def refresh_sources(self) -> None:
+        """Serve every exchange of the local ccxt cache (one per exchange id), offline.
+
+        An id that a module registered itself stays the module's. Call it after the user's
+        module loaded and whenever the cache may have changed (the launcher calls it).
+        """
+        for exchange_id in cached_exchange_ids():
+            try:
+                register_cache(exchange_id)
+            except EngineError:  # a module took the name meanwhile: it stays the module's
+                continue
+
+    def fit_request(self, request: RunRequest) -> tuple[RunRequest, tuple[str, ...]]:
+        """Check a request against the data before it runs; trim a range that overlaps it in part.
+
+        Returns the request to run (a date range when trimmed) and warnings saying why.
+
+        Raises:
+            EngineError: the frame is unknown, the symbol is unknown, or the frame lies
+                outside the data (the message says what the data covers).
+        """
+        window = self.frame_window(request)
+        fitted = fit_range(request.exchange_name, request.symbol, window.start_ms, window.end_ms)
+        if not fitted.warnings:
+            return request, ()
+        trimmed = request.model_copy(
+            update={"frame_name": None, "start_ms": fitted.start_ms, "end_ms": fitted.end_ms}
+        )
+        return trimmed, fitted.warnings
+
+    def frame_span(self, frame_name: str) -> Span | None:
+        """Return the first and last time of a registered frame, None when it has none."""
+        for schema in engine.list_frames():
+            if schema.frame_name == frame_name and schema.start_date and schema.end_date:
+                return Span(to_ms(schema.start_date), to_ms(schema.end_date))
+        return None
 
     def frame_window(self, request: RunRequest) -> FrameWindow:
         """Return the frame a request runs on, registering an ad-hoc frame for a date range.
@@ -400,6 +483,7 @@ class EngineBridge:
             persist: Stores the finished record (in this thread) and returns it as stored.
         """
         try:
+            request, _ = self.fit_request(request)
             window = self.frame_window(request)
         except EngineError as exc:
             self._post(RunFailed(request, *describe_error(exc)))
@@ -490,7 +574,10 @@ class EngineBridge:
             arrays = CandleArrays.from_candles(
                 get_candles(symbol, "1m", to_datetime(start_ms), minutes)
             )
-        return _merge(arrays, max(1, buckets))
+        # A source answers with the candles at or after start_ms, however late they are:
+        # never draw candles outside the range asked for.
+        inside = (arrays.timestamp >= start_ms) & (arrays.timestamp <= end_ms)
+        return _merge(arrays.take(np.flatnonzero(inside)), max(1, buckets))
 
 
 def _merge(arrays: CandleArrays, buckets: int) -> PriceSeries:

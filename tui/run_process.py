@@ -235,12 +235,12 @@ class RunProcess:
         """Store a finished run; a run the history cannot take ends as failed, with the reason."""
         try:
             return RunFinished(self._stored(record, history, run_file))
-        except Exception as exc:  # e.g. TinyDB raised: the run is done but not in the history
+        except Exception as exc:  # TinyDB raised, the lock stayed taken: the run is not listed
             title, message = describe_error(exc)
             return RunFailed(
                 record.request,
                 title,
-                f"the run finished but could not be stored in the history: {message}",
+                f"the run finished but is not in the history: {message}",
             )
 
     def _stored(

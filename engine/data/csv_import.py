@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 import numpy as np
 
 from engine.data import cache
-from engine.data.store import MINUTE_MS, CandleArrays, CandleStore
+from engine.data.store import MINUTE_MS, CandleArrays
 from engine.errors import DataError
 
 OHLCV_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
@@ -136,25 +136,6 @@ def load_candles(path: str | os.PathLike[str], use_cache: bool = True) -> Loaded
     if use_cache:
         cache.write(source, candles, warnings, layout)
     return LoadedCandles(candles, warnings, source, layout)
-
-
-def csv_store(path: str | os.PathLike[str], symbol: str) -> tuple[CandleStore, tuple[str, ...]]:
-    """Load a candle file into a new store under `symbol`.
-
-    Args:
-        path: A file `load_candles` reads.
-        symbol: The symbol the candles are stored under.
-
-    Returns:
-        The store and the warnings about missing minutes.
-
-    Raises:
-        DataError: The file is missing, unreadable or malformed.
-    """
-    loaded = load_candles(path)
-    store = CandleStore()
-    store.put(symbol, loaded.candles)
-    return store, loaded.warnings
 
 
 def _read_bytes(source: str) -> bytes:

@@ -269,4 +269,8 @@ def demo_store() -> CandleStore:
         A `CandleStore` whose symbols are `DEMO_SYMBOLS`; each symbol's candles
         `[DEMO_START_MS, DEMO_END_MS)` are generated when first requested.
     """
-    return CandleStore(loader=_load_year, symbols=DEMO_SYMBOLS)
+    return CandleStore(
+        loader=_load_year,
+        symbols=DEMO_SYMBOLS,
+        span_hint=lambda symbol: (DEMO_START_MS, DEMO_END_MS - MINUTE_MS),
+    )

@@ -180,7 +180,8 @@ class CandleStore:
     """One-minute candles of several symbols, loaded once, served as slices.
 
     A store can be filled eagerly with `put` or lazily through a `loader(symbol)` that
-    returns `CandleArrays` (the demo market generates symbols on first use). Its bound
+    returns `CandleArrays` (the demo market generates symbols on first use; its
+    `span_hint(symbol)` tells their first and last minutes without generating them). Its bound
     method `get_candles` has the signature of an exchange's `get_candles`, and the engine
     recognises it to take the array fast path instead of building candle lists.
     """
@@ -189,8 +190,10 @@ class CandleStore:
         self,
         loader: Callable[[str], CandleArrays] | None = None,
         symbols: Iterable[str] = (),
+        span_hint: Callable[[str], tuple[int, int]] | None = None,
     ) -> None:
         self._loader = loader
+        self._span_hint = span_hint
         self._known = list(symbols)
         self._data: dict[tuple[str, int], CandleArrays] = {}
         self._lock = threading.Lock()
@@ -207,6 +210,17 @@ class CandleStore:
     def symbols(self) -> list[str]:
         """Return the symbols this store holds or can load."""
         return list(self._known)
+
+    def span(self, symbol: str) -> tuple[int, int] | None:
+        """Return the open times of `symbol`'s first and last minutes, None with no candles.
+
+        A store that generates or loads its symbols lazily may know their span without
+        loading them (`span_hint`).
+        """
+        if (symbol, MINUTE_MS) not in self._data and self._span_hint is not None:
+            return self._span_hint(symbol)
+        ts = self.arrays(symbol).timestamp
+        return (int(ts[0]), int(ts[-1])) if len(ts) else None
 
     def arrays(self, symbol: str, interval: str = "1m") -> CandleArrays:
         """Return all candles of `symbol` at `interval` (aggregated from 1m and cached)."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.data.csv_import import LoadedCandles, csv_store, load_candles
+from engine.data.csv_import import LoadedCandles, load_candles
 from engine.errors import DataError
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -257,17 +257,3 @@ def test_many_gaps_are_summarised(tmp_path: Path) -> None:
     assert loaded.warnings[-1].endswith(
         "15 more gaps with 55 missing minutes; 25 gaps and 75 missing minutes in total"
     )
-
-
-def test_csv_store_serves_the_file_under_the_symbol(tmp_path: Path) -> None:
-    rows = [*ROWS[:2], (T0 + 5 * MINUTE, *ROWS[2][1:])]
-    path = write(tmp_path / "btc.csv", [HEADER, *ohlcv_lines(rows)])
-    store, warnings = csv_store(path, "BTCUSDT")
-    assert store.symbols() == ["BTCUSDT"]
-    assert [candle.timestamp for candle in store.get_candles("BTCUSDT", "1m", T0, 10)] == [
-        T0,
-        T0 + MINUTE,
-        T0 + 5 * MINUTE,
-    ]
-    assert len(warnings) == 1
-    assert "3 missing minutes" in warnings[0]

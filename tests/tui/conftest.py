@@ -21,6 +21,7 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg-state"))
     monkeypatch.setenv("BACKTEST_DESK_HOME", str(tmp_path / "desk-home"))
+    monkeypatch.setenv("BACKTEST_DESK_CACHE", str(tmp_path / "cache"))  # no cached exchanges
     monkeypatch.chdir(tmp_path)
     yield
 

@@ -193,7 +193,7 @@ async def test_a_history_that_cannot_store_a_run_fails_it_and_the_queue_goes_on(
         await settle(pilot)
         failed, finished = endings(seen)
         assert isinstance(failed, RunFailed) and failed.request.strategy_name == "bracket"
-        assert "could not be stored in the history" in failed.msg
+        assert "is not in the history" in failed.msg
         assert "Document with ID 1 already exists" in failed.msg
         assert (
             isinstance(finished, RunFinished) and finished.record.request.strategy_name == "limit"

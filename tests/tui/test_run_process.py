@@ -154,7 +154,7 @@ def test_a_run_the_history_cannot_store_ends_failed_and_the_next_run_works(
     failure = first[-1]
     assert isinstance(failure, RunFailed)
     assert failure.title == "ValueError"
-    assert "could not be stored in the history" in failure.msg
+    assert "is not in the history" in failure.msg
     assert "Document with ID 1 already exists" in failure.msg
     assert [type(m) for m in second if isinstance(m, ENDINGS)] == [RunFinished]
     assert second[-1].record.run_id == 1  # type: ignore[attr-defined]

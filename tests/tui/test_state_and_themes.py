@@ -12,7 +12,7 @@ import pytest
 from tui.formatting import STATISTICS, fixed_clock, format_stat_delta, format_timestamp, parse_date
 from tui.keymap import Keymap, load_keymap
 from tui.runs import Profile, RunRecord, RunRequest, SignalStatus, SignalView
-from tui.state import DeskState, default_state_dir
+from tui.state import DeskState, default_state_dir, write_run_file
 from tui.theming import DESK_VARIABLES, load_themes, parse_theme, user_theme_dir
 
 CLOCK = fixed_clock(datetime(2025, 1, 2, 9, 30, tzinfo=UTC))
@@ -45,6 +45,13 @@ def record() -> RunRecord:
         signals=(signal,),
         report="# Backtest Report: bracket\n",
     )
+
+
+def add_entries(path: Path, table: str, entries: dict[str, object]) -> None:
+    """Add raw entries to a TinyDB state file, as another program (or a person) would."""
+    tables = json.loads(path.read_text(encoding="utf-8"))
+    tables.setdefault(table, {}).update(entries)
+    path.write_text(json.dumps(tables), encoding="utf-8")
 
 
 def test_runs_and_preferences_survive_a_reopen(tmp_path: Path) -> None:
@@ -90,11 +97,9 @@ def test_a_run_whose_file_is_missing_is_listed_but_does_not_open(tmp_path: Path)
 def test_runs_stored_inline_by_the_first_layout_still_open(tmp_path: Path) -> None:
     state = DeskState(tmp_path, CLOCK)
     legacy = record()
-    with state._runs_lock:
-        run_id = state._runs_db.table("runs").insert(
-            legacy.model_dump(mode="json", exclude={"run_id"})
-        )
-    assert state.run(run_id) == legacy.model_copy(update={"run_id": run_id})
+    add_entries(tmp_path / "runs.json", "runs", {"4": legacy.model_dump(mode="json")})
+    assert state.run(4) == legacy.model_copy(update={"run_id": 4})
+    assert [r.run_id for r in DeskState(tmp_path, CLOCK).runs()] == [4]
 
 
 @pytest.mark.parametrize(
@@ -106,6 +111,7 @@ def test_runs_stored_inline_by_the_first_layout_still_open(tmp_path: Path) -> No
             "not written by backtest-desk",
         ),
         (json.dumps([1, 2, 3]), "not a TinyDB file"),
+        (json.dumps({"meta": {"1": 5}}), "not written by backtest-desk"),
     ],
 )
 def test_a_bad_state_file_is_moved_aside_with_a_notice(
@@ -119,6 +125,101 @@ def test_a_bad_state_file_is_moved_aside_with_a_notice(
     assert state.runs() == []
     state.add_run(record())
     assert len(DeskState(tmp_path, CLOCK).runs()) == 1
+
+
+def quarantined(path: Path) -> list[tuple[str, str, object]]:
+    """Return the (table, id, entry) of every entry set aside beside the state file `path`."""
+    data = json.loads(path.with_name(f"{path.name}.quarantine.json").read_text(encoding="utf-8"))
+    return [(e["table"], e["id"], e["entry"]) for e in data["entries"]]
+
+
+def test_entries_of_the_wrong_shape_are_set_aside_with_a_notice(tmp_path: Path) -> None:
+    state = DeskState(tmp_path, CLOCK)
+    first, second = state.add_run(record()), state.add_run(record())
+    state.theme = "desk-light"
+    state.close()
+    bad_prefs: dict[str, object] = {
+        "2": {"key": "last_request", "value": {"symbol": 1}},
+        "3": [1, 2],
+        "4": {"key": "theme", "value": 5},
+    }
+    summary = first.summary().model_dump(mode="json") | {"detail": f"{'0' * 32}.json"}
+    bad_runs: dict[str, object] = {
+        "5": summary | {"frame_label": 3},
+        "6": "a run",
+        "seven": summary,
+        "8": {k: v for k, v in summary.items() if k != "detail"},
+    }
+    add_entries(tmp_path / "desk.json", "prefs", bad_prefs)
+    add_entries(tmp_path / "runs.json", "runs", bad_runs)
+
+    again = DeskState(tmp_path, CLOCK)
+    assert again.notice is not None
+    assert f"3 entries of {tmp_path / 'desk.json'} did not fit" in again.notice
+    assert f"4 entries of {tmp_path / 'runs.json'} did not fit" in again.notice
+    assert str(tmp_path / "runs.json.quarantine.json") in again.notice
+    assert "run 5 does not validate (frame_label: Input should be a valid string" in again.notice
+    assert quarantined(tmp_path / "desk.json") == [("prefs", k, v) for k, v in bad_prefs.items()]
+    assert quarantined(tmp_path / "runs.json") == [("runs", k, v) for k, v in bad_runs.items()]
+    assert again.theme == "desk-light"
+    assert again.last_request is None
+    assert [r.run_id for r in again.runs()] == [second.run_id, first.run_id]
+    assert again.run(first.run_id) == first
+    again.last_request = REQUEST
+    assert again.add_run(record()).run_id == second.run_id + 1
+
+    third = DeskState(tmp_path, CLOCK)
+    assert third.notice is None  # told once: what was set aside stays aside
+    assert third.last_request == REQUEST and third.theme == "desk-light"
+    assert len(third.runs()) == 3
+
+
+@pytest.mark.parametrize("detail", ["../../outside.json", "ABSOLUTE"])
+def test_a_run_naming_a_file_outside_runs_is_neither_read_nor_deleted(
+    tmp_path: Path, detail: str
+) -> None:
+    outside = tmp_path / "outside.json"
+    write_run_file(outside, record())
+    content = outside.read_text(encoding="utf-8")
+    detail = str(outside) if detail == "ABSOLUTE" else detail
+    state_dir = tmp_path / "state"
+    state = DeskState(state_dir, CLOCK)
+    kept = state.add_run(record())
+    entry = kept.summary().model_dump(mode="json") | {"detail": detail}
+    add_entries(state_dir / "runs.json", "runs", {"7": entry})
+
+    assert state.run(7) is None
+    state.delete_run(7)
+    assert outside.read_text(encoding="utf-8") == content
+    assert state.notice is not None
+    assert f"run 7 names the run file {detail!r}, not a plain <hex>.json file" in state.notice
+    assert [r.run_id for r in state.runs()] == [kept.run_id]
+    assert quarantined(state_dir / "runs.json") == [("runs", "7", entry)]
+    assert DeskState(state_dir, CLOCK).notice is None
+
+
+def test_a_run_file_that_is_a_symbolic_link_is_never_followed(tmp_path: Path) -> None:
+    outside = tmp_path / "outside.json"
+    write_run_file(outside, record())
+    state_dir = tmp_path / "state"
+    state = DeskState(state_dir, CLOCK)
+    linked, kept = state.add_run(record()), state.add_run(record())
+    index = json.loads((state_dir / "runs.json").read_text(encoding="utf-8"))
+    link = state_dir / "runs" / index["runs"][str(linked.run_id)]["detail"]
+    link.unlink()
+    link.symlink_to(outside)
+    (state_dir / "runs.json.quarantine.json").write_text("{broken", encoding="utf-8")
+
+    assert state.run(linked.run_id) is None
+    state.delete_run(linked.run_id)
+    assert outside.exists() and link.is_symlink()
+    assert state.notice is not None and "is a symbolic link" in state.notice
+    assert [r.run_id for r in state.runs()] == [kept.run_id]
+    assert state.run(kept.run_id) == kept
+    aside = state_dir / "runs.json.quarantine.json.20250102-093000.bad"
+    assert aside.read_text(encoding="utf-8") == "{broken"
+    assert [doc_id for _, doc_id, _ in quarantined(state_dir / "runs.json")] == [str(linked.run_id)]
+    assert DeskState(state_dir, CLOCK).notice is None
 
 
 def test_state_dir_respects_the_environment() -> None:

@@ -16,7 +16,9 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select
 
-from tui.engine_bridge import EngineBridge
+from engine.data.coverage import Span
+from engine.errors import EngineError
+from tui.engine_bridge import EngineBridge, span_text
 from tui.formatting import format_date, parse_date, to_ms
 from tui.runs import Profile, RunRequest
 
@@ -28,13 +30,25 @@ def _radio_id(profile: Profile) -> str:
     return f"profile-{profile.value.replace('.', '-')}"
 
 
-def _choose(select: Select[str], options: Sequence[str], value: str | None) -> None:
-    """Offer `options` and select `value` (blank when there is none)."""
-    select.set_options([(o, o) for o in options])
+def _choose(
+    select: Select[str], options: Sequence[str], value: str | None, labels: Mapping[str, str]
+) -> None:
+    """Offer `options` (shown with their labels) and select `value` (blank when there is none)."""
+    select.set_options([(labels.get(o, o), o) for o in options])
     if value is None:
         select.clear()
     else:
         select.value = value
+
+
+def chosen(select: Select[str]) -> str | None:
+    """Return a Select's value, None when it is blank (whatever Textual calls blank)."""
+    value = select.value
+    return value if isinstance(value, str) and not select.is_blank() else None
+
+
+def _span_label(span: Span | None) -> str:
+    return "" if span is None else span_text(span.first_ms, span.last_ms)
 
 
 def _pick(wanted: str | None, available: Sequence[str], fallback: str | None = None) -> str | None:
@@ -58,13 +72,21 @@ class LauncherModal(ModalScreen[RunRequest | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Cancel", id="launcher-cancel"),
-        Binding("enter", "run", "Run", tooltip="Start the backtest", id="launcher-run"),
+        Binding(
+            "enter",
+            "run",
+            "Run",
+            tooltip="Start the backtest (from any field)",
+            priority=True,
+            id="launcher-run",
+        ),
     ]
 
     def __init__(self, bridge: EngineBridge) -> None:
         super().__init__(classes="modal")
         self.bridge = bridge
         self.defaults: RunRequest | None = None
+        self._spans: dict[str, Span | None] = {}
 
     def prepare(self, defaults: RunRequest | None, preset: Mapping[str, str] | None = None) -> None:
         """Fill the form for the next opening.
@@ -118,23 +140,32 @@ class LauncherModal(ModalScreen[RunRequest | None]):
 
     def _fill(self) -> None:
         """Show what is registered now with the defaults chosen; focus Run, so `enter` runs."""
+        self.bridge.refresh_sources()
         registry = self.bridge.registry()
         strategies = [e.name for e in registry.strategies]
         exchanges = [e.name for e in registry.exchanges]
-        frames = [e.name for e in registry.frames if not e.name.startswith("desk-")]
+        frame_entries = [e for e in registry.frames if not e.name.startswith("desk-")]
+        frames = [e.name for e in frame_entries]
         d = self.defaults
         _choose(
             self.query_one("#strategy", Select),
             strategies,
             _pick(d.strategy_name if d else None, strategies),
+            {},
         )
         _choose(
             self.query_one("#exchange", Select),
             exchanges,
             _pick(d.exchange_name if d else None, exchanges, "demo"),
+            {e.name: f"{e.name} · {self.bridge.exchange_kind(e.name)}" for e in registry.exchanges},
         )
         frame_select = self.query_one("#frame", Select)
-        frame_select.set_options([*((f, f) for f in frames), ("date range…", DATE_RANGE)])
+        frame_select.set_options(
+            [
+                *((f"{f.name} {f.detail}", f.name) for f in frame_entries),
+                ("date range…", DATE_RANGE),
+            ]
+        )
         frame_select.value = (
             DATE_RANGE
             if d is None or d.is_custom_range
@@ -167,10 +198,11 @@ class LauncherModal(ModalScreen[RunRequest | None]):
         return ""
 
     def _fill_symbols(self, wanted: str | None) -> None:
-        exchange = self.query_one("#exchange", Select).value
-        symbols = list(self.bridge.symbols(str(exchange))) if exchange is not Select.BLANK else []
+        exchange = chosen(self.query_one("#exchange", Select))
+        self._spans = self.bridge.symbol_spans(exchange) if exchange is not None else {}
+        symbols = list(self._spans)
         select = self.query_one("#symbol", Select)
-        select.set_options([(s, s) for s in symbols])
+        select.set_options([(f"{s} {_span_label(self._spans[s])}".strip(), s) for s in symbols])
         choice = _pick(wanted, symbols)
         if choice is not None:
             select.value = choice
@@ -183,8 +215,39 @@ class LauncherModal(ModalScreen[RunRequest | None]):
 
     @on(Select.Changed, "#exchange")
     def _exchange_changed(self) -> None:
-        current = self.query_one("#symbol", Select).value
-        self._fill_symbols(None if current is Select.BLANK else str(current))
+        self._fill_symbols(chosen(self.query_one("#symbol", Select)))
+
+    @on(Select.Changed, "#symbol")
+    def _symbol_changed(self) -> None:
+        """Offer the symbol's data as the range when the frame or range chosen misses it."""
+        symbol = chosen(self.query_one("#symbol", Select))
+        span = self._spans.get(symbol) if symbol is not None else None
+        if span is None:
+            return
+        frame_select = self.query_one("#frame", Select)
+        frame = chosen(frame_select)
+        if frame is not None and frame != DATE_RANGE:
+            window = self.bridge.frame_span(frame)
+            if window is None or (
+                window.first_ms <= span.last_ms and span.first_ms <= window.last_ms
+            ):
+                return
+            frame_select.value = DATE_RANGE
+        start, end = self.query_one("#start", Input), self.query_one("#end", Input)
+        try:
+            overlaps = to_ms(parse_date(start.value)) <= span.last_ms and span.first_ms <= to_ms(
+                parse_date(end.value, end_of_day=True)
+            )
+        except ValueError:  # empty or unreadable: offer the data's range
+            overlaps = False
+        if not overlaps:
+            start.value, end.value = format_date(span.first_ms), format_date(span.last_ms)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Let `enter` pick in an open drop-down list; everywhere else it runs."""
+        if action == "run":
+            return not any(select.expanded for select in self.query(Select))
+        return True
 
     @on(Select.Changed, "#frame")
     def _frame_changed(self) -> None:
@@ -204,31 +267,32 @@ class LauncherModal(ModalScreen[RunRequest | None]):
         self.dismiss(None)
 
     def action_run(self) -> None:
-        """Validate the form and start the run."""
+        """Validate the form against the data and start the run (or say what is wrong)."""
         try:
-            request = self._request()
-        except ValueError as exc:
+            request, warnings = self.bridge.fit_request(self._request())
+        except (ValueError, EngineError) as exc:
             self.query_one("#launcher-error", Label).update(str(exc))
             return
+        for warning in warnings:
+            self.app.notify(warning, title="Range trimmed to the data", severity="warning")
         self.dismiss(request)
 
     def _request(self) -> RunRequest:
-        strategy = self.query_one("#strategy", Select).value
-        exchange = self.query_one("#exchange", Select).value
-        if strategy is Select.BLANK:
-            raise ValueError("no strategy is registered: load a module with --module")
-        if exchange is Select.BLANK:
-            raise ValueError("no exchange is registered")
-        symbol_select = self.query_one("#symbol", Select)
+        strategy = chosen(self.query_one("#strategy", Select))
+        exchange = chosen(self.query_one("#exchange", Select))
+        if strategy is None:
+            raise ValueError("choose a strategy (none registered? load a module with --module)")
+        if exchange is None:
+            raise ValueError("choose an exchange")
         if self.query_one("#symbol-row").display:
             symbol = self.query_one("#symbol-input", Input).value.strip()
         else:
-            symbol = "" if symbol_select.value is Select.BLANK else str(symbol_select.value)
+            symbol = chosen(self.query_one("#symbol", Select)) or ""
         if not symbol:
             raise ValueError("choose a symbol, e.g. BTCUSDT")
         pressed = self.query_one(RadioSet).pressed_index
         profile = list(PROFILE_LABELS)[max(pressed, 0)]
-        frame = str(self.query_one("#frame", Select).value)
+        frame = chosen(self.query_one("#frame", Select)) or DATE_RANGE
         if frame != DATE_RANGE:
             return RunRequest(
                 strategy_name=str(strategy),

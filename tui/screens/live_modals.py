@@ -54,13 +54,13 @@ class LiveLauncherModal(ModalScreen[LoopSpec | None]):
                 yield Label("Strategy")
                 yield Select(
                     [(s, s) for s in self.strategies],
-                    value=d.strategy_name if d.strategy_name in self.strategies else Select.BLANK,
+                    value=d.strategy_name if d.strategy_name in self.strategies else Select.NULL,
                     id="live-strategy",
                 )
                 yield Label("Symbol")
                 yield Select(
                     [(s, s) for s in self.symbols],
-                    value=d.symbol if d.symbol in self.symbols else Select.BLANK,
+                    value=d.symbol if d.symbol in self.symbols else Select.NULL,
                     id="live-symbol",
                 )
                 yield Label("Clock")

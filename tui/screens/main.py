@@ -165,6 +165,8 @@ class MainScreen(Screen[None]):
             self.log_line(text, "warning")
             self.notify(text, title=title, severity="warning", timeout=10)
         self.bridge.register_builtins()
+        if self.module is None:
+            self.bridge.refresh_sources()
         self._describe_market()
         self.refresh_registry()
         if self.module is None:
@@ -225,7 +227,8 @@ class MainScreen(Screen[None]):
         self._chart_overview(record.request, signals=True)
 
     def on_module_loaded(self, event: ModuleLoaded) -> None:
-        """Show the module's schemas."""
+        """Show the module's schemas (and the cached exchanges it did not register itself)."""
+        self.bridge.refresh_sources()
         self._describe_market()
         self.refresh_registry()
         self.log_line(f"loaded {event.path}")
@@ -233,6 +236,7 @@ class MainScreen(Screen[None]):
 
     def on_module_load_failed(self, event: ModuleLoadFailed) -> None:
         """Show why the module did not load; the desk goes on with the built-in strategies."""
+        self.bridge.refresh_sources()
         self._describe_market()
         self.refresh_registry()
         self.call_after_refresh(self._restore_last_run)
