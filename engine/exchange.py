@@ -245,10 +245,10 @@ class ClientExchange:
         if self.store is None or self.settings.legacy:
             return None
         try:
-            opens = self.store.arrays(symbol, "1m").timestamp
+            span = self.store.span(symbol)
         except DataError:  # an unknown symbol: the run reports it at its first frame
             return None
-        return int(opens[0]) + MINUTE_MS if len(opens) else None
+        return span[0] + MINUTE_MS if span is not None else None
 
     def format_price(self, symbol: str, price: float) -> str:
         """Format a price the way the exchange wants it."""
