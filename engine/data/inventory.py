@@ -101,19 +101,21 @@ def describe(
     )
 
 
+def cache_dataset(entry: candle_cache.CacheEntry) -> DatasetInfo:
+    """Return the facts of one entry of the ccxt cache."""
+    return describe(
+        entry.candles,
+        kind=CACHE_KIND,
+        exchange=entry.exchange,
+        symbol=entry.symbol,
+        timeframe=entry.timeframe,
+        path=entry.path,
+    )
+
+
 def cached_datasets() -> list[DatasetInfo]:
     """Return the facts of every readable entry of the ccxt cache, sorted by path."""
-    return [
-        describe(
-            entry.candles,
-            kind=CACHE_KIND,
-            exchange=entry.exchange,
-            symbol=entry.symbol,
-            timeframe=entry.timeframe,
-            path=entry.path,
-        )
-        for entry in candle_cache.entries()
-    ]
+    return [cache_dataset(entry) for entry in candle_cache.entries()]
 
 
 def file_dataset(symbol: str, path: str | os.PathLike[str]) -> DatasetInfo:
