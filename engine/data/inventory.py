@@ -95,7 +95,8 @@ def describe(
         return DatasetInfo(kind, exchange, symbol, timeframe, None, None, 0, 0, zero, Path(path))
     first, last = int(ts[0]), int(ts[-1])
     expected = (last - first) // step + 1
-    missing = (expected - len(np.unique(ts))) * minutes
+    occupied = len(np.unique((ts - first) // step))  # grid slots holding a candle
+    missing = (expected - occupied) * minutes
     return DatasetInfo(
         kind, exchange, symbol, timeframe, first, last, len(ts), missing, zero, Path(path)
     )

@@ -96,6 +96,14 @@ def test_a_missing_hourly_candle_fills_its_hour() -> None:
     assert info(data, "1h").missing_minutes == 60
 
 
+def test_candles_off_the_grid_never_make_negative_missing_minutes() -> None:
+    # one-minute candles stored as 5m (a bad source): 10 candles in two 5m slots
+    data = candles([at(0, 0, m) for m in range(10)])
+    facts = info(data, "5m")
+    assert (facts.rows, facts.missing_minutes) == (10, 0)
+    assert gap_calendar(data, "5m").missing.sum() == 0
+
+
 def test_the_calendar_of_no_candles_is_empty() -> None:
     calendar = gap_calendar(candles([]), "1m")
     assert calendar.days.size == 0 and calendar.missing.shape == (0, 24)
