@@ -70,7 +70,12 @@ def minute_text(ms: int | None) -> str:
     return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def _ms(text: str, option: str) -> int:
+def parse_date(text: str, option: str) -> int:
+    """Return the epoch ms of a UTC date or time (`2024-03-01`, `2024-03-01 06:00`).
+
+    Raises:
+        ConfigError: `text` is not a date; the message names `option` and the value.
+    """
     from engine.errors import ConfigError
 
     try:
@@ -101,7 +106,7 @@ def _download(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from engine.errors import ConfigError
     from engine.secrets import exchange_credentials
 
-    start, end = _ms(args.start, "--start"), _ms(args.end, "--end")
+    start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     if end <= start:
         raise ConfigError(f"--end {args.end} must come after --start {args.start}")
     market = CcxtMarket(
