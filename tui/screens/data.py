@@ -207,7 +207,6 @@ class DataScreen(Screen[None]):
         if current in keys:
             table.move_cursor(row=keys.index(current))
         if not infos:
-            self.query_one(GapCalendarView).show(None)
             self._status("Nothing cached yet: press n to download candles.")
         self.show_calendar()
 
@@ -397,8 +396,7 @@ class DataScreen(Screen[None]):
                 severity="warning",
             )
             return
-        if self.downloading is not None:
-            self._busy()
+        if self._busy():
             return
 
         def answered(delete: bool | None) -> None:
