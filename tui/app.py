@@ -22,6 +22,8 @@ from tui.keymap import Keymap, load_keymap, user_keymap_path
 from tui.run_process import RunProcess
 from tui.runs import RunRequest
 from tui.screens.compare import CompareScreen
+from tui.screens.data import DataScreen
+from tui.screens.data_download import DownloadModal
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
 from tui.screens.launcher import LauncherModal
@@ -93,6 +95,14 @@ class DeskApp(AnalysisApp):
             "Live",
             tooltip="Live paper loops: positions, signals, partial alerts",
             id="show-live",
+        ),
+        Binding(
+            "D",
+            "show_data",
+            "Data",
+            tooltip="Cached candles and candle files: gaps, downloads",
+            show=False,
+            id="show-data",
         ),
         Binding("t", "pick_theme", "Theme", tooltip="Switch the colour theme", id="pick-theme"),
         Binding(
@@ -256,6 +266,11 @@ class DeskApp(AnalysisApp):
             self.install_screen(LiveScreen(self.state.path.parent / "live"), LIVE_SCREEN)
         self.push_screen(LIVE_SCREEN)
 
+    def action_show_data(self) -> None:
+        """Open the data screen: cached datasets, their gaps, downloads."""
+        if not isinstance(self.screen, DataScreen):
+            self.push_screen(DataScreen())
+
     def action_pick_theme(self) -> None:
         """Open the theme picker (the highlighted theme applies at once)."""
         if isinstance(self.screen, ThemeScreen):
@@ -299,6 +314,7 @@ def help_sections() -> list[tuple[str, list[BindingType]]]:
         ("Registry", RegistryTree.BINDINGS),
         ("Launcher", LauncherModal.BINDINGS),
         ("History", HistoryScreen.BINDINGS),
+        ("Data", [*DataScreen.BINDINGS, *DownloadModal.BINDINGS]),
         ("Run", RunScreen.BINDINGS),
         ("Compare", CompareScreen.BINDINGS),
         ("Reports", [*ReportsScreen.BINDINGS, *ReportScroll.BINDINGS]),

@@ -134,3 +134,34 @@ def entries() -> list[CacheEntry]:
         if entry is not None:
             found.append(entry)
     return found
+
+
+def _plain(symbol: str) -> str:
+    """Return a symbol without separators, upper case (`btc/usdt` and `BTCUSDT` match)."""
+    return re.sub(r"[^A-Za-z0-9]", "", symbol).upper()
+
+
+def delete(exchange: str, symbol: str, timeframe: str = "1m") -> CacheEntry:
+    """Remove the cache file of an exchange's symbol and timeframe; return what it held.
+
+    The symbol matches with or without separators (`BTCUSDT` finds `BTC/USDT`).
+
+    Raises:
+        DataError: Nothing is cached under that name; the message lists what is cached.
+    """
+    from engine.errors import DataError
+
+    cached = entries()
+    for entry in cached:
+        if (
+            entry.exchange == exchange
+            and entry.timeframe == timeframe
+            and _plain(entry.symbol) == _plain(symbol)
+        ):
+            entry.path.unlink()
+            return entry
+    held = ", ".join(f"{e.exchange} {e.symbol} --timeframe {e.timeframe}" for e in cached)
+    raise DataError(
+        f"nothing cached for {exchange} {symbol} --timeframe {timeframe}; "
+        + (f"the cache holds: {held}" if held else "the cache is empty")
+    )

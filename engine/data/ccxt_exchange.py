@@ -7,6 +7,7 @@ API keys come from `engine.secrets` and never leave memory.
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from urllib.parse import urlsplit
 
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.data import candle_cache
-from engine.data.candle_cache import Gap
+from engine.data.candle_cache import Gap, Span
 from engine.data.store import CandleArrays, to_ms
 from engine.errors import ConfigError, DataError, TemporaryError
 from engine.intervals import interval_ms
@@ -26,12 +27,18 @@ PAGE_LIMIT = 1000
 
 @dataclass(frozen=True, slots=True)
 class Download:
-    """The result of a history download: the candles of the range and what is missing."""
+    """The result of a history download: the candles of the range and what is missing.
+
+    `cancelled` tells a download stopped by its `cancel` event; `fetched` holds the ranges
+    asked of the exchange this time (a cancelled download's end where it stopped).
+    """
 
     candles: CandleArrays
     gaps: tuple[Gap, ...]
     requests: int
     from_cache: bool
+    cancelled: bool = False
+    fetched: tuple[Span, ...] = ()
 
 
 def _with_base(url: Any, base: str) -> Any:
@@ -195,47 +202,81 @@ class CcxtMarket:
         timeframe: str = "1m",
         *,
         use_cache: bool = True,
+        refresh: bool = False,
         progress: Callable[[int, int], Any] | None = None,
+        cancel: threading.Event | None = None,
     ) -> Download:
         """Download candles opening in `[start_ms, end_ms)`, page by page; cache them.
 
-        Ranges already in the cache are not asked again. `progress(done_ms, total_ms)` is
-        called after each page. Gaps are the candles the exchange did not return.
+        Ranges already in the cache are not asked again unless `refresh` is set (then the
+        whole range is downloaded and its new candles replace the cached ones).
+        `progress(done_ms, total_ms)` is called after each page. `cancel` is checked before
+        each page: once set, the download stops, keeps the pages it got and marks only the
+        ranges they cover as downloaded. Gaps are the candles the exchange did not return.
         """
         step = interval_ms(timeframe)
         unified = self.symbol(symbol)
         cached = candle_cache.load(self.id, unified, timeframe) if use_cache else None
         spans = cached.spans if cached is not None else ()
-        parts = [cached.candles] if cached is not None else []
+        pages: list[CandleArrays] = []
         requests = 0
-        todo = candle_cache.missing_spans(spans, start_ms, end_ms)
+        todo = (
+            [(start_ms, end_ms)] if refresh else candle_cache.missing_spans(spans, start_ms, end_ms)
+        )
         total = sum(b - a for a, b in todo)
+        fetched: list[Span] = []
+        cancelled = False
         done = 0
         for lo, hi in todo:
             since = lo
             while since < hi:
+                if cancel is not None and cancel.is_set():
+                    cancelled = True
+                    break
                 page = self.fetch_page(unified, timeframe, since, PAGE_LIMIT)
                 requests += 1
                 inside = page.slice(0, int(page.timestamp.searchsorted(hi)))
                 if len(inside):
-                    parts.append(inside)
+                    pages.append(inside)
                 if len(page) == 0 or int(page.timestamp[-1]) < since:
+                    since = hi
                     break
-                since = int(page.timestamp[-1]) + step
+                since = min(int(page.timestamp[-1]) + step, hi)
                 if progress is not None:
-                    progress(done + min(since, hi) - lo, total)
+                    progress(done + since - lo, total)
+            fetched.append((lo, since))
+            if cancelled:
+                break
             done += hi - lo
-        merged = _concat(parts)
-        if todo and use_cache:
-            covered = candle_cache.merge_spans([*spans, *todo])
+        covered = candle_cache.merge_spans([*spans, *fetched])
+        kept = [_outside(cached.candles, fetched)] if cached is not None else []
+        merged = _concat([*kept, *pages])
+        if requests and use_cache:
             candle_cache.save(self.id, unified, timeframe, merged, covered)
-        ts = merged.timestamp
-        order = ts.argsort(kind="stable")
-        merged = merged.take(order)
         keep = (merged.timestamp >= start_ms) & (merged.timestamp < end_ms)
         window = merged.take(keep.nonzero()[0])
-        gaps = candle_cache.find_gaps(window.timestamp, start_ms, end_ms, step)
-        return Download(window, gaps, requests, requests == 0)
+        gaps = tuple(
+            gap
+            for lo, hi in covered
+            if hi > start_ms and lo < end_ms
+            for gap in candle_cache.find_gaps(
+                window.timestamp, max(lo, start_ms), min(hi, end_ms), step
+            )
+        )
+        return Download(
+            window, gaps, requests, requests == 0 and not cancelled, cancelled, tuple(fetched)
+        )
+
+
+def _outside(candles: CandleArrays, spans: list[Span]) -> CandleArrays:
+    """Return the candles that open outside every span."""
+    import numpy as np
+
+    ts = candles.timestamp
+    inside = np.zeros(len(ts), dtype=bool)
+    for lo, hi in spans:
+        inside |= (ts >= lo) & (ts < hi)
+    return candles.take(np.flatnonzero(~inside))
 
 
 def _concat(parts: list[CandleArrays]) -> CandleArrays:

@@ -172,7 +172,7 @@ def test_desk_data_download_and_list(server: FakeBinance, tmp_path: Path) -> Non
     }
     listing = desk("data", "list", cwd=tmp_path, env=env)
     assert "binance" in listing.stdout and "BTC/USDT" in listing.stdout
-    assert "1,440 candles" in listing.stdout and "0 gaps" in listing.stdout
+    assert "2024-01-01 00:00  2024-01-01 23:59  1,440" in listing.stdout
     bad = desk(
         "data",
         "download",
