@@ -12,6 +12,8 @@ from textual.app import CSSPathType, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
+from engine.data.inventory import file_dataset
+from engine.data.sources import FileSource, registered_sources
 from engine.errors import ConfigError
 from engine.optimizer import LlmSettings
 from tui.analysis import AnalysisApp, analysis_help_sections
@@ -267,9 +269,16 @@ class DeskApp(AnalysisApp):
         self.push_screen(LIVE_SCREEN)
 
     def action_show_data(self) -> None:
-        """Open the data screen: cached datasets, their gaps, downloads."""
-        if not isinstance(self.screen, DataScreen):
-            self.push_screen(DataScreen())
+        """Open the data screen: cached datasets and the desk's candle files, gaps, downloads."""
+        if isinstance(self.screen, DataScreen):
+            return
+        files = [
+            file_dataset(symbol, path)
+            for source in registered_sources()
+            if isinstance(source, FileSource)
+            for symbol, path in source.files
+        ]
+        self.push_screen(DataScreen(files=files))
 
     def action_pick_theme(self) -> None:
         """Open the theme picker (the highlighted theme applies at once)."""

@@ -193,3 +193,20 @@ def test_charts_never_draw_candles_outside_the_range(tmp_path: Path) -> None:
     assert len(span) == 24
     assert int(span.timestamp[0]) == JAN_2024 + DAY
     assert bool(np.all(span.timestamp <= JAN_2024 + 2 * DAY))
+
+
+async def test_the_data_screen_lists_the_desk_s_files_and_the_cache(own_data: Path) -> None:
+    from tests.tui.test_data_screen import rows
+
+    app = demo_app(own_data)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("D")
+        await pilot.pause()
+        listed = {(row[0], row[1], row[2]): row[4:7] for row in rows(app)}
+    assert listed[("file", "csv", "ETHUSDT")] == ["2023-06-01 00:00", "2023-06-02 23:59", "2,880"]
+    assert listed[("ccxt cache", "binance", "BTC/USDT")] == [
+        "2024-01-01 00:00",
+        "2024-01-01 23:59",
+        "1,440",
+    ]
