@@ -25,7 +25,13 @@ from tui.screens.engine_report import EngineReportScreen
 from tui.screens.heatmap import COLUMNS, HeatmapScreen, sorted_rows
 from tui.screens.walker import BEST_MARK, WalkerScreen
 from tui.screenshots import demo_app, settle
-from tui.walker_runs import WalkerCancelled, WalkerFinished, WalkerRowRanked, WalkerStarted
+from tui.walker_runs import (
+    RunOutcome,
+    WalkerCancelled,
+    WalkerFinished,
+    WalkerRowRanked,
+    WalkerStarted,
+)
 from tui.widgets.event_log import EventLog
 from tui.widgets.vim_table import VimTable
 
@@ -96,6 +102,9 @@ async def test_x_cancels_the_walker_before_its_next_strategy(
         assert cancelled[0].rows < 15
         assert not any(isinstance(m, WalkerFinished) for m in seen)
         assert app.screen.query_one("#rankings", VimTable).row_count == cancelled[0].rows
+        [(run, _), *_] = app.heat_runs.views()
+        assert run.outcome is RunOutcome.CANCELLED and len(run.pnls) == cancelled[0].rows
+        assert run.title(run.request.strategies[0]).endswith(" · 09:30:00 · cancelled")
 
 
 async def test_heatmap_runs_every_symbol_and_sorts_by_the_cursor_column(tmp_path: Path) -> None:

@@ -205,10 +205,7 @@ class HeatmapScreen(Screen[None]):
 
     def shown_view(self) -> tuple[HeatRun, str] | None:
         """Return the shown (run, strategy), or None while the session has no run."""
-        views = self.runs.views()
-        if self.shown is None or not views:
-            return None
-        return views[min(self.shown, len(views) - 1)]
+        return None if self.shown is None else self.runs.views()[self.shown]
 
     def reload(self) -> None:
         """Compute the shown run's heatmap (the latest run's, when new runs came) and redraw."""
