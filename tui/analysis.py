@@ -18,10 +18,11 @@ from tui.screens.engine_report import EngineReportScreen
 from tui.screens.heatmap import HeatmapScreen
 from tui.screens.live import LiveScreen
 from tui.screens.walker import PickList, WalkerScreen
-from tui.walker_runs import DEFAULT_FRAME, default_walker_request
+from tui.walker_runs import DEFAULT_FRAME, HeatRuns, default_walker_request
 
 if TYPE_CHECKING:
     from tui.engine_bridge import EngineBridge
+    from tui.formatting import Clock
     from tui.screens.main import MainScreen
     from tui.state import DeskState
 
@@ -66,10 +67,12 @@ class AnalysisApp(App[None]):
     state: DeskState
     bridge: EngineBridge
     desk: MainScreen
+    clock: Clock
 
     def __init__(self) -> None:
         super().__init__()
         self.alerts = AlertBook()
+        self.heat_runs = HeatRuns(lambda: self.clock())
         self._toast_due = False
 
     def _names(self) -> tuple[list[str], list[str], str, str | None, str | None]:
@@ -96,12 +99,13 @@ class AnalysisApp(App[None]):
             symbols = list(self.bridge.symbols(exchange))
             default = default_walker_request(strategies, symbols, exchange, frame, frames)
             self.install_screen(
-                WalkerScreen(strategies, symbols, frames, default), name=WALKER_SCREEN
+                WalkerScreen(self.heat_runs, strategies, symbols, frames, default),
+                name=WALKER_SCREEN,
             )
         self.push_screen(WALKER_SCREEN)
 
     def action_show_heatmap(self) -> None:
-        """Open the heatmap of the last run's strategy."""
+        """Open the heatmap of the session's latest walker or heatmap run."""
         if isinstance(self.screen, HeatmapScreen):
             return
         if not self.is_screen_installed(HEATMAP_SCREEN):
@@ -109,7 +113,12 @@ class AnalysisApp(App[None]):
             chosen = frame if frame in frames else DEFAULT_FRAME
             self.install_screen(
                 HeatmapScreen(
-                    strategies, self.bridge.symbols(exchange), exchange, chosen, strategy
+                    self.heat_runs,
+                    strategies,
+                    self.bridge.symbols(exchange),
+                    exchange,
+                    chosen,
+                    strategy,
                 ),
                 name=HEATMAP_SCREEN,
             )

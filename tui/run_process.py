@@ -7,10 +7,10 @@ for the next runs). The child prepares like the engine's process-pool workers do
 (`engine.parallel.WorkerSetup`: the desk's settings, its strategy modules, the built-in
 strategies), runs the engine through an `EngineBridge`, writes a finished run's signals
 to the history's run file and sends the bridge's messages back over a pipe; the desk's worker
-thread relays them, lists a finished run in the history index and feeds the heatmap with its
-closed signals. A finished run crosses the pipe without its signals: the relay has received
-each of them already, streamed, and puts them back. Sending them twice put one large unpickle
-and thousands of short-lived objects in the desk at every run's end.
+thread relays them and lists a finished run in the history index. A finished run crosses the
+pipe without its signals: the relay has received each of them already, streamed, and puts
+them back. Sending them twice put one large unpickle and thousands of short-lived objects in
+the desk at every run's end.
 """
 
 from __future__ import annotations
@@ -247,8 +247,6 @@ class RunProcess:
         self, record: RunRecord, history: DeskState | None, run_file: Path | None
     ) -> RunRecord:
         stamped = record.model_copy(update={"finished_at": int(self._clock().timestamp() * 1000)})
-        pnls = [s.pnl_percentage for s in stamped.signals if s.pnl_percentage is not None]
-        engine.Heat.add(stamped.request.strategy_name, stamped.request.symbol, pnls)
         if history is None or run_file is None:
             return stamped
         return history.index_run(stamped, run_file)

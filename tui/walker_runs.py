@@ -4,19 +4,26 @@ The walker runs on `engine.parallel.SerialExecutor` inside the desk's thread wor
 backtests run one after the other in this process, so every engine event (signals, partial
 levels, heatmap rows) fires here and reaches the bridge, and a cancel takes effect before the
 next strategy. Rows are reported as each strategy finishes.
+
+Each walker or heatmap run of the session is kept as its own `HeatRun` in the desk's
+`HeatRuns` (built from the run's closed signals alone), so the heatmap screen shows exactly
+one run: never another frame's, a single backtest's or a live trade's signals.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from textual.message import Message
 
 import engine
 from engine.events import WalkerContract
+from engine.heat import HeatmapStatistics, heatmap_statistics
 from engine.parallel import SerialExecutor
 from engine.walker import add_walker, metric_field, walkers
 from tui.engine_bridge import DESK_WALKER, HEATMAP_WALKER, describe_error
@@ -54,6 +61,8 @@ class RankedRow:
     win_rate: float | None
     total_pnl: float | None
     sharpe_ratio: float | None
+    closed_pnls: tuple[float, ...]
+    """The PnLs (percent) of the backtest's closed signals, in the order they closed."""
 
     @property
     def key(self) -> str:
@@ -77,6 +86,7 @@ def ranked_row(contract: WalkerContract) -> RankedRow:
         win_rate=number("win_rate"),
         total_pnl=number("total_pnl"),
         sharpe_ratio=number("sharpe_ratio"),
+        closed_pnls=tuple(s.pnl.pnl_percentage for s in stats.signal_list),
     )
 
 
@@ -171,21 +181,93 @@ def run_walker(
     return done
 
 
-def run_heat(
-    strategy_name: str,
-    symbols: Sequence[str],
-    exchange_name: str,
-    frame_name: str,
-    post: Post,
-    cancel: threading.Event,
-) -> int:
-    """Backtest one strategy on every symbol, afresh, so that its heatmap covers them all.
+def run_heat(request: WalkerRequest, post: Post, cancel: threading.Event) -> int:
+    """Backtest one strategy on every symbol (the heatmap screen's run); return its row count.
 
-    Forgets the strategy's earlier heatmap rows first. Posts the walker's messages.
+    Posts the walker's messages.
     """
-    engine.Heat.clear(strategy_name)
-    request = WalkerRequest((strategy_name,), tuple(symbols), exchange_name, frame_name)
     return run_walker(request, post, cancel, walker_name=HEATMAP_WALKER)
+
+
+class RunOutcome(StrEnum):
+    """How a walker or heatmap run stands."""
+
+    RUNNING = "running"
+    FINISHED = "finished"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+
+@dataclass
+class HeatRun:
+    """One walker or heatmap run of the session: what ran, when, and its backtests' PnLs.
+
+    Attributes:
+        number: The run's number in the session (1 for the first).
+        request: What ran.
+        started_at: When the run started (the desk's clock).
+        outcome: `running`, then `finished`, `cancelled` or `failed`.
+        pnls: Each finished backtest's closed PnLs by (strategy, symbol), in arrival order.
+    """
+
+    number: int
+    request: WalkerRequest
+    started_at: datetime
+    outcome: RunOutcome = RunOutcome.RUNNING
+    pnls: dict[tuple[str, str], tuple[float, ...]] = field(default_factory=dict)
+
+    def add(self, row: RankedRow) -> None:
+        """Keep a finished backtest of the run."""
+        self.pnls[(row.strategy_name, row.symbol)] = row.closed_pnls
+
+    def statistics(self, strategy_name: str) -> HeatmapStatistics:
+        """Return the heatmap of one strategy of this run: its symbols' closed signals only.
+
+        Every symbol the strategy finished on has a row, also one without a closed signal.
+        """
+        return heatmap_statistics(
+            {symbol: pnls for (name, symbol), pnls in self.pnls.items() if name == strategy_name}
+        )
+
+    def title(self, strategy_name: str) -> str:
+        """Return `run 2 · bracket · demo-7d · 5 symbols · demo · 09:30:00` (with the outcome).
+
+        A run of several strategies says which of them `strategy_name` is (`bracket 3/3`).
+        """
+        request = self.request
+        strategy = strategy_name
+        if len(request.strategies) > 1:
+            place = request.strategies.index(strategy_name) + 1
+            strategy += f" {place}/{len(request.strategies)}"
+        symbols = request.symbols
+        named = ", ".join(symbols) if len(symbols) <= 3 else f"{len(symbols)} symbols"
+        text = (
+            f"run {self.number} · {strategy} · {request.frame_name} · {named} · "
+            f"{request.exchange_name} · {self.started_at:%H:%M:%S}"
+        )
+        return text if self.outcome is RunOutcome.FINISHED else f"{text} · {self.outcome}"
+
+
+class HeatRuns:
+    """The walker and heatmap runs of one desk session, oldest first (kept in memory).
+
+    Args:
+        clock: Stamps each run's start (the desk's clock).
+    """
+
+    def __init__(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        self._runs: list[HeatRun] = []
+
+    def start(self, request: WalkerRequest) -> HeatRun:
+        """Keep a new run (with no backtest finished yet) and return it."""
+        run = HeatRun(len(self._runs) + 1, request, self._clock())
+        self._runs.append(run)
+        return run
+
+    def views(self) -> list[tuple[HeatRun, str]]:
+        """Return every (run, strategy) heatmap the runs make, oldest run first."""
+        return [(run, name) for run in self._runs for name in run.request.strategies]
 
 
 def default_walker_request(

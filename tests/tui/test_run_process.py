@@ -10,7 +10,6 @@ from pathlib import Path
 
 from textual.message import Message
 
-import engine
 from engine.loader import load_module
 from engine.strategies import register_builtin_strategies
 from tui.engine_bridge import ERRORS_SHOWN_PER_RUN, EngineBridge
@@ -58,7 +57,6 @@ def test_a_run_in_the_child_equals_the_run_in_this_process(tmp_path: Path) -> No
 
     state = DeskState(tmp_path / "state", CLOCK)
     there: list[Message] = []
-    engine.Heat.clear("bracket")
     runs = RunProcess(tmp_path / "dump", STATISTIC_NAMES, fixed_clock(CLOCK()))
     try:
         runs.run(request(), threading.Event(), there.append, history=state)
@@ -73,8 +71,6 @@ def test_a_run_in_the_child_equals_the_run_in_this_process(tmp_path: Path) -> No
     assert record.statistics == expected.statistics
     assert state.run(1) == record
     assert (tmp_path / "dump" / "backtest" / "bracket.md").read_text() == record.report
-    heat = engine.Heat.get_data("bracket")
-    assert [row.total_trades for row in heat.symbols] == [len(expected.signals)]
 
 
 def test_a_child_that_dies_mid_run_is_reported_and_the_next_run_gets_a_new_one(

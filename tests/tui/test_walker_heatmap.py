@@ -4,37 +4,41 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from textual.message import Message
-from textual.widgets import Markdown
+from textual.widgets import Label, Markdown
 
 import engine
 from engine import events
+from engine.data.demo import DEMO_END_MS
 from engine.heat import heat_row
+from engine.models import Action
 from tui.alerts import AlertBook
+from tui.messages import RunFinished
 from tui.screens.alerts import AlertsScreen
 from tui.screens.engine_report import EngineReportScreen
 from tui.screens.heatmap import COLUMNS, HeatmapScreen, sorted_rows
 from tui.screens.walker import BEST_MARK, WalkerScreen
 from tui.screenshots import demo_app, settle
-from tui.walker_runs import WalkerCancelled, WalkerFinished, WalkerRowRanked
+from tui.walker_runs import (
+    RunOutcome,
+    WalkerCancelled,
+    WalkerFinished,
+    WalkerRowRanked,
+    WalkerStarted,
+)
 from tui.widgets.event_log import EventLog
 from tui.widgets.vim_table import VimTable
 
 BUILTIN_RANKING = ["sma_rsi", "limit", "bracket"]
 """The built-in strategies on BTCUSDT over demo-7d, best Sharpe ratio first."""
-
-
-@pytest.fixture(autouse=True)
-def fresh_heatmap() -> Iterator[None]:
-    """The heatmap store is process-wide: start and end every test without rows."""
-    engine.Heat.clear()
-    yield
-    engine.Heat.clear()
+SHORT_FRAME = "heat-3d"
+"""A frame of the test's own: the last three days of the demo market."""
 
 
 def column_text(table: VimTable, column: str) -> list[str]:
@@ -98,6 +102,9 @@ async def test_x_cancels_the_walker_before_its_next_strategy(
         assert cancelled[0].rows < 15
         assert not any(isinstance(m, WalkerFinished) for m in seen)
         assert app.screen.query_one("#rankings", VimTable).row_count == cancelled[0].rows
+        [(run, _), *_] = app.heat_runs.views()
+        assert run.outcome is RunOutcome.CANCELLED and len(run.pnls) == cancelled[0].rows
+        assert run.title(run.request.strategies[0]).endswith(" · 09:30:00 · cancelled")
 
 
 async def test_heatmap_runs_every_symbol_and_sorts_by_the_cursor_column(tmp_path: Path) -> None:
@@ -105,15 +112,26 @@ async def test_heatmap_runs_every_symbol_and_sorts_by_the_cursor_column(tmp_path
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("m")
-        assert isinstance(app.screen, HeatmapScreen)
+        screen = app.screen
+        assert isinstance(screen, HeatmapScreen)
+        title = screen.query_one("#heatmap-title", Label)
+        hint = screen.query_one("#heatmap-hint", Label)
+        assert str(title.content) == "Heatmap · no run yet"
+        assert hint.display and "press a to run" in str(hint.content)
         await pilot.press("a")
         await settle(pilot)
-        screen = app.screen
         table = screen.query_one("#heat", VimTable)
-        assert table.row_count == 5
-        stats = engine.Heat.get_data("bracket")
+        assert table.row_count == 5 and not hint.display
+        view = screen.shown_view()
+        assert view is not None
+        run, strategy = view
+        assert (
+            str(title.content)
+            == f"Heatmap · run 1 · {strategy} · demo-7d · 5 symbols · demo · 09:30:00"
+        )
+        stats = run.statistics(strategy)
         by_sharpe = [r.symbol for r in stats.symbols]
-        assert list(map(str, table.rows)) != [] and column_text(table, "symbol") == by_sharpe
+        assert column_text(table, "symbol") == by_sharpe
 
         await pilot.press("right", "s")
         by_pnl = sorted(stats.symbols, key=lambda r: -(r.total_pnl or 0.0))
@@ -122,6 +140,72 @@ async def test_heatmap_runs_every_symbol_and_sorts_by_the_cursor_column(tmp_path
         assert column_text(table, "symbol") == [r.symbol for r in reversed(by_pnl)]
         await pilot.press("left", "s")
         assert column_text(table, "symbol") == sorted(r.symbol for r in stats.symbols)
+
+
+def add_short_frame() -> None:
+    end = datetime.fromtimestamp(DEMO_END_MS / 1000, tz=UTC) - timedelta(minutes=1)
+    engine.add_frame(
+        frame_name=SHORT_FRAME,
+        interval="1m",
+        start_date=end - timedelta(days=3) + timedelta(minutes=1),
+        end_date=end,
+    )
+
+
+def closed_trades(strategy: str, frame: str, symbol: str = "BTCUSDT") -> int:
+    """Backtest serially, outside the desk, and count the closed signals."""
+    results = engine.Backtest.run(
+        symbol, strategy_name=strategy, exchange_name="demo", frame_name=frame
+    )
+    return sum(1 for result in results if result.action is Action.CLOSED)
+
+
+async def test_the_heatmap_shows_the_picked_run_only(tmp_path: Path) -> None:
+    add_short_frame()
+    app = demo_app(tmp_path)
+    seen: list[Message] = []
+    shown: dict[tuple[str, str], tuple[str, list[str]]] = {}
+    async with app.run_test(size=(120, 40), message_hook=seen.append) as pilot:
+        await settle(pilot)
+        await pilot.press("b", "enter")  # a single backtest: bracket on BTCUSDT over demo-7d
+        await settle(pilot)
+        await pilot.press("w", "w")  # run 1: every strategy on BTCUSDT over demo-7d
+        await settle(pilot)
+        walker = app.screen
+        assert isinstance(walker, WalkerScreen)
+        assert app.focused is not None and app.focused.id == "rankings"
+        down = walker.frames.index(SHORT_FRAME) - walker.frames.index("demo-7d")
+        await pilot.press("shift+tab", *["j"] * down, "w")  # run 2: the same over heat-3d
+        await settle(pilot)
+        await pilot.press("escape", "m")
+        screen = app.screen
+        assert isinstance(screen, HeatmapScreen)
+        table = screen.query_one("#heat", VimTable)
+        title = screen.query_one("#heatmap-title", Label)
+        for _ in range(2 * len(walker.strategies)):
+            view = screen.shown_view()
+            assert view is not None
+            run, strategy = view
+            shown[(run.request.frame_name, strategy)] = (
+                str(title.content),
+                column_text(table, "total_trades"),
+            )
+            await pilot.press("right_square_bracket")
+        strategies = walker.strategies
+    assert any(isinstance(m, RunFinished) for m in seen)  # the single backtest ran
+    started = list({id(m): m.request for m in seen if isinstance(m, WalkerStarted)}.values())
+    assert [r.frame_name for r in started] == ["demo-7d", SHORT_FRAME]
+    assert set(shown) == {(f, s) for f in ("demo-7d", SHORT_FRAME) for s in strategies}
+    expected = {view: closed_trades(*reversed(view)) for view in shown}
+    assert expected[("demo-7d", "bracket")] != expected[(SHORT_FRAME, "bracket")]
+    for (frame, strategy), (text, trades) in shown.items():
+        run = 1 if frame == "demo-7d" else 2
+        place = f"{strategies.index(strategy) + 1}/{len(strategies)}"
+        assert (
+            text
+            == f"Heatmap · run {run} · {strategy} {place} · {frame} · BTCUSDT · demo · 09:30:00"
+        )
+        assert trades == [str(expected[(frame, strategy)])]
 
 
 def test_sorted_rows_put_undefined_values_last() -> None:

@@ -1,4 +1,8 @@
-"""Heatmap: a strategy's symbols × metrics, cells coloured from pnl-down to pnl-up, sortable."""
+"""Heatmap of one walker or heatmap run: a strategy's symbols × metrics, coloured, sortable.
+
+The screen shows the rows of exactly one run of the session (`tui.walker_runs.HeatRuns`),
+computed from that run's closed signals alone; `[` and `]` pick the run.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +19,17 @@ from textual.color import Color
 from textual.screen import Screen
 from textual.widgets import Label
 
-import engine
 from engine.heat import HeatmapStatistics, HeatRow
 from tui.formatting import format_count, format_percent, format_ratio
 from tui.theming import desk_color
 from tui.walker_runs import (
+    HeatRun,
+    HeatRuns,
+    RunOutcome,
     WalkerCancelled,
     WalkerFailed,
     WalkerFinished,
+    WalkerRequest,
     WalkerRowRanked,
     WalkerStarted,
     run_heat,
@@ -94,14 +101,15 @@ def shade(low: Color, high: Color, value: float, lowest: float, highest: float) 
 
 
 class HeatmapScreen(Screen[None]):
-    """Symbols as rows and metrics as columns of one strategy; `s` sorts by the cursor's column.
+    """One run's heatmap: a strategy's symbols as rows, metrics as columns; `s` sorts.
 
     Args:
-        strategies: Every registered strategy (`[` and `]` cycle through them).
+        runs: The session's walker and heatmap runs; the screen shows one of them.
+        strategies: Every registered strategy.
         symbols: The symbols `a` runs the strategy on.
         exchange_name: The exchange `a` runs on.
         frame_name: The frame `a` runs on.
-        strategy_name: The strategy shown first.
+        strategy_name: The strategy `a` runs while no run is shown (default: the first one).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -115,25 +123,25 @@ class HeatmapScreen(Screen[None]):
         ),
         Binding(
             "left_square_bracket",
-            "cycle_strategy(-1)",
-            "Prev",
+            "cycle_run(-1)",
+            "Prev run",
             key_display="[",
-            tooltip="Show the previous strategy",
-            id="heatmap-previous-strategy",
+            tooltip="Show the previous walker or heatmap run",
+            id="heatmap-previous-run",
         ),
         Binding(
             "right_square_bracket",
-            "cycle_strategy(1)",
-            "Next",
+            "cycle_run(1)",
+            "Next run",
             key_display="]",
-            tooltip="Show the next strategy",
-            id="heatmap-next-strategy",
+            tooltip="Show the next walker or heatmap run",
+            id="heatmap-next-run",
         ),
         Binding(
             "a",
             "run_heatmap",
             "All symbols",
-            tooltip="Backtest the strategy on every symbol first (replaces its heatmap)",
+            tooltip="Backtest the shown strategy on every symbol (a new run)",
             id="run-heatmap",
         ),
         Binding(
@@ -147,6 +155,7 @@ class HeatmapScreen(Screen[None]):
 
     def __init__(
         self,
+        runs: HeatRuns,
         strategies: Sequence[str],
         symbols: Sequence[str],
         exchange_name: str,
@@ -154,17 +163,19 @@ class HeatmapScreen(Screen[None]):
         strategy_name: str | None = None,
     ) -> None:
         super().__init__(id="heatmap")
-        self.strategies = tuple(strategies)
+        self.runs = runs
         self.symbols = tuple(symbols)
         self.exchange_name = exchange_name
         self.frame_name = frame_name
-        self.strategy_name = (
-            strategy_name if strategy_name in self.strategies else (self.strategies or ("",))[0]
-        )
+        chosen = tuple(strategies)
+        self.strategy_name = strategy_name if strategy_name in chosen else (chosen or ("",))[0]
+        self.shown: int | None = None
+        """The index of the shown heatmap in `runs.views()`, None while there is none."""
         self.statistics: HeatmapStatistics | None = None
         self.sort_key = "sharpe_ratio"
         self.descending = True
-        self.running = False
+        self.running: HeatRun | None = None
+        self._views_seen = 0
         self._cancel = threading.Event()
 
     def compose(self) -> ComposeResult:
@@ -177,7 +188,7 @@ class HeatmapScreen(Screen[None]):
         yield KeyFooter()
 
     def on_mount(self) -> None:
-        """Set up the columns and show the first strategy."""
+        """Set up the columns and show the latest run."""
         table = self.query_one("#heat", VimTable)
         table.add_column("Symbol", key=SYMBOL_KEY)
         for column in COLUMNS:
@@ -189,15 +200,26 @@ class HeatmapScreen(Screen[None]):
         table.focus()
 
     def on_screen_resume(self) -> None:
-        """Show runs made elsewhere since the screen was last shown."""
+        """Show the latest run when runs were made elsewhere (the walker) since last shown."""
         self.reload()
 
+    def shown_view(self) -> tuple[HeatRun, str] | None:
+        """Return the shown (run, strategy), or None while the session has no run."""
+        return None if self.shown is None else self.runs.views()[self.shown]
+
     def reload(self) -> None:
-        """Read the strategy's heatmap from the engine and redraw."""
-        self.statistics = engine.Heat.get_data(self.strategy_name)
+        """Compute the shown run's heatmap (the latest run's, when new runs came) and redraw."""
+        views = self.runs.views()
+        if len(views) > self._views_seen:
+            latest = views[-1][0]
+            self.shown = next(i for i, (run, _) in enumerate(views) if run is latest)
+        self._views_seen = len(views)
+        view = self.shown_view()
+        self.statistics = view[0].statistics(view[1]) if view is not None else None
         self._fill()
 
     def _fill(self) -> None:
+        view = self.shown_view()
         stats = self.statistics
         rows = list(stats.symbols) if stats is not None else []
         table = self.query_one("#heat", VimTable)
@@ -213,18 +235,30 @@ class HeatmapScreen(Screen[None]):
             table.move_cursor(row=min(cursor.row, len(rows) - 1), column=cursor.column)
         arrow = "▼" if self.descending else "▲"
         order = next((c.label for c in COLUMNS if c.key == self.sort_key), "Symbol")
-        self.query_one("#heatmap-title", Label).update(
-            f"Heatmap · {self.strategy_name} · by {order} {arrow} · [ ] strategy, s sort, "
-            "a all symbols"
-        )
-        plural = "" if len(rows) == 1 else "s"
-        table.border_title = f"{self.strategy_name} · {len(rows)} symbol{plural}"
+        title = "Heatmap · no run yet"
+        if view is not None:
+            run, strategy = view
+            title = f"Heatmap · {run.title(strategy)}"
+            plural = "" if len(rows) == 1 else "s"
+            table.border_title = f"{strategy} · {len(rows)} symbol{plural} · by {order} {arrow}"
+        else:
+            table.border_title = ""
+        self.query_one("#heatmap-title", Label).update(title)
         table.border_subtitle = self._totals(stats) if rows else ""
         hint = self.query_one("#heatmap-hint", Label)
         hint.display = not rows
-        hint.update(
-            f"No closed signals of {self.strategy_name} yet: press a to run it on every symbol."
-        )
+        hint.update(self._hint(view))
+
+    def _hint(self, view: tuple[HeatRun, str] | None) -> str:
+        if view is None:
+            return (
+                f"No walker or heatmap run yet: press a to run {self.strategy_name} on every "
+                "symbol, or run the walker (w on the main screen)."
+            )
+        run, strategy = view
+        if run.outcome is RunOutcome.RUNNING:
+            return f"{strategy} runs: its symbols appear as they finish."
+        return f"This run has no finished backtest of {strategy}: press a to run it again."
 
     @staticmethod
     def _totals(stats: HeatmapStatistics | None) -> str:
@@ -268,41 +302,38 @@ class HeatmapScreen(Screen[None]):
             self.descending = key != SYMBOL_KEY
         self._fill()
 
-    def action_cycle_strategy(self, step: int) -> None:
-        """Show the next (or previous) strategy's heatmap."""
-        if not self.strategies:
+    def action_cycle_run(self, step: int) -> None:
+        """Show the next (or previous) run's heatmap: one per strategy of each run."""
+        views = self.runs.views()
+        if not views:
             return
-        index = self.strategies.index(self.strategy_name) if self.strategy_name else 0
-        self.strategy_name = self.strategies[(index + step) % len(self.strategies)]
+        self.shown = ((self.shown or 0) + step) % len(views)
         self.reload()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Offer `cancel` only while a run goes on, `run` only while none does."""
         if action == "cancel_heatmap":
-            return self.running
+            return self.running is not None
         if action == "run_heatmap":
-            return not self.running
+            return self.running is None
         return True
 
     def action_run_heatmap(self) -> None:
-        """Backtest the strategy on every symbol (its earlier heatmap is replaced)."""
-        if self.running or not self.strategy_name:
+        """Backtest the shown strategy on every symbol, as a new run (then shown)."""
+        view = self.shown_view()
+        strategy_name = view[1] if view is not None else self.strategy_name
+        if self.running is not None or not strategy_name:
             return
-        self.running = True
+        request = WalkerRequest((strategy_name,), self.symbols, self.exchange_name, self.frame_name)
+        self.running = self.runs.start(request)
         self.refresh_bindings()
+        self.reload()
         self._cancel = threading.Event()
-        self._run(self.strategy_name, self._cancel)
+        self._run(request, self._cancel)
 
     @work(thread=True, exclusive=True, group="heatmap", exit_on_error=False, description="Heatmap")
-    def _run(self, strategy_name: str, cancel: threading.Event) -> None:
-        run_heat(
-            strategy_name,
-            self.symbols,
-            self.exchange_name,
-            self.frame_name,
-            self.post_message,
-            cancel,
-        )
+    def _run(self, request: WalkerRequest, cancel: threading.Event) -> None:
+        run_heat(request, self.post_message, cancel)
 
     def action_cancel_heatmap(self) -> None:
         """Stop the run before its next symbol."""
@@ -322,7 +353,9 @@ class HeatmapScreen(Screen[None]):
         )
 
     def on_walker_row_ranked(self, event: WalkerRowRanked) -> None:
-        """Move the bar and show the symbols done so far."""
+        """Keep the symbol's backtest in the run, move the bar, show the symbols done so far."""
+        if self.running is not None:
+            self.running.add(event.row)
         self.query_one(WalkProgress).show(
             f"{event.processed}/{event.total} · {event.row.symbol} done",
             event.processed,
@@ -335,20 +368,22 @@ class HeatmapScreen(Screen[None]):
         self.query_one(WalkProgress).show(
             f"✔ {event.request.strategies[0]} ran on {event.rows} symbols", event.rows, event.rows
         )
-        self._ended()
+        self._ended(RunOutcome.FINISHED)
 
     def on_walker_cancelled(self, event: WalkerCancelled) -> None:
         """Say the run stopped early."""
         self.query_one(WalkProgress).show(f"✖ cancelled after {event.rows} symbols")
-        self._ended()
+        self._ended(RunOutcome.CANCELLED)
 
     def on_walker_failed(self, event: WalkerFailed) -> None:
         """Show why the run failed."""
         self.query_one(WalkProgress).show(f"✖ {event.title}: {event.msg.splitlines()[0]}")
         self.notify(event.msg, title=f"Heatmap run failed: {event.title}", severity="error")
-        self._ended()
+        self._ended(RunOutcome.FAILED)
 
-    def _ended(self) -> None:
-        self.running = False
+    def _ended(self, outcome: RunOutcome) -> None:
+        if self.running is not None:
+            self.running.outcome = outcome
+        self.running = None
         self.refresh_bindings()
         self.reload()

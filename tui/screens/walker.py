@@ -21,7 +21,10 @@ from tui.screens.engine_report import EngineReportScreen
 from tui.screens.reports import VimOptionList
 from tui.theming import desk_color
 from tui.walker_runs import (
+    HeatRun,
+    HeatRuns,
     RankedRow,
+    RunOutcome,
     WalkerCancelled,
     WalkerFailed,
     WalkerFinished,
@@ -74,7 +77,10 @@ class PickList(SelectionList[str]):
 class WalkerScreen(Screen[None]):
     """Strategies and symbols to pick, a frame, and the rankings table that fills in.
 
+    Each walker run joins the session's runs (`runs`), whose heatmaps the heatmap screen shows.
+
     Args:
+        runs: The session's walker and heatmap runs.
         strategies: Every registered strategy.
         symbols: The symbols of the exchange.
         frames: Every registered frame.
@@ -108,12 +114,15 @@ class WalkerScreen(Screen[None]):
 
     def __init__(
         self,
+        runs: HeatRuns,
         strategies: Sequence[str],
         symbols: Sequence[str],
         frames: Sequence[str],
         default: WalkerRequest,
     ) -> None:
         super().__init__(id="walker")
+        self.runs = runs
+        self.heat_run: HeatRun | None = None
         self.strategies = tuple(strategies)
         self.symbols = tuple(symbols)
         self.frames = tuple(frames)
@@ -200,6 +209,7 @@ class WalkerScreen(Screen[None]):
         if request is None:
             return
         self.running = request
+        self.heat_run = self.runs.start(request)
         self.refresh_bindings()
         self._cancel = threading.Event()
         self._walk(request, self._cancel)
@@ -231,6 +241,8 @@ class WalkerScreen(Screen[None]):
 
     def on_walker_row_ranked(self, event: WalkerRowRanked) -> None:
         """Add a finished strategy and re-rank."""
+        if self.heat_run is not None:
+            self.heat_run.add(event.row)
         self.rows.append(event.row)
         self._fill()
         self.query_one(WalkProgress).show(
@@ -247,22 +259,25 @@ class WalkerScreen(Screen[None]):
             text += f" · best {best.strategy_name} on {best.symbol}"
         self.query_one(WalkProgress).show(text, event.rows, max(event.request.total, 1))
         self.notify(text.removeprefix("✔ "), title="Walker finished")
-        self._ended()
+        self._ended(RunOutcome.FINISHED)
 
     def on_walker_cancelled(self, event: WalkerCancelled) -> None:
         """Say the walker stopped early."""
         self.query_one(WalkProgress).show(
             f"✖ cancelled after {event.rows} of {event.request.total} backtests"
         )
-        self._ended()
+        self._ended(RunOutcome.CANCELLED)
 
     def on_walker_failed(self, event: WalkerFailed) -> None:
         """Show why the walker failed; the desk goes on."""
         self.query_one(WalkProgress).show(f"✖ {event.title}: {event.msg.splitlines()[0]}")
         self.notify(event.msg, title=f"Walker failed: {event.title}", severity="error")
-        self._ended()
+        self._ended(RunOutcome.FAILED)
 
-    def _ended(self) -> None:
+    def _ended(self, outcome: RunOutcome) -> None:
+        if self.heat_run is not None:
+            self.heat_run.outcome = outcome
+        self.heat_run = None
         self.running = None
         self.refresh_bindings()
         table = self.query_one("#rankings", VimTable)
