@@ -22,6 +22,8 @@ from typing import Any
 from textual.message import Message
 
 import engine
+from engine.data.coverage import fit_range
+from engine.data.store import to_ms
 from engine.events import WalkerContract
 from engine.heat import HeatmapStatistics, heatmap_statistics
 from engine.parallel import SerialExecutor
@@ -161,6 +163,8 @@ def run_walker(
     done = 0
     try:
         metric_field(request.metric)
+        for symbol in request.symbols:
+            check_covered(request.exchange_name, symbol, request.frame_name)
         _register(walker_name, request)
         rows = engine.Walker.run_symbols(
             list(request.symbols),
@@ -179,6 +183,25 @@ def run_walker(
     else:
         post(WalkerFinished(request, done))
     return done
+
+
+def check_covered(exchange_name: str, symbol: str, frame_name: str) -> None:
+    """Refuse a frame that the symbol's data does not cover from its first to its last time.
+
+    Raises:
+        ConfigError: the frame is unknown, or lies outside the data in whole or in part
+            (the message says what the data covers).
+    """
+    frame = next((f for f in engine.list_frames() if f.frame_name == frame_name), None)
+    if frame is None or frame.start_date is None or frame.end_date is None:
+        raise engine.ConfigError(f"frame {frame_name!r} is not registered")
+    start, end = to_ms(frame.start_date), to_ms(frame.end_date)
+    fitted = fit_range(exchange_name, symbol, start, end)
+    if fitted.warnings:
+        raise engine.ConfigError(
+            f"frame {frame_name} reaches past the data: {fitted.warnings[0]}; "
+            "pick a frame inside the data"
+        )
 
 
 def run_heat(request: WalkerRequest, post: Post, cancel: threading.Event) -> int:

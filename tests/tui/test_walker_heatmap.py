@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -28,9 +29,12 @@ from tui.screenshots import demo_app, settle
 from tui.walker_runs import (
     RunOutcome,
     WalkerCancelled,
+    WalkerFailed,
     WalkerFinished,
+    WalkerRequest,
     WalkerRowRanked,
     WalkerStarted,
+    run_walker,
 )
 from tui.widgets.event_log import EventLog
 from tui.widgets.vim_table import VimTable
@@ -240,3 +244,23 @@ async def test_partial_alerts_toast_and_list_and_rejections_are_logged(tmp_path:
         table = app.screen.query_one(VimTable)
         assert column_text(table, "kind") == ["loss", "profit"]
         assert column_text(table, "strategy") == ["bracket", "bracket"]
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [
+        (datetime(2023, 3, 1, tzinfo=UTC), datetime(2023, 3, 8, tzinfo=UTC)),  # wholly before
+        (datetime(2024, 12, 30, tzinfo=UTC), datetime(2025, 1, 3, tzinfo=UTC)),  # runs past it
+    ],
+)
+def test_a_walker_frame_the_data_does_not_cover_is_refused(start: datetime, end: datetime) -> None:
+    engine.add_frame(frame_name="uncovered", interval="1m", start_date=start, end_date=end)
+    posted: list[Message] = []
+    request = WalkerRequest(
+        strategies=("bracket",), symbols=("BTCUSDT",), exchange_name="demo", frame_name="uncovered"
+    )
+    assert run_walker(request, posted.append, threading.Event()) == 0
+    failed = [m for m in posted if isinstance(m, WalkerFailed)]
+    assert len(failed) == 1
+    assert "the data covers 2024-01-01 00:00 → 2024-12-31 23:59" in failed[0].msg
+    assert not any(isinstance(m, WalkerRowRanked) for m in posted)
