@@ -313,6 +313,11 @@ async def test_a_module_that_fails_to_import_shows_the_error(tmp_path: Path) -> 
         await pilot.press("escape")
         assert app.screen is app.desk
         assert "exchange key missing" in log_text(app.desk.query_one(EventLog))
+        tree = app.desk.query_one(RegistryTree)
+        leaves = {
+            leaf.data.entry.name for s in tree.root.children for leaf in s.children if leaf.data
+        }
+        assert {"bracket", "limit", "sma_rsi"} <= leaves  # the built-ins stay
 
 
 async def test_a_user_module_shows_its_strategies(tmp_path: Path) -> None:
@@ -333,6 +338,7 @@ async def test_a_user_module_shows_its_strategies(tmp_path: Path) -> None:
             leaf.data.entry.name for s in tree.root.children for leaf in s.children if leaf.data
         ]
         assert name in leaves
+        assert {"bracket", "limit", "sma_rsi"} <= set(leaves)  # beside the built-ins
         assert "demo" in leaves
         await pilot.press("6")
         leaf = next(

@@ -13,10 +13,11 @@ import numpy as np
 import pytest
 from textual.widgets import Input, Label, Select
 
-from engine.data import candle_cache
+from engine.data.ccxt_exchange import CcxtMarket
 from engine.data.demo import generate
 from engine.data.store import CandleArrays
 from engine.registration import exchanges
+from tests.engine.exchange_server import fake_binance
 from tests.tui.test_desk_flows import Recorder, until
 from tui.cli import register_data
 from tui.formatting import system_clock
@@ -40,11 +41,16 @@ def write_csv(path: Path, candles: CandleArrays) -> Path:
 
 @pytest.fixture
 def own_data(tmp_path: Path) -> Iterator[Path]:
-    """Two days of ETHUSDT in a file (June 2023) and a day of BTC/USDT in the ccxt cache."""
+    """Two days of ETHUSDT in a file (June 2023) and a day of BTC/USDT in the ccxt cache.
+
+    The day is downloaded through ccxt from a local stand-in for Binance's API, as
+    `desk data download` does; the runs afterwards read the cache only.
+    """
     write_csv(tmp_path / "ETHUSDT.csv", generate("ETHUSDT", JUNE_2023, JUNE_2023 + 2 * DAY))
     register_data(None, [str(tmp_path / "ETHUSDT.csv")], None)  # what `desk --candles` does
-    day = generate("BTCUSDT", JAN_2024, JAN_2024 + DAY)
-    candle_cache.save("binance", "BTC/USDT", "1m", day, ((JAN_2024, JAN_2024 + DAY),))
+    with fake_binance(JAN_2024 + 2 * DAY) as server:
+        market = CcxtMarket("binance", api_url=server.url)
+        assert len(market.download("BTC/USDT", JAN_2024, JAN_2024 + DAY).candles) == 1440
     yield tmp_path
     exchanges.remove("csv")
     exchanges.remove("binance")
