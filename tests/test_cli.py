@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.engine.helpers import write_candles_csv
+
 GOLDEN_DATA = Path(__file__).parent / "golden" / "data" / "btc-7-4320.csv.gz"
 
 
@@ -167,20 +169,7 @@ def test_a_candle_file_run_reports_no_false_error_at_its_first_candle(tmp_path: 
 
     start = 1_709_251_200_000  # 2024-03-01T00:00Z: the file's first candle
     candles = generate("BTCUSDT", start, start + 2 * 86_400_000)
-    csv_file = tmp_path / "btc.csv"
-    rows = zip(
-        candles.timestamp.tolist(),
-        candles.open.tolist(),
-        candles.high.tolist(),
-        candles.low.tolist(),
-        candles.close.tolist(),
-        candles.volume.tolist(),
-        strict=True,
-    )
-    csv_file.write_text(
-        "timestamp,open,high,low,close,volume\n"
-        + "".join(",".join(map(str, r)) + "\n" for r in rows)
-    )
+    csv_file = write_candles_csv(tmp_path / "btc.csv", candles)
     run = desk("backtest", "--candles", str(csv_file), "--symbol", "BTCUSDT", "--no-report")
     assert run.returncode == 0, run.stderr
     assert "strategy error" not in run.stderr
@@ -293,21 +282,7 @@ def test_downloaded_candles_backtest_offline_exactly_like_the_same_candles_in_a_
     monkeypatch.setenv("BACKTEST_DESK_CACHE", str(cache))
     entry = candle_cache.load("binance", "BTC/USDT", "1m")
     assert entry is not None and len(entry.candles) == 2 * 1440
-    c = entry.candles
-    rows = zip(
-        c.timestamp.tolist(),
-        c.open.tolist(),
-        c.high.tolist(),
-        c.low.tolist(),
-        c.close.tolist(),
-        c.volume.tolist(),
-        strict=True,
-    )
-    csv_file = tmp_path / "same.csv"
-    csv_file.write_text(
-        "timestamp,open,high,low,close,volume\n"
-        + "".join(",".join(map(repr, r)) + "\n" for r in rows)
-    )
+    csv_file = write_candles_csv(tmp_path / "same.csv", entry.candles)
     cached = desk_with_cache(
         cache, "backtest", "--exchange", "binance", "--symbol", "BTC/USDT", "--json"
     )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import engine
@@ -187,3 +188,12 @@ class Listeners:
         for off in self._off:
             off()
         self._off.clear()
+
+
+def write_candles_csv(path: Path, candles: CandleArrays) -> Path:
+    """Write candles as `timestamp,open,high,low,close,volume`, floats exactly (`repr`)."""
+    columns = (candles.timestamp, candles.open, candles.high, candles.low, candles.close)
+    rows = zip(*(column.tolist() for column in columns), candles.volume.tolist(), strict=True)
+    text = "".join(",".join(map(repr, row)) + "\n" for row in rows)
+    path.write_text("timestamp,open,high,low,close,volume\n" + text)
+    return path

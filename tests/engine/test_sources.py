@@ -16,6 +16,7 @@ from engine.data.store import CandleArrays
 from engine.errors import ConfigError
 from engine.parallel import WorkerSetup
 from engine.registration import exchanges
+from tests.engine.helpers import write_candles_csv
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 MIN = 60_000
@@ -27,21 +28,6 @@ def minutes(count: int, start: int = T0) -> CandleArrays:
     return CandleArrays.from_columns(
         ts, [100.0] * count, [101.0] * count, [99.0] * count, [100.5] * count, [2.0] * count
     )
-
-
-def write_csv(path: Path, candles: CandleArrays) -> Path:
-    rows = zip(
-        candles.timestamp.tolist(),
-        candles.open.tolist(),
-        candles.high.tolist(),
-        candles.low.tolist(),
-        candles.close.tolist(),
-        candles.volume.tolist(),
-        strict=True,
-    )
-    lines = ["timestamp,open,high,low,close,volume", *(",".join(map(repr, r)) for r in rows)]
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @pytest.fixture(autouse=True)
@@ -71,8 +57,8 @@ def test_a_bad_candles_argument_says_how_to_write_it(argument: str) -> None:
 
 
 def test_candle_files_become_one_exchange_with_a_symbol_each(tmp_path: Path) -> None:
-    btc = write_csv(tmp_path / "btc.csv", minutes(10))
-    eth = write_csv(tmp_path / "eth.csv", minutes(5, T0 + DAY))
+    btc = write_candles_csv(tmp_path / "btc.csv", minutes(10))
+    eth = write_candles_csv(tmp_path / "eth.csv", minutes(5, T0 + DAY))
     sources.register_source(
         sources.FileSource("files-test", (("BTCUSDT", str(btc)), ("ETHUSDT", str(eth))))
     )
@@ -142,7 +128,7 @@ def _run_in_worker(setup: WorkerSetup, queue: multiprocessing.Queue) -> None:
 
 
 def test_a_worker_process_registers_the_caller_s_sources(tmp_path: Path) -> None:
-    btc = write_csv(tmp_path / "btc.csv", minutes(42))
+    btc = write_candles_csv(tmp_path / "btc.csv", minutes(42))
     sources.register_source(sources.FileSource("files-test", (("BTCUSDT", str(btc)),)))
     setup = WorkerSetup.capture("default")
     context = multiprocessing.get_context("spawn")

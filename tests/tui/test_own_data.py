@@ -15,9 +15,9 @@ from textual.widgets import Input, Label, Select
 
 from engine.data.ccxt_exchange import CcxtMarket
 from engine.data.demo import generate
-from engine.data.store import CandleArrays
 from engine.registration import exchanges
 from tests.engine.exchange_server import fake_binance
+from tests.engine.helpers import write_candles_csv
 from tests.tui.test_desk_flows import Recorder, until
 from tui.cli import register_data
 from tui.formatting import system_clock
@@ -31,14 +31,6 @@ JUNE_2023 = 1_685_577_600_000  # 2023-06-01 00:00 UTC
 JAN_2024 = 1_704_067_200_000
 
 
-def write_csv(path: Path, candles: CandleArrays) -> Path:
-    columns = (candles.timestamp, candles.open, candles.high, candles.low, candles.close)
-    rows = zip(*(c.tolist() for c in columns), candles.volume.tolist(), strict=True)
-    text = "".join(",".join(map(repr, row)) + "\n" for row in rows)
-    path.write_text("timestamp,open,high,low,close,volume\n" + text)
-    return path
-
-
 @pytest.fixture
 def own_data(tmp_path: Path) -> Iterator[Path]:
     """Two days of ETHUSDT in a file (June 2023) and a day of BTC/USDT in the ccxt cache.
@@ -46,7 +38,7 @@ def own_data(tmp_path: Path) -> Iterator[Path]:
     The day is downloaded through ccxt from a local stand-in for Binance's API, as
     `desk data download` does; the runs afterwards read the cache only.
     """
-    write_csv(tmp_path / "ETHUSDT.csv", generate("ETHUSDT", JUNE_2023, JUNE_2023 + 2 * DAY))
+    write_candles_csv(tmp_path / "ETHUSDT.csv", generate("ETHUSDT", JUNE_2023, JUNE_2023 + 2 * DAY))
     register_data(None, [str(tmp_path / "ETHUSDT.csv")], None)  # what `desk --candles` does
     with fake_binance(JAN_2024 + 2 * DAY) as server:
         market = CcxtMarket("binance", api_url=server.url)
