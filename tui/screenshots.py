@@ -19,6 +19,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
+from engine.registration import exchanges
 from tui.app import DeskApp, make_app
 from tui.formatting import fixed_clock
 from tui.keymap import KEYMAP_FILE
@@ -184,7 +185,10 @@ async def write_screenshots(
                 shutil.copytree(prepared, root)
                 os.chdir(root)
                 os.environ["BACKTEST_DESK_CACHE"] = str(root / "cache")
+                known = set(exchanges.names())
                 svg = await render(root, scene, size, theme)
+                for name in set(exchanges.names()) - known:  # e.g. the data scene's cache
+                    exchanges.remove(name)
                 suffix = "" if size == SIZES[0] else f"-{size[0]}x{size[1]}"
                 suffix += f"-{theme}" if theme else ""
                 path = target / f"{scene.name}{suffix}.svg"
