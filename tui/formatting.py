@@ -207,8 +207,8 @@ SUM_OF_TRADES = "(sum of trade %)"
 """The label of backtest-kit's figures that add trade percentages instead of compounding."""
 
 STATISTICS: tuple[tuple[str, str, StatKind, bool], ...] = (
-    *ACCOUNT_STATISTICS,
     ("balance", "Starting balance", StatKind.MONEY, True),
+    *ACCOUNT_STATISTICS,
     ("total_signals", "Closed signals", StatKind.COUNT, True),
     ("win_count", "Wins", StatKind.COUNT, True),
     ("loss_count", "Losses", StatKind.COUNT, False),
