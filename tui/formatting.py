@@ -190,7 +190,7 @@ ACCOUNT_STATISTICS: tuple[tuple[str, str, StatKind, bool], ...] = (
     ("final_equity", "Final equity", StatKind.MONEY, True),
     ("return_percent", "Return", StatKind.SIGNED_PERCENT, True),
     ("cagr_percent", "CAGR", StatKind.SIGNED_PERCENT, True),
-    ("max_drawdown_percent", "Max drawdown (of peak)", StatKind.PERCENT, False),
+    ("max_drawdown_percent", "Max DD (of peak)", StatKind.PERCENT, False),
     ("max_drawdown_duration_ms", "Drawdown duration", StatKind.DURATION, False),
     ("exposure_percent", "Exposure", StatKind.PERCENT, False),
     ("fees_paid", "Fees paid", StatKind.MONEY, False),

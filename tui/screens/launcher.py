@@ -153,7 +153,7 @@ class LauncherModal(ModalScreen[RunRequest | None]):
                 yield Label("Balance", classes="field-label")
                 yield Input(placeholder=f"{DEFAULT_BALANCE:.0f}", id="balance")
                 yield Label(
-                    "starting equity, quote currency · whole equity per position",
+                    "quote currency · whole equity per trade",
                     classes="field-hint",
                 )
             with Horizontal(id="profile-row"):

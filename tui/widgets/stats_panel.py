@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from rich.table import Table
 from rich.text import Text
 from textual.reactive import reactive
 from textual.theme import Theme
@@ -29,6 +28,8 @@ _PAIRED = {"best_trade_money": "best_trade_percent", "worst_trade_money": "worst
 """Money figures shown with their percent on one row (`+51.69 (+0.60 %)`)."""
 
 _SIGNED = (StatKind.SIGNED_PERCENT, StatKind.SIGNED_MONEY)
+DEFAULT_WIDTH = 30
+"""The width rows are laid out for before the panel has a size."""
 
 
 class StatsPanel(Static):
@@ -43,6 +44,11 @@ class StatsPanel(Static):
 
     statistics: reactive[Mapping[str, float | None]] = reactive(dict, always_update=True)
 
+    def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
+        super().__init__(id=id, classes=classes)
+        self.rows: list[tuple[str, str]] = []
+        """The (label, value) rows drawn last, top to bottom (headings have no value)."""
+
     def on_mount(self) -> None:
         """Follow theme changes."""
         self.app.theme_changed_signal.subscribe(self, self._restyle)
@@ -50,25 +56,34 @@ class StatsPanel(Static):
     def _restyle(self, _theme: Theme) -> None:
         self.mutate_reactive(StatsPanel.statistics)
 
+    def on_resize(self) -> None:
+        """Lay the rows out again for the new width."""
+        self.mutate_reactive(StatsPanel.statistics)
+
     def watch_statistics(self, statistics: Mapping[str, float | None]) -> None:
-        """Redraw the table."""
+        """Redraw the rows: each label on the left, its value on the right of the same line."""
         variables = self.app.theme_variables
         muted = desk_color(variables, "muted").hex
-        table = Table.grid(expand=True, padding=(0, 1))
-        table.add_column("label", ratio=1, no_wrap=True)
-        table.add_column("value", justify="right", no_wrap=True)
+        width = self.scrollable_content_region.width or DEFAULT_WIDTH
+        lines: list[Text] = []
+        self.rows = []
 
-        def styled(kind: StatKind, value: float | None, text: str) -> Text:
+        def row(
+            label: str, text: str = "", value: float | None = None, signed: bool = False
+        ) -> None:
             style = ""
-            if kind in _SIGNED and value:
+            if signed and value:
                 style = desk_color(variables, "pnl-up" if value > 0 else "pnl-down").hex
-            return Text(text, style=style)
-
-        def heading(text: str) -> None:
-            table.add_row(Text(text, style=f"bold {muted}"), Text(""))
+            room = max(1, width - len(text) - 1)
+            shown = label if len(label) <= room else label[: room - 1] + "…"
+            line = Text(shown, style=muted if text else f"bold {muted}")
+            line.append(" " * max(1, width - len(shown) - len(text)) if text else "")
+            line.append(text, style=style)
+            lines.append(line)
+            self.rows.append((label, text))
 
         balance = statistics.get("balance")
-        heading(f"Account · from {format_money(balance)}" if balance else "Account")
+        row(f"Account · from {format_money(balance)}" if balance else "Account")
         paired = set(_PAIRED.values())
         for name, label, kind, _ in ACCOUNT_STATISTICS:
             if name in paired:
@@ -77,14 +92,17 @@ class StatsPanel(Static):
             text = format_stat(kind, value)
             if name in _PAIRED and text != MISSING:
                 text = f"{text} ({format_percent(statistics.get(_PAIRED[name]))})"
-            table.add_row(Text(label, style=muted), styled(kind, value, text))
-        heading("backtest-kit · per trade %")
+            row(label, text, value, kind in _SIGNED)
+        row("backtest-kit · per trade %")
         account = {name for name, *_ in ACCOUNT_STATISTICS} | {"balance"}
         for name, label, kind, _ in STATISTICS:
-            if name in account:
-                continue
-            value = statistics.get(name)
-            short = label.replace(SUM_OF_TRADES, SUM_MARK)
-            table.add_row(Text(short, style=muted), styled(kind, value, format_stat(kind, value)))
-        table.add_row(Text(f"{SUM_MARK} = sums of trade %", style=muted))
-        self.update(table)
+            if name not in account:
+                value = statistics.get(name)
+                row(
+                    label.replace(SUM_OF_TRADES, SUM_MARK),
+                    format_stat(kind, value),
+                    value,
+                    kind in _SIGNED,
+                )
+        row(f"{SUM_MARK} = sums of trade %")
+        self.update(Text("\n").join(lines))
