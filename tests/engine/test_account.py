@@ -214,3 +214,27 @@ def test_no_trades_keeps_the_balance() -> None:
     account = replay([], balance=2_500, start_ms=T0, end_ms=T0 + 10 * MIN)
     assert (account.final_equity, account.return_percent, account.expectancy) == (2_500, 0, None)
     assert account.max_drawdown_percent == 0 and account.exposure_percent == 0
+
+
+def test_a_kelly_sizing_learns_from_the_trades_closed_before() -> None:
+    engine.add_sizing(sizing_name="kelly", method="kelly-criterion")
+    pnls = [10.0, -5.0, 10.0]
+    account = replay([trade(10 * i, 10 * i + 5, p) for i, p in enumerate(pnls)], stake="kelly")
+    # No win and loss known before the first two trades: they get nothing (equity 10 000).
+    # Third: win rate 1/2, win/loss 10 / 5 = 2, Kelly (0.5 × 2 − 0.5) / 2 = 0.25, times the
+    # default multiplier 0.25 = 6.25 % of 10 000 = 625; +10 % of 625 = +62.5
+    assert [t.position_size for t in account.trades] == pytest.approx([0, 0, 625])
+    assert account.final_equity == pytest.approx(10_062.5)
+
+
+def test_a_portfolio_run_notes_its_frame_for_the_account() -> None:
+    add_exchange("x", flat(T0, 120, 100.0))
+    add_frame("f", T0 + 5 * MIN, T0 + 65 * MIN)
+    engine.add_strategy(strategy_name="s", interval="1m", get_signal=lambda *_: None)
+    run = engine.Backtest.run_portfolio(
+        [SYMBOL], ["s"], exchange_name="x", frame_name="f", executor=engine.SerialExecutor()
+    )
+    list(run)
+    account = engine.Backtest.get_portfolio_account([SYMBOL], ["s"], balance=1_000)
+    assert (account.start_ms, account.end_ms) == (T0 + 5 * MIN, T0 + 65 * MIN)
+    assert (account.final_equity, account.exposure_percent) == (1_000, 0)
