@@ -98,3 +98,17 @@ def test_runs_stored_before_the_account_still_read() -> None:
     assert old.balance == 10_000
     view = SignalView("a", SignalStatus.CLOSED, "long", 100, 110, 90, 0, 60_000, 110, "tp", 9.6)
     assert (view.fee, view.pnl_money) == (None, None)
+
+
+async def test_a_wide_statistics_pane_spells_out_the_sums_of_trade_percentages(
+    desk_root: Path,
+) -> None:
+    app = demo_app(desk_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")  # the statistics pane, full width at this size
+        await settle(pilot)
+        labels = [label for label, _ in panel_rows(app.desk.query_one(StatsPanel))]
+    for label in ("Total PnL", "Max drawdown", "Yearly return"):
+        assert f"{label} (sum of trade %)" in labels
+    assert "Σ% = sums of trade %" not in labels

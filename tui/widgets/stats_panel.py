@@ -36,8 +36,9 @@ class StatsPanel(Static):
     """Label/value rows of a run's statistics; empty values show `—`.
 
     Two sections: the account (money, compounding from the starting balance), then
-    backtest-kit's figures, whose sums of trade percentages are marked `Σ%`. The panel
-    scrolls when it is shorter than its rows (focus it and use the arrows).
+    backtest-kit's figures, whose sums of trade percentages say `(sum of trade %)`, or `Σ%`
+    where the panel is too narrow for it. The panel scrolls when it is shorter than its
+    rows (focus it and use the arrows).
     """
 
     can_focus = True
@@ -95,14 +96,14 @@ class StatsPanel(Static):
             row(label, text, value, kind in _SIGNED)
         row("backtest-kit · per trade %")
         account = {name for name, *_ in ACCOUNT_STATISTICS} | {"balance"}
+        marked = False
         for name, label, kind, _ in STATISTICS:
             if name not in account:
                 value = statistics.get(name)
-                row(
-                    label.replace(SUM_OF_TRADES, SUM_MARK),
-                    format_stat(kind, value),
-                    value,
-                    kind in _SIGNED,
-                )
-        row(f"{SUM_MARK} = sums of trade %")
+                text = format_stat(kind, value)
+                if len(label) + 1 + len(text) > width and SUM_OF_TRADES in label:
+                    label, marked = label.replace(SUM_OF_TRADES, SUM_MARK), True
+                row(label, text, value, kind in _SIGNED)
+        if marked:
+            row(f"{SUM_MARK} = sums of trade %")
         self.update(Text("\n").join(lines))
