@@ -167,13 +167,32 @@ def signal_view(result: Any) -> SignalView | None:
     return None
 
 
-def statistics_of(stats: Any, fields: Iterable[str]) -> dict[str, float | None]:
-    """Return the named statistics as plain floats (None where the engine has none)."""
+def statistics_of(
+    stats: Any, fields: Iterable[str], account: Any = None
+) -> dict[str, float | None]:
+    """Return the named statistics as plain floats (None where the engine has none).
+
+    Args:
+        stats: backtest-kit's statistics (`Backtest.get_data`).
+        fields: The names to keep.
+        account: The run's account (`Backtest.get_account`): its figures come from it.
+    """
+    figures = account.figures() if account is not None else {}
     values: dict[str, float | None] = {}
     for name in fields:
-        value = getattr(stats, name, None)
+        value = figures[name] if name in figures else getattr(stats, name, None)
         values[name] = None if value is None else float(value)
     return values
+
+
+def with_money(views: Iterable[SignalView], account: Any) -> tuple[SignalView, ...]:
+    """Return closed signal rows with their fee and money PnL from the run's account."""
+    money = {t.signal_id: (t.fee, t.pnl_money) for t in account.trades}
+    rows = []
+    for view in views:
+        fee, pnl = money.get(view.signal_id, (None, None))
+        rows.append(view._replace(fee=fee, pnl_money=pnl) if fee is not None else view)
+    return tuple(rows)
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
@@ -531,6 +550,9 @@ class EngineBridge:
         self, request: RunRequest, window: FrameWindow, closed: list[SignalView]
     ) -> RunRecord:
         stats = engine.Backtest.get_data(request.symbol, request.strategy_name)
+        account = engine.Backtest.get_account(
+            request.symbol, request.strategy_name, balance=request.balance
+        )
         path = engine.Backtest.dump(
             request.symbol, request.strategy_name, path=str(self.dump_dir / "backtest")
         )
@@ -541,8 +563,8 @@ class EngineBridge:
             start_ms=window.start_ms,
             end_ms=window.end_ms,
             finished_at=int(self._clock().timestamp() * 1000),
-            statistics=statistics_of(stats, self._statistics),
-            signals=tuple(closed),
+            statistics=statistics_of(stats, self._statistics, account),
+            signals=with_money(closed, account),
             report=report,
             report_path=str(path),
             error_count=self._errors,

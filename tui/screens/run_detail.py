@@ -97,7 +97,7 @@ class RunScreen(Screen[None]):
         table = self.query_one(SignalsTable)
         table.show(record.signals)
         self.query_one(StatsPanel).statistics = record.statistics
-        self.query_one(EquityChart).show(record.signals)
+        self.query_one(EquityChart).show(record.signals, record.request.balance)
         self.action_chart_overview()
         table.focus()
 
