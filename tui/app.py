@@ -40,6 +40,7 @@ from tui.screens.themes import ThemeScreen
 from tui.state import DeskState, default_state_dir
 from tui.theming import DEFAULT_THEME, ThemeCatalog, load_themes, user_theme_dir
 from tui.widgets.registry_tree import RegistryTree
+from tui.widgets.report_view import ReportContent
 from tui.widgets.vim_table import VimTable
 
 UI_SWITCH_INTERVAL = 0.001
@@ -249,7 +250,7 @@ class DeskApp(AnalysisApp):
         if record is None:
             self.notify("No finished run yet: press b to run a backtest.", severity="warning")
             return
-        self.push_screen(ReportScreen(record.title, record.report, record.report_path))
+        self.push_screen(ReportScreen(ReportContent.from_record(record), record.report_path))
 
     def action_list_reports(self) -> None:
         """Browse the reports dumped on disk."""
