@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
+from textual.pilot import Pilot
 
 from tui.runs import RunRequest
 from tui.screens.history import HistoryScreen
 from tui.screens.report import ReportScreen
 from tui.screens.reports import ReportsScreen
 from tui.screens.run_detail import RunScreen
-from tui.screenshots import demo_app, settle
+from tui.screenshots import Scene, demo_app, play, settle
+from tui.state import DeskState, write_run_file
 from tui.widgets.report_data import TRADE_COLUMNS, Column, TableData, parse_markdown, short_time
 from tui.widgets.report_summary import ReportSummary
 from tui.widgets.report_table import ReportTable, choose_layout
+
+from .test_state_and_themes import CLOCK, record
 
 SIZES = [(120, 40), (80, 24)]
 
@@ -125,3 +130,41 @@ async def test_two_runs_keep_two_report_files_each_with_its_own_trades(tmp_path:
         stored = app.screen.query_one("#report-trades-table", ReportTable)
         assert stored.row_count == len(records[0].signals)  # type: ignore[union-attr]
         assert stored.data.rows[0][3] == records[0].signals[0].position.upper()  # type: ignore[union-attr]
+
+
+def test_a_report_file_never_replaces_another_runs_file(tmp_path: Path) -> None:
+    """Two histories sharing one report folder both get run 1: the second file is `-2`."""
+    folder = tmp_path / "dump" / "backtest"
+    stored = []
+    for name, report in (("a", "# first\n"), ("b", "# second\n")):
+        state = DeskState(tmp_path / name, CLOCK)
+        run = record().model_copy(update={"report": report})
+        path = state.new_run_file()
+        write_run_file(path, run)
+        stored.append(state.index_run(run, path, report_dir=folder))
+        assert state.run(1) == stored[-1]
+    strategy = stored[0].request.strategy_name
+    assert [r.report_path for r in stored] == [
+        str(folder / f"{strategy}-1.md"),
+        str(folder / f"{strategy}-1-2.md"),
+    ]
+    assert [Path(str(r.report_path)).read_text() for r in stored] == ["# first\n", "# second\n"]
+
+
+SCENES = (Scene("report", ("r",)), Scene("stored-report", ("H", "j", "enter", "3")))
+"""The report of the last run, and of a stored run (history → run → report)."""
+
+
+@pytest.mark.parametrize("theme", ["desk-dark", "desk-light"])
+@pytest.mark.parametrize("size", SIZES, ids=["120x40", "80x24"])
+@pytest.mark.parametrize("scene", SCENES, ids=lambda s: s.name)
+def test_report_snapshot(
+    snap_compare: Any, desk_root: Path, scene: Scene, size: tuple[int, int], theme: str
+) -> None:
+    app = demo_app(desk_root)
+
+    async def reach(pilot: Pilot[None]) -> None:
+        pilot.app.theme = theme
+        await play(pilot, scene)
+
+    assert snap_compare(app, terminal_size=size, run_before=reach)

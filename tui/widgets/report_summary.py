@@ -13,8 +13,8 @@ from textual.widgets import Static
 from tui.formatting import MISSING, format_count, format_percent, format_ratio
 from tui.theming import desk_color
 
-FIGURE_WIDTH = 28
-"""Columns one label and its value take in the panel (with the gap to the next pair)."""
+PAIR_GAP = 3
+"""Columns between one label/value pair and the next on a line."""
 
 
 class Figure(NamedTuple):
@@ -85,9 +85,19 @@ MARKDOWN_FIGURES = (
 """The key figures of a markdown report (its label, the summary's label, signed)."""
 
 
+COMMENTS = (
+    " (higher is better)",
+    " (lower is better)",
+    " (take profit and stop loss in one candle)",
+)
+"""The explanations a markdown report puts after a figure, left out of the summary."""
+
+
 def plain_value(value: str) -> str:
     """Return a markdown figure without its comment (`1.2 (higher is better)` → `1.2`)."""
-    return value.split(" (", 1)[0] if value.endswith(")") and "better" in value else value
+    for comment in COMMENTS:
+        value = value.removesuffix(comment)
+    return value
 
 
 def markdown_figures(figures: Sequence[tuple[str, str]]) -> list[Figure]:
@@ -113,23 +123,29 @@ class ReportSummary(Static):
         self.border_title = "Summary"
 
     def render(self) -> Table:
-        """Lay the figures out for the current width."""
+        """Lay the figures out, as many label/value pairs per line as the width takes."""
         variables = self.app.theme_variables
         muted = desk_color(variables, "muted").hex
-        per_line = max(1, self.content_size.width // FIGURE_WIDTH)
-        table = Table.grid(expand=True, padding=(0, 1))
-        for _ in range(per_line):
-            table.add_column(no_wrap=True)
-            table.add_column(justify="right", no_wrap=True)
-        cells: list[Text] = []
+        label_width = max((len(f.label) for f in self.figures), default=0)
+        value_width = max((len(f.value) for f in self.figures), default=0)
+        pair_width = label_width + 1 + value_width
+        per_line = max(1, (self.content_size.width + PAIR_GAP) // (pair_width + PAIR_GAP))
+        table = Table.grid(padding=(0, 1, 0, 0))
+        for column in range(per_line):
+            if column:
+                table.add_column(width=PAIR_GAP - 1)  # the gap between pairs
+            table.add_column(no_wrap=True, width=label_width)
+            table.add_column(justify="right", no_wrap=True, width=value_width)
+        lines: list[list[Text | str]] = [[]]
         for figure in self.figures:
+            if len(lines[-1]) == 3 * per_line - 1:
+                lines.append([])
             style = ""
             if figure.signed and figure.value[:1] in ("+", "-"):
                 sign = "pnl-up" if figure.value[0] == "+" else "pnl-down"
                 style = desk_color(variables, sign).hex
-            cells += [Text(figure.label, style=muted), Text(figure.value, style=style)]
-        step = 2 * per_line
-        for start in range(0, len(cells), step):
-            line = cells[start : start + step]
-            table.add_row(*line, *([Text("")] * (step - len(line))))
+            gap: list[Text | str] = [""] if lines[-1] else []
+            lines[-1] += [*gap, Text(figure.label, style=muted), Text(figure.value, style=style)]
+        for line in lines:
+            table.add_row(*line)
         return table

@@ -82,7 +82,7 @@ class ReportTable(VimTable):
 
     def on_resize(self, event: events.Resize) -> None:
         """Choose the columns for the new width."""
-        width = max(1, event.size.width - SCROLLBAR)
+        width = max(1, event.size.width - self.styles.gutter.width - SCROLLBAR)
         fit = choose_layout(self.data, width)
         if fit != self.fit:
             self._fill(fit)
@@ -129,7 +129,7 @@ def _cell(text: str, kind: CellKind, colours: Mapping[str, str]) -> Text | str:
         return text
     if kind is CellKind.SIDE:
         side = "long" if text.lower() == "long" else "short" if text.lower() == "short" else ""
-        return Text(text, style=colours.get(side, ""))
+        return Text(text, style=colours.get(side, ""), justify="left")
     if kind is CellKind.PNL:
         sign = text[:1]
         name = "pnl-up" if sign == "+" else "pnl-down" if sign == "-" else "pnl-flat"
