@@ -30,6 +30,7 @@ from tui.screenshots import demo_app, settle
 from tui.state import DeskState
 from tui.widgets.event_log import EventLog
 from tui.widgets.registry_tree import RegistryTree
+from tui.widgets.report_table import ReportTable
 from tui.widgets.report_view import ReportView
 from tui.widgets.run_status import RunStatus
 from tui.widgets.signals_table import STREAM_ROWS, SignalsTable
@@ -98,7 +99,7 @@ async def test_b_enter_runs_a_backtest_and_shows_signals_statistics_and_report(
 
         await pilot.press("r")
         assert isinstance(app.screen, ReportScreen)
-        trades = app.screen.query_one("#report-trades-table", DataTable)
+        trades = app.screen.query_one("#report-trades-table", ReportTable)
         assert trades.row_count == len(record.signals)
 
     assert (tmp_path / "dump" / "backtest" / "bracket-1.md").is_file()

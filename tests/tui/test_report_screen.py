@@ -53,9 +53,13 @@ async def test_r_shows_the_summary_and_every_closed_trade_whole(
         kept = table.fit.columns if table.fit else ()
         assert TRADE_COLUMNS.index(next(c for c in TRADE_COLUMNS if c.label == "PnL %")) in kept
         last = record.signals[-1]
-        assert f"{last.pnl_percentage:+.2f}" in [
-            str(cell) for cell in table.get_row_at(table.row_count - 1)
-        ]
+        assert f"{last.pnl_percentage:+.2f}" in table.shown_row(table.row_count - 1)
+        await pilot.press("G")
+        await settle(pilot)
+        assert table.cursor_row == closed - 1
+        assert (
+            f"{last.pnl_percentage:+.2f}" in visible_text(table).splitlines()[-2]
+        )  # above the border
         assert str(record.report_path) in str(screen.query_one(".screen-title").render())
 
 
