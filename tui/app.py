@@ -40,6 +40,7 @@ from tui.screens.themes import ThemeScreen
 from tui.state import DeskState, default_state_dir
 from tui.theming import DEFAULT_THEME, ThemeCatalog, load_themes, user_theme_dir
 from tui.widgets.registry_tree import RegistryTree
+from tui.widgets.report_table import ReportTable
 from tui.widgets.report_view import ReportContent
 from tui.widgets.vim_table import VimTable
 
@@ -327,7 +328,8 @@ def help_sections() -> list[tuple[str, list[BindingType]]]:
         ("Data", [*DataScreen.BINDINGS, *DownloadModal.BINDINGS]),
         ("Run", RunScreen.BINDINGS),
         ("Compare", CompareScreen.BINDINGS),
-        ("Reports", [*ReportsScreen.BINDINGS, *ReportScroll.BINDINGS]),
+        ("Reports", [*ReportsScreen.BINDINGS, *ReportScreen.BINDINGS, *ReportTable.BINDINGS]),
+        ("Markdown", ReportScroll.BINDINGS),
         *analysis_help_sections(),
         ("Optimizer", OptimizerScreen.BINDINGS),
         (

@@ -113,8 +113,8 @@ class ReportTable(ScrollView, can_focus=True):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("down,j", "move(1)", "Down", show=False, id="report-row-down"),
         Binding("up,k", "move(-1)", "Up", show=False, id="report-row-up"),
-        Binding("pagedown,space", "page(1)", "Page down", show=False, id="report-page-down"),
-        Binding("pageup", "page(-1)", "Page up", show=False, id="report-page-up"),
+        Binding("pagedown,space", "page(1)", "Page down", show=False, id="report-rows-page-down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="report-rows-page-up"),
         Binding("home,g", "jump(0)", "First row", show=False, id="report-first-row"),
         Binding("end,G", "jump(-1)", "Last row", show=False, id="report-last-row"),
     ]
