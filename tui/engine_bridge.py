@@ -222,7 +222,8 @@ class EngineBridge:
 
     Args:
         post: Thread-safe function that delivers a message to the desk.
-        dump_dir: Where run reports are written (`<dump_dir>/backtest/*.md`).
+        dump_dir: The desk's report folder (the history writes each stored run's report to
+            `<dump_dir>/backtest/<strategy>-<run id>.md`).
         statistics: The statistic names the desk keeps for each run.
         clock: Returns the current time (for `finished_at`).
     """
@@ -553,10 +554,9 @@ class EngineBridge:
         account = engine.Backtest.get_account(
             request.symbol, request.strategy_name, balance=request.balance
         )
-        path = engine.Backtest.dump(
-            request.symbol, request.strategy_name, path=str(self.dump_dir / "backtest")
-        )
-        report = path.read_text(encoding="utf-8")  # built once, by dump
+        # The history writes the report file once it knows the run's id (`<strategy>-<id>.md`,
+        # tui.state.DeskState.index_run), so a run never overwrites another run's report.
+        report = engine.Backtest.get_report(request.symbol, request.strategy_name)
         return RunRecord(
             request=request,
             frame_label=window.label,
@@ -566,7 +566,6 @@ class EngineBridge:
             statistics=statistics_of(stats, self._statistics, account),
             signals=with_money(closed, account),
             report=report,
-            report_path=str(path),
             error_count=self._errors,
             first_error=self._first_error,
         )

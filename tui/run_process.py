@@ -106,7 +106,8 @@ class RunProcess:
     """Runs the desk's backtests, one at a time, in a child process.
 
     Args:
-        dump_dir: Where run reports are written (relative to the desk's working directory).
+        dump_dir: Where a stored run's report is written, as `backtest/<strategy>-<run id>.md`
+            (relative to the desk's working directory).
         statistics: The statistic names the desk keeps for each run.
         clock: Stamps `finished_at` of a finished run (the desk's clock, not the child's).
         signal_id_seed: Seeds the child's signal ids once, when it starts (None: random).
@@ -288,7 +289,7 @@ class RunProcess:
         stamped = record.model_copy(update={"finished_at": int(self._clock().timestamp() * 1000)})
         if history is None or run_file is None:
             return stamped
-        return history.index_run(stamped, run_file)
+        return history.index_run(stamped, run_file, report_dir=self._dump_dir / "backtest")
 
     def cancel(self) -> None:
         """Ask the running backtest, if any, to stop."""
