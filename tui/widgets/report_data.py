@@ -109,6 +109,8 @@ TRADE_COLUMNS = (
     Column("Take profit", 7, "TP", kind=CellKind.NUMBER),
     Column("Stop loss", 8, "SL", kind=CellKind.NUMBER),
     Column("PnL %", 0, kind=CellKind.PNL),
+    Column("PnL", 1, kind=CellKind.PNL),
+    Column("Fee", 9, kind=CellKind.NUMBER),
     Column("Reason", 5, "Why", short_reason),
     Column("Duration", 7, "Dur", short_duration, CellKind.NUMBER),
     Column("Note", 11),
@@ -139,6 +141,8 @@ def trade_rows(signals: Sequence[SignalView]) -> tuple[tuple[str, ...], ...]:
                 format_price(view.price_take_profit),
                 format_price(view.price_stop_loss),
                 _pnl_text(view.pnl_percentage),
+                _pnl_text(view.pnl_money),
+                MISSING if view.fee is None else f"{view.fee:.2f}",
                 reason + (" (ambiguous)" if view.ambiguous else ""),
                 MISSING if held is None else format_duration(held),
                 view.note or "",
@@ -204,8 +208,11 @@ def markdown_trades(rows: Sequence[Sequence[str]]) -> TableData:
     for number, row in enumerate(rows, start=1):
         cells = [str(number)]
         for column in TRADE_COLUMNS[1:]:
-            index, convert = by_label[column.label]
-            cells.append(convert(row[index]) if index < len(row) else MISSING)
+            found = by_label.get(column.label)  # money columns: the markdown has none
+            if found is None or found[0] >= len(row):
+                cells.append(MISSING)
+            else:
+                cells.append(found[1](row[found[0]]))
         converted.append(tuple(cells))
     return TableData(f"Trades ({len(converted)})", TRADE_COLUMNS, tuple(converted))
 

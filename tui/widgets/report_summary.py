@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
@@ -10,7 +9,15 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
-from tui.formatting import MISSING, format_count, format_percent, format_ratio
+from tui.formatting import (
+    ACCOUNT_STATISTICS,
+    MISSING,
+    StatKind,
+    format_count,
+    format_percent,
+    format_ratio,
+    format_stat,
+)
 from tui.theming import desk_color
 
 PAIR_GAP = 3
@@ -25,13 +32,6 @@ class Figure(NamedTuple):
     signed: bool = False
 
 
-def format_money(value: float | None) -> str:
-    """Return an amount in the quote currency as `10 234.56`; `—` when missing."""
-    if value is None or not math.isfinite(value):
-        return MISSING
-    return f"{value:,.2f}".replace(",", " ")
-
-
 def _win_rate(statistics: Mapping[str, float | None]) -> str:
     rate = format_percent(statistics.get("win_rate"), signed=False)
     wins, losses = statistics.get("win_count"), statistics.get("loss_count")
@@ -41,22 +41,28 @@ def _win_rate(statistics: Mapping[str, float | None]) -> str:
 
 
 MONEY_FIGURES = (
-    ("final_equity", "Final equity", format_money, False),
-    ("return_pct", "Return", format_percent, True),
-    ("cagr", "CAGR", format_percent, True),
-    ("max_drawdown_pct", "Max DD equity", lambda v: format_percent(v, signed=False), False),
-    ("fees_paid", "Fees paid", format_money, False),
+    "final_equity",
+    "return_percent",
+    "cagr_percent",
+    "max_drawdown_percent",
+    "fees_paid",
+    "expectancy",
 )
-"""The account's figures in money, shown when the run's statistics have them."""
+"""The account's figures in money (`tui.formatting.ACCOUNT_STATISTICS`) the summary leads with."""
 
 
 def run_figures(statistics: Mapping[str, float | None], error_count: int = 0) -> list[Figure]:
-    """Return the summary of a run's statistics (backtest-kit's sums of trade %, then money).
+    """Return the summary of a run: its account in money first, then backtest-kit's figures.
 
-    The money figures (`final_equity`, `return_pct`, `cagr`, `max_drawdown_pct`,
-    `fees_paid`) appear only when present; the error count only when there were errors.
+    The money figures appear only when the run has them (runs stored before the account
+    model have none); the error count only when there were errors.
     """
-    figures = [
+    figures = []
+    for name, label, kind, _ in ACCOUNT_STATISTICS:
+        if name in MONEY_FIGURES and name in statistics:
+            signed = kind in (StatKind.SIGNED_PERCENT, StatKind.SIGNED_MONEY)
+            figures.append(Figure(label, format_stat(kind, statistics[name]), signed))
+    figures += [
         Figure("Closed trades", format_count(statistics.get("total_signals"))),
         Figure("Win rate", _win_rate(statistics)),
         Figure("PnL Σ trade %", format_percent(statistics.get("total_pnl")), signed=True),
@@ -67,9 +73,6 @@ def run_figures(statistics: Mapping[str, float | None], error_count: int = 0) ->
     ]
     if error_count:
         figures.append(Figure("Errors", format_count(error_count)))
-    for name, label, show, signed in MONEY_FIGURES:
-        if name in statistics:
-            figures.append(Figure(label, show(statistics[name]), signed))
     return figures
 
 
