@@ -92,7 +92,7 @@ class WalkerScreen(Screen[None]):
         Binding(
             "w",
             "run_walker",
-            "Run walker",
+            "Walker",
             tooltip="Backtest the picked strategies on the picked symbols and rank them",
             id="run-walker",
         ),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import ClassVar
 
 from rich.text import Text
@@ -9,6 +10,8 @@ from textual.widgets import RichLog
 
 from tui.formatting import Clock, format_log_time
 from tui.theming import desk_color
+
+MAX_LINES = 2000
 
 
 class EventLog(RichLog):
@@ -25,8 +28,10 @@ class EventLog(RichLog):
     }
 
     def __init__(self, clock: Clock, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes, wrap=True, markup=False, max_lines=2000)
+        super().__init__(id=id, classes=classes, wrap=True, markup=False, max_lines=MAX_LINES)
         self._clock = clock
+        self.entries: deque[Text] = deque(maxlen=MAX_LINES)
+        """Every line written, unwrapped (the full-screen log redraws them at its width)."""
 
     def add(self, text: str, severity: str = "information") -> None:
         """Append one line; `severity` is `information`, `warning` or `error`."""
@@ -34,4 +39,5 @@ class EventLog(RichLog):
         variable = self.SEVERITY_VARIABLES.get(severity)
         style = desk_color(self.app.theme_variables, variable).hex if variable else ""
         line.append(text, style=style)
+        self.entries.append(line)
         self.write(line)

@@ -1,0 +1,279 @@
+"""Keys and footer: hints that fit at 80 columns, one meaning per key, palette words, marks,
+the quit question while a live loop holds a position, and the full-screen log."""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.app import App
+from textual.binding import Binding
+from textual.command import CommandList, CommandPalette
+from textual.widgets import RichLog
+
+from tests.tui.test_live_screen import (  # noqa: F401 (held is a fixture)
+    START_MS,
+    HeldClock,
+    desk,
+    held,
+    start_bracket,
+)
+from tui.app import help_sections
+from tui.screens.compare import CompareScreen
+from tui.screens.confirm import ConfirmModal
+from tui.screens.help import HelpScreen
+from tui.screens.history import HistoryScreen
+from tui.screens.launcher import LauncherModal
+from tui.screens.log import LogScreen
+from tui.screenshots import demo_app, settle
+from tui.widgets.key_footer import KeyFooter
+
+SCREEN_LOCAL_KEYS = {
+    "enter": "does the screen's or the dialog's main thing (open, run, start, confirm)",
+    "escape": "leaves the screen or the dialog (back, cancel)",
+    "space": "marks runs in the history, pages down in a report",
+    **{str(n): "shows the screen's n-th pane or tab" for n in range(1, 7)},
+}
+"""Keys whose meaning is the screen's own (the README's key map says so); every other key
+means one thing wherever it works."""
+
+SAME_WORDS = {"top": "first", "bottom": "last"}
+"""The report's scroll labels say Top and Bottom where the lists say First and Last."""
+
+SCREENS: dict[str, tuple[str, ...]] = {
+    "main": (),
+    "launcher": ("b",),
+    "history": ("H",),
+    "run": ("H", "enter"),
+    "compare": ("H", "j", "space", "k", "c"),
+    "report": ("r",),
+    "reports": ("R",),
+    "help": ("question_mark",),
+    "themes": ("t",),
+    "walker": ("w",),
+    "heatmap": ("m",),
+    "alerts": ("A",),
+    "live": ("l",),
+    "optimizer": ("O",),
+    "data": ("D",),
+    "log": ("L",),
+}
+
+
+def meaning(binding: Binding) -> str:
+    """The first word of a key's label, lower case: what the user reads the key to mean."""
+    word = re.findall(r"\w+", binding.description.lower())[0]
+    return SAME_WORDS.get(word, word)
+
+
+def test_one_key_means_one_thing_on_every_screen() -> None:
+    meanings: dict[str, set[tuple[str, str]]] = defaultdict(set)
+    for section, bindings in help_sections():
+        for binding in Binding.make_bindings(bindings):
+            if binding.key not in SCREEN_LOCAL_KEYS:
+                meanings[binding.key].add((meaning(binding), section))
+    clashes = {key: sorted(seen) for key, seen in meanings.items() if len({m for m, _ in seen}) > 1}
+    assert clashes == {}
+
+
+def test_cancel_is_x_wherever_something_can_be_cancelled() -> None:
+    cancels = [
+        binding
+        for _, bindings in help_sections()
+        for binding in Binding.make_bindings(bindings)
+        if binding.action.startswith(("cancel_", "stop_"))
+    ]
+    assert len(cancels) >= 5
+    assert {binding.key for binding in cancels} == {"x"}
+
+
+def footer_of(app: App[Any]) -> KeyFooter:
+    """The footer on screen: the top screen's, or under a dialog the screen beneath's."""
+    for screen in reversed(app.screen_stack):
+        footers = screen.query(KeyFooter)
+        if footers:
+            return footers.first()
+    raise AssertionError("no footer on screen")
+
+
+def footer_words(footer: KeyFooter) -> set[str]:
+    """Every key and label word the footer's screen could show."""
+    words: set[str] = set()
+    for binding, _ in [*footer.shown(), *footer.pinned()]:
+        words.add(footer.app.get_key_display(binding))
+        words.update(binding.description.split())
+    return words
+
+
+@pytest.mark.parametrize("screen", list(SCREENS))
+async def test_the_footer_at_80_columns_shows_help_and_quit_and_cuts_no_hint(
+    desk_root: Path, screen: str
+) -> None:
+    app = demo_app(desk_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for key in SCREENS[screen]:
+            await pilot.press(key)
+            await settle(pilot)
+        footer = footer_of(app)
+        text = footer.render().plain
+        assert len(text) <= 80
+        assert text.rstrip().endswith("? Help  q Quit")
+        unknown = set(text.split()) - footer_words(footer)
+        assert unknown == set()  # every word is a whole key or a whole label word
+
+
+async def test_the_footer_drops_low_priority_hints_first(desk_root: Path) -> None:
+    app = demo_app(desk_root)
+    async with app.run_test(size=(50, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("H")
+        await settle(pilot)
+        text = footer_of(app).render().plain
+        hints = ["esc", "Back", "space", "Mark", "c", "Compare"]  # d Delete no longer fits
+        assert text.split() == [*hints, "?", "Help", "q", "Quit"]
+
+
+async def test_help_lists_the_current_screens_keys_first(desk_root: Path) -> None:
+    app = demo_app(desk_root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("H", "question_mark")
+        help_screen = app.screen
+        assert isinstance(help_screen, HelpScreen)
+        title, first = help_screen.sections[0]
+        assert title == "This screen · History"
+        ids = [b.id for b in Binding.make_bindings(first)]
+        assert {"mark-run", "compare-runs", "delete-run", "history-back"} <= set(ids)
+        assert "launch-backtest" not in ids  # the desk's keys follow in their own section
+        assert help_screen.sections[1][0] == "Everywhere"
+        keys = help_screen.query_one("#help-keys")
+        lines = [s.text for s in keys.render_lines(keys.region.reset_offset)]
+        commands = [line for line in lines if "command-palette" in line]
+        assert len(commands) == 1 and "/ ctrl+p" in commands[0]
+
+
+async def palette_hits(pilot: Any, query: str) -> list[str]:
+    """Open the palette, type `query`, return the hits' titles."""
+    await pilot.press("ctrl+p")
+    await pilot.press(*query)
+    await pilot.pause(0.4)
+    palette = pilot.app.screen
+    assert isinstance(palette, CommandPalette)
+    commands = palette.query_one(CommandList)
+    titles = [str(commands.get_option_at_index(i).prompt) for i in range(commands.option_count)]
+    await pilot.press("escape")
+    return [title.splitlines()[0] for title in titles]
+
+
+@pytest.mark.parametrize(
+    ("query", "title"),
+    [
+        ("backtest", "Run"),
+        ("report", "Report"),
+        ("theme", "Theme"),
+        ("history", "History"),
+        ("data", "Data"),
+        ("launcher", "Run"),
+        ("colour", "Theme"),
+        ("candles", "Data"),
+    ],
+)
+async def test_the_palette_finds_commands_by_their_words(
+    desk_root: Path, query: str, title: str
+) -> None:
+    app = demo_app(desk_root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert title in await palette_hits(pilot, query)
+
+
+async def test_the_palette_runs_a_command_found_by_a_tooltip_word(desk_root: Path) -> None:
+    app = demo_app(desk_root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p", *"backtest launcher")
+        await pilot.pause(0.4)
+        await pilot.press("down", "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, LauncherModal)
+
+
+async def test_history_marks_two_runs_and_compares_them(desk_root: Path) -> None:
+    app = demo_app(desk_root)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("H")
+        history = app.screen
+        assert isinstance(history, HistoryScreen)
+        table = history.query_one("#runs")
+        marks = lambda: [str(table.get_row_at(i)[0]) for i in range(table.row_count)]  # noqa: E731
+        assert marks() == ["[ ]", "[ ]"]
+        await pilot.press("space", "j", "space")
+        assert marks() == ["[x]", "[x]"]
+        await pilot.press("c")  # the cursor plays no part: both marked runs are compared
+        compare = app.screen
+        assert isinstance(compare, CompareScreen)
+        assert compare.left.run_id < compare.right.run_id
+        assert {compare.left.run_id, compare.right.run_id} == set(history.records)
+        await pilot.press("escape", "space")
+        assert marks() == ["[x]", "[ ]"]
+        await pilot.press("c")  # one mark: compared with the run under the cursor
+        assert isinstance(app.screen, CompareScreen)
+        await pilot.press("escape", "k", "c")
+        assert app.screen is history  # one mark and the cursor on it: nothing to compare
+
+
+async def test_q_quits_at_once_without_a_live_position(tmp_path: Path) -> None:
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("l", "escape")
+        assert app.is_running
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_q_asks_before_quitting_while_a_live_loop_holds_a_position(
+    tmp_path: Path,
+    held: Callable[[int, int], HeldClock],  # noqa: F811
+) -> None:
+    held(START_MS, 20)
+    app = desk(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await start_bracket(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+        modal = app.screen
+        assert isinstance(modal, ConfirmModal)
+        assert "bracket" in str(modal.query_one("#confirm-quit-detail").render())
+        await pilot.press("n")
+        assert app.is_running and not isinstance(app.screen, ConfirmModal)
+        await pilot.press("q", "y")
+        await pilot.pause()
+        assert not app.is_running
+
+
+async def test_L_opens_the_log_full_screen_with_the_newest_line(tmp_path: Path) -> None:
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for n in range(60):
+            app.desk.log_line(f"line {n} of a long session")
+        await pilot.press("L")
+        await settle(pilot)
+        assert isinstance(app.screen, LogScreen)
+        log = app.screen.query_one("#log-full", RichLog)
+        visible = [strip.text for strip in log.render_lines(log.region.reset_offset)]
+        assert any("line 59 of a long session" in line for line in visible)
+        await pilot.press("g")
+        await settle(pilot)
+        visible = [strip.text for strip in log.render_lines(log.region.reset_offset)]
+        assert not any("line 59 " in line for line in visible)
+        await pilot.press("escape")
+        assert app.screen is app.desk
