@@ -13,7 +13,7 @@ import pytest
 from textual.app import App
 from textual.binding import Binding
 from textual.command import CommandList, CommandPalette
-from textual.widgets import RichLog
+from textual.widgets import DataTable, RichLog
 
 from tests.tui.test_live_screen import (  # noqa: F401 (held is a fixture)
     START_MS,
@@ -210,7 +210,7 @@ async def test_history_marks_two_runs_and_compares_them(desk_root: Path) -> None
         await pilot.press("H")
         history = app.screen
         assert isinstance(history, HistoryScreen)
-        table = history.query_one("#runs")
+        table = history.query_one("#runs", DataTable)
         marks = lambda: [str(table.get_row_at(i)[0]) for i in range(table.row_count)]  # noqa: E731
         assert marks() == ["[ ]", "[ ]"]
         await pilot.press("space", "j", "space")
