@@ -14,6 +14,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, RichLog
+from textual.widgets._toast import Toast
 
 from tests.tui.test_live_screen import (  # noqa: F401 (held is a fixture)
     START_MS,
@@ -30,6 +31,7 @@ from tui.screens.history import HistoryScreen
 from tui.screens.launcher import LauncherModal
 from tui.screens.log import LogScreen
 from tui.screenshots import demo_app, settle
+from tui.widgets.event_log import EventLog
 from tui.widgets.key_footer import KeyFooter
 
 SCREEN_LOCAL_KEYS = {
@@ -277,3 +279,18 @@ async def test_L_opens_the_log_full_screen_with_the_newest_line(tmp_path: Path) 
         assert not any("line 59 " in line for line in visible)
         await pilot.press("escape")
         assert app.screen is app.desk
+
+
+async def test_toasts_do_not_cover_the_log_pane(tmp_path: Path) -> None:
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await settle(pilot)
+        for n in range(3):
+            app.notify("a long error message that wraps " * 4, title=f"Error {n}", timeout=30)
+        await pilot.pause(0.5)
+        toasts = [toast.region for toast in app.screen.query(Toast)]
+        log = app.desk.query_one(EventLog).region
+        assert len(toasts) == 3
+        assert all(not toast.overlaps(log) for toast in toasts)
+        footer = footer_of(app).region
+        assert all(not toast.overlaps(footer) for toast in toasts)
