@@ -152,6 +152,18 @@ def format_count(value: float | None) -> str:
     return f"{int(value):,}".replace(",", " ")
 
 
+def format_noun(count: int, noun: str, plural: str | None = None) -> str:
+    """Return `1 symbol`, `3 symbols`: the count with its noun in the right number.
+
+    Args:
+        count: How many.
+        noun: The singular, e.g. `symbol`.
+        plural: The plural when it is not the singular plus `s`, e.g. `strategies`.
+    """
+    word = noun if count == 1 else plural or f"{noun}s"
+    return f"{count:,} {word}"
+
+
 class StatKind(StrEnum):
     """How a statistic is shown and compared."""
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from textual.command import CommandList, CommandPalette
 from textual.widgets import DataTable, RichLog
 from textual.widgets._toast import Toast
 
+import engine
 from tests.tui.test_live_screen import (  # noqa: F401 (held is a fixture)
     START_MS,
     HeldClock,
@@ -24,15 +26,18 @@ from tests.tui.test_live_screen import (  # noqa: F401 (held is a fixture)
     start_bracket,
 )
 from tui.app import help_sections
+from tui.formatting import format_noun
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmModal
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
 from tui.screens.launcher import LauncherModal
 from tui.screens.log import LogScreen
+from tui.screens.walker import PickList, WalkerScreen
 from tui.screenshots import demo_app, settle
 from tui.widgets.event_log import EventLog
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.registry_tree import RegistryTree
 
 SCREEN_LOCAL_KEYS = {
     "enter": "does the screen's or the dialog's main thing (open, run, start, confirm)",
@@ -294,3 +299,58 @@ async def test_toasts_do_not_cover_the_log_pane(tmp_path: Path) -> None:
         assert all(not toast.overlaps(log) for toast in toasts)
         footer = footer_of(app).region
         assert all(not toast.overlaps(footer) for toast in toasts)
+
+
+async def test_the_desks_own_frames_stay_out_of_the_registry_and_the_walker(
+    tmp_path: Path,
+) -> None:
+    engine.add_frame(
+        frame_name="desk-2024-12-01-2024-12-02",
+        interval="1m",
+        start_date=datetime(2024, 12, 1, tzinfo=UTC),
+        end_date=datetime(2024, 12, 2, tzinfo=UTC),
+    )
+    engine.add_frame(
+        frame_name="my-december",
+        interval="1m",
+        start_date=datetime(2024, 12, 1, tzinfo=UTC),
+        end_date=datetime(2024, 12, 2, tzinfo=UTC),
+    )
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        tree = app.desk.query_one(RegistryTree)
+        leaves = {
+            leaf.data.entry.name for s in tree.root.children for leaf in s.children if leaf.data
+        }
+        assert "my-december" in leaves
+        assert not any(name.startswith("desk-") for name in leaves)
+        await pilot.press("w")
+        await settle(pilot)
+        walker = app.screen
+        assert isinstance(walker, WalkerScreen)
+        assert "my-december" in walker.frames and "desk-2024-12-01-2024-12-02" not in walker.frames
+
+
+async def test_walker_picks_read_x_or_blank(tmp_path: Path) -> None:
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("w")
+        await settle(pilot)
+        symbols = app.screen.query_one("#walker-symbols", PickList)
+        symbols.focus()
+        await pilot.press("j", "space")  # pick the second symbol too
+        await settle(pilot)
+        lines = [s.text for s in symbols.render_lines(symbols.region.reset_offset)][1:4]
+        picked = [str(symbols.get_option_at_index(i).value) in symbols.selected for i in range(3)]
+        assert picked == [True, True, False]
+        assert [line.strip("│ ")[:3] for line in lines] == ["[x]", "[x]", "[ ]"]
+
+
+def test_counts_name_their_noun_in_the_right_number() -> None:
+    assert format_noun(1, "symbol") == "1 symbol"
+    assert format_noun(0, "symbol") == "0 symbols"
+    assert format_noun(1200, "symbol") == "1,200 symbols"
+    assert format_noun(1, "strategy", "strategies") == "1 strategy"
+    assert format_noun(2, "strategy", "strategies") == "2 strategies"

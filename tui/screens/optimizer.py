@@ -27,6 +27,7 @@ from textual.widgets.option_list import Option
 from engine.errors import ConfigError
 from engine.optimizer import LlmSettings
 from engine.optimizer.schema import OptimizerStrategy
+from tui.formatting import format_noun
 from tui.optimizer_bridge import (
     GeneratedModule,
     LlmChecked,
@@ -82,15 +83,11 @@ def size_label(text: str) -> str:
 def estimate_text(summary: OptimizerSummary) -> str:
     """Return how many LLM calls a run and its walker will make."""
     return (
-        f"Run: {_count(summary.prompts, 'get_prompt call')}\n"
-        f"  ({_count(summary.ranges, 'range')} × {_count(summary.sources, 'source')})\n"
+        f"Run: {format_noun(summary.prompts, 'get_prompt call')}\n"
+        f"  ({format_noun(summary.ranges, 'range')} × {format_noun(summary.sources, 'source')})\n"
         f"Walker: ≤ {summary.walker_calls:,} LLM calls\n"
         f"  ({summary.prompts} strategies × {summary.test_minutes:,} min / 5)"
     )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -443,7 +440,7 @@ class OptimizerScreen(Screen[None]):
             )
         table.border_title = f"{event.walker_name} · by {event.metric}"
         self.query_one("#opt-walker-status", Static).update(
-            f"{len(event.rows)} strategies ranked by {event.metric}"
+            f"{format_noun(len(event.rows), 'strategy', 'strategies')} ranked by {event.metric}"
         )
         self._status("Walker finished")
         self.query_one(TabbedContent).active = "walker"
