@@ -32,6 +32,7 @@ from tui.screens.confirm import ConfirmModal
 from tui.screens.help import HelpScreen
 from tui.screens.history import HistoryScreen
 from tui.screens.launcher import LauncherModal
+from tui.screens.live import LiveScreen
 from tui.screens.log import LogScreen
 from tui.screens.walker import PickList, WalkerScreen
 from tui.screenshots import demo_app, settle
@@ -354,3 +355,20 @@ def test_counts_name_their_noun_in_the_right_number() -> None:
     assert format_noun(1200, "symbol") == "1,200 symbols"
     assert format_noun(1, "strategy", "strategies") == "1 strategy"
     assert format_noun(2, "strategy", "strategies") == "2 strategies"
+
+
+async def test_the_live_alerts_show_their_newest_lines_at_80x24(tmp_path: Path) -> None:
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("l")
+        await settle(pilot)
+        live = app.screen
+        assert isinstance(live, LiveScreen)
+        for n in range(12):
+            live._alert(f"alert number {n}")
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        alerts = live.query_one("#live-alerts", RichLog)
+        lines = [s.text for s in alerts.render_lines(alerts.region.reset_offset)]
+        assert "alert number 11" in lines[-2]  # the last line inside the border

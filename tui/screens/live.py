@@ -165,9 +165,11 @@ class LiveScreen(Screen[None]):
         self.bridge.unsubscribe()
 
     def on_resize(self, event: Resize) -> None:
-        """Use the compact layout on small terminals."""
+        """Use the compact layout on small terminals; the alerts keep their newest line shown."""
         size = self.app.size
         self.set_class(size.width < COMPACT_WIDTH or size.height < COMPACT_HEIGHT, "-compact")
+        alerts = self.query_one("#live-alerts", RichLog)
+        self.call_after_refresh(alerts.scroll_end, animate=False, immediate=True)
 
     def start_loop(self, spec: LoopSpec) -> None:
         """Start a paper loop in a thread worker, unless the same one is running."""

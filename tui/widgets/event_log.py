@@ -6,6 +6,7 @@ from collections import deque
 from typing import ClassVar
 
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import RichLog
 
 from tui.formatting import Clock, format_log_time
@@ -32,6 +33,11 @@ class EventLog(RichLog):
         self._clock = clock
         self.entries: deque[Text] = deque(maxlen=MAX_LINES)
         """Every line written, unwrapped (the full-screen log redraws them at its width)."""
+
+    def on_resize(self, event: Resize) -> None:
+        """Keep the newest line shown when the pane changes size (compact tabs, a resize)."""
+        super().on_resize(event)
+        self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
 
     def add(self, text: str, severity: str = "information") -> None:
         """Append one line; `severity` is `information`, `warning` or `error`."""
