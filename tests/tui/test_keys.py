@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,7 @@ from textual.widgets import DataTable, RichLog
 from textual.widgets._toast import Toast
 
 import engine
+from tests.tui.test_desk_flows import Gate, Recorder, until
 from tests.tui.test_live_screen import (  # noqa: F401 (held is a fixture)
     START_MS,
     HeldClock,
@@ -27,6 +28,8 @@ from tests.tui.test_live_screen import (  # noqa: F401 (held is a fixture)
 )
 from tui.app import help_sections
 from tui.formatting import format_noun
+from tui.messages import RunCancelled, RunFinished, RunStarted
+from tui.runs import RunRequest
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmModal
 from tui.screens.help import HelpScreen
@@ -34,11 +37,14 @@ from tui.screens.history import HistoryScreen
 from tui.screens.launcher import LauncherModal
 from tui.screens.live import LiveScreen
 from tui.screens.log import LogScreen
+from tui.screens.report import ReportScreen
 from tui.screens.walker import PickList, WalkerScreen
 from tui.screenshots import demo_app, settle
 from tui.widgets.event_log import EventLog
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.price_chart import PriceChart
 from tui.widgets.registry_tree import RegistryTree
+from tui.widgets.signals_table import SignalsTable
 
 SCREEN_LOCAL_KEYS = {
     "enter": "does the screen's or the dialog's main thing (open, run, start, confirm)",
@@ -372,3 +378,92 @@ async def test_the_live_alerts_show_their_newest_lines_at_80x24(tmp_path: Path) 
         alerts = live.query_one("#live-alerts", RichLog)
         lines = [s.text for s in alerts.render_lines(alerts.region.reset_offset)]
         assert "alert number 11" in lines[-2]  # the last line inside the border
+
+
+@pytest.fixture
+def gated(tmp_path: Path) -> Iterator[Gate]:
+    """A strategy that waits until the test opens its gate (opened at the end whatever)."""
+    gate = Gate(tmp_path)
+    yield gate
+    gate.open()
+
+
+async def test_a_new_run_resets_the_chart_to_the_overview(tmp_path: Path, gated: Gate) -> None:
+    app = demo_app(tmp_path)
+    app.state.last_request = RunRequest(
+        strategy_name="bracket", symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
+    )
+    seen = Recorder()
+    async with app.run_test(size=(120, 40), message_hook=seen) as pilot:
+        await settle(pilot)
+        await pilot.press("b", "enter")
+        await until(lambda: any(isinstance(m, RunFinished) for m in seen), 60)
+        await settle(pilot)
+        table = app.desk.query_one(SignalsTable)
+        chart = app.desk.query_one(PriceChart)
+        table.focus()
+        await pilot.press("j")
+        await settle(pilot)
+        assert chart.scene is not None and chart.scene.focus is not None  # zoomed on a signal
+
+        app.state.last_request = RunRequest(
+            strategy_name=gated.name, symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
+        )
+        await pilot.press("b")
+        app.simulate_key("enter")
+        await until(lambda: sum(isinstance(m, RunStarted) for m in seen) == 2)
+        await until(lambda: chart.scene is not None and chart.scene.focus is None)
+        assert chart.border_title == "Chart · BTCUSDT · demo · demo-7d"
+        assert not table.has_focus  # streamed rows under its cursor would zoom it again
+        gated.open()
+        await until(lambda: app.desk.running is None)
+
+
+async def test_r_after_a_cancel_says_the_report_is_the_last_finished_run(
+    tmp_path: Path, gated: Gate
+) -> None:
+    app = demo_app(tmp_path)
+    app.state.last_request = RunRequest(
+        strategy_name=gated.name, symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
+    )
+    seen = Recorder()
+    async with app.run_test(size=(120, 40), message_hook=seen) as pilot:
+        await settle(pilot)
+        await pilot.press("b")
+        app.simulate_key("enter")
+        await until(lambda: app.desk.running is not None)
+        app.simulate_key("x")
+        await until(lambda: app.desk._cancel.is_set())
+        gated.open()
+        await until(lambda: any(isinstance(m, RunCancelled) for m in seen))
+        await settle(pilot)
+        await pilot.press("r")
+        assert app.screen is app.desk  # no finished run at all: nothing to open
+        assert "The run was cancelled" in " ".join(n.message for n in app._notifications)
+
+
+async def test_r_after_a_cancel_opens_the_last_finished_report_titled_so(
+    desk_root: Path, gated: Gate
+) -> None:
+    app = demo_app(desk_root)
+    seen = Recorder()
+    async with app.run_test(size=(120, 40), message_hook=seen) as pilot:
+        await settle(pilot)
+        finished = app.desk.last_record
+        assert finished is not None
+        app.state.last_request = RunRequest(
+            strategy_name=gated.name, symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
+        )
+        await pilot.press("b")
+        app.simulate_key("enter")
+        await until(lambda: app.desk.running is not None)
+        app.simulate_key("x")
+        await until(lambda: app.desk._cancel.is_set())
+        gated.open()
+        await until(lambda: any(isinstance(m, RunCancelled) for m in seen))
+        await settle(pilot)
+        await pilot.press("r")
+        report = app.screen
+        assert isinstance(report, ReportScreen)
+        title = report.report_title
+        assert finished.title in title and "the newest run was cancelled" in title
