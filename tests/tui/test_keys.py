@@ -4,6 +4,7 @@ the quit question while a live loop holds a position, and the full-screen log.""
 from __future__ import annotations
 
 import re
+import socket
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ import pytest
 from textual.app import App
 from textual.binding import Binding
 from textual.command import CommandList, CommandPalette
-from textual.widgets import DataTable, RichLog
+from textual.widgets import DataTable, RichLog, Static
 from textual.widgets._toast import Toast
 
 import engine
@@ -467,3 +468,26 @@ async def test_r_after_a_cancel_opens_the_last_finished_report_titled_so(
         assert isinstance(report, ReportScreen)
         title = report.report_title
         assert finished.title in title and "the newest run was cancelled" in title
+
+
+async def test_no_llm_server_reads_as_a_sentence_with_how_to_set_one_up(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as probe:  # a port nothing listens on once closed
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    monkeypatch.setenv("DESK_LLM_BASE_URL", url)
+    app = demo_app(tmp_path)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("O")
+        await settle(pilot)
+        app.screen.set_focus(None)
+        await pilot.press("p")
+        status = app.screen.query_one("#llm-status", Static)
+        await until(lambda: "No LLM server" in str(status.render()))
+        text = " ".join(str(status.render()).split())
+        assert f"No LLM server answers at {url} (connection refused)." in text
+        assert "ollama serve" in text and "DESK_LLM_BASE_URL" in text
+        assert "urlopen" not in text and "Errno" not in text
