@@ -491,3 +491,30 @@ async def test_no_llm_server_reads_as_a_sentence_with_how_to_set_one_up(
         assert f"No LLM server answers at {url} (connection refused)." in text
         assert "ollama serve" in text and "DESK_LLM_BASE_URL" in text
         assert "urlopen" not in text and "Errno" not in text
+
+
+README_NAMES = {
+    "escape": "esc",
+    "question_mark": "?",
+    "slash": "/",
+    "left_square_bracket": "[",
+    "right_square_bracket": "]",
+}
+
+
+def test_the_readme_key_map_lists_every_key() -> None:
+    readme = Path(__file__).parents[2] / "README.md"
+    rows = [line for line in readme.read_text(encoding="utf-8").splitlines() if line[:3] == "| `"]
+
+    def keys_of(table: list[str]) -> set[str]:
+        keys = {key for row in table for key in re.findall(r"`([^`]+)`", row.split("|")[1])}
+        return keys | ({str(n) for n in range(1, 7)} if {"1", "6"} <= keys else set())
+
+    keys = {
+        README_NAMES.get(binding.key, binding.key)
+        for _, bindings in help_sections()
+        for binding in Binding.make_bindings(bindings)
+    }
+    assert keys - keys_of(rows) == set()
+    local = keys_of([row for row in rows if "*local*" in row])
+    assert local == {README_NAMES.get(key, key) for key in SCREEN_LOCAL_KEYS}
