@@ -345,8 +345,6 @@ class DeskApp(AnalysisApp):
         if not holding:
             self.leave()
             return
-        if isinstance(self.screen, ConfirmModal):
-            return
 
         def answered(leave: bool | None) -> None:
             if leave:

@@ -28,6 +28,10 @@ class LogScreen(Screen[None]):
         Binding("G", "scroll_edge('end')", "Last", show=False, id="log-last"),
     ]
 
+    DEFAULT_CSS = """
+    LogScreen > #log-full { height: 1fr; scrollbar-size-horizontal: 0; }
+    """
+
     def __init__(self, source: EventLog) -> None:
         super().__init__()
         self.source = source
