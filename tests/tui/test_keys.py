@@ -51,6 +51,7 @@ SCREEN_LOCAL_KEYS = {
     "enter": "does the screen's or the dialog's main thing (open, run, start, confirm)",
     "escape": "leaves the screen or the dialog (back, cancel)",
     "space": "marks runs in the history, pages down in a report",
+    "slash": "filters the trade blotter; everywhere else opens the command palette",
     **{str(n): "shows the screen's n-th pane or tab" for n in range(1, 7)},
 }
 """Keys whose meaning is the screen's own (the README's key map says so); every other key
@@ -503,6 +504,9 @@ README_NAMES = {
     "minus": "-",
     "less_than_sign": "<",
     "greater_than_sign": ">",
+    "equals_sign": "=",
+    "left": "←",
+    "right": "→",
 }
 
 
