@@ -5,6 +5,7 @@ from __future__ import annotations
 import gc
 import sys
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,6 +45,8 @@ from tui.state import DeskState, default_state_dir
 from tui.theming import DEFAULT_THEME, ThemeCatalog, load_themes, user_theme_dir
 from tui.widgets.event_log import EventLog
 from tui.widgets.registry_tree import RegistryTree
+from tui.widgets.report_table import ReportTable
+from tui.widgets.report_view import ReportContent
 from tui.widgets.run_status import RunStatus
 from tui.widgets.vim_table import VimTable
 
@@ -265,10 +268,11 @@ class DeskApp(AnalysisApp):
             reason = "The run was cancelled" if cancelled else "No finished run yet"
             self.notify(f"{reason}: press b to run a backtest.", severity="warning")
             return
-        title = record.title
+        content = ReportContent.from_record(record)
         if cancelled:
-            title = f"{title} · the last finished run (the newest run was cancelled)"
-        self.push_screen(ReportScreen(title, record.report, record.report_path))
+            title = f"{content.title} · the last finished run (the newest run was cancelled)"
+            content = replace(content, title=title)
+        self.push_screen(ReportScreen(content, record.report_path))
 
     def action_list_reports(self) -> None:
         """Browse the reports dumped on disk."""
@@ -404,7 +408,8 @@ def help_sections() -> list[tuple[str, list[BindingType]]]:
         ("Data", [*DataScreen.BINDINGS, *DownloadModal.BINDINGS]),
         ("Run", RunScreen.BINDINGS),
         ("Compare", CompareScreen.BINDINGS),
-        ("Reports", [*ReportsScreen.BINDINGS, *ReportScroll.BINDINGS]),
+        ("Reports", [*ReportsScreen.BINDINGS, *ReportScreen.BINDINGS, *ReportTable.BINDINGS]),
+        ("Markdown", ReportScroll.BINDINGS),
         ("Log", LogScreen.BINDINGS),
         *analysis_help_sections(),
         ("Optimizer", OptimizerScreen.BINDINGS),

@@ -170,7 +170,7 @@ def unreachable_text(url: str, exc: BaseException) -> str:
         "Run one locally with Ollama: `ollama serve`, then `ollama pull <model>`; it listens "
         "on http://127.0.0.1:11434 (the default). Or point the desk at yours before starting "
         "it: DESK_LLM_BASE_URL, DESK_LLM_PROVIDER (ollama or openai), DESK_LLM_MODEL and "
-        "DESK_LLM_API_KEY. You can also edit the fields above and press p to test again."
+        "DESK_LLM_API_KEY. You can also edit the fields above and press ctrl+t to test again."
     )
 
 

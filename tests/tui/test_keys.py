@@ -467,7 +467,7 @@ async def test_r_after_a_cancel_opens_the_last_finished_report_titled_so(
         await pilot.press("r")
         report = app.screen
         assert isinstance(report, ReportScreen)
-        title = report.report_title
+        title = report.content.title
         assert finished.title in title and "the newest run was cancelled" in title
 
 
@@ -485,7 +485,7 @@ async def test_no_llm_server_reads_as_a_sentence_with_how_to_set_one_up(
         await pilot.press("O")
         await settle(pilot)
         app.screen.set_focus(None)
-        await pilot.press("p")
+        await pilot.press("ctrl+t")
         status = app.screen.query_one("#llm-status", Static)
         await until(lambda: "No LLM server" in str(status.render()))
         text = " ".join(str(status.render()).split())
@@ -505,6 +505,10 @@ README_NAMES = {
     "less_than_sign": "<",
     "greater_than_sign": ">",
     "equals_sign": "=",
+    "up": "↑",
+    "down": "↓",
+    "pageup": "pgup",
+    "pagedown": "pgdn",
     "left": "←",
     "right": "→",
 }

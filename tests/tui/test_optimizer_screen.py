@@ -168,7 +168,7 @@ async def test_generate_read_the_conversation_and_code_then_rank_by_keys(
             assert set(ranked) == {f"{prefix}_strategy-{i}" for i in (1, 2, 3)}
             assert (tmp_path / "dump" / "optimizer" / "styles_BTCUSDT.py").is_file()
 
-            await pilot.press("p")
+            await pilot.press("ctrl+t")
             status = screen.query_one("#llm-status", Static)
             await until(lambda: "answered" in str(status.render()))
             assert any(r.path == "/api/tags" for r in server.requests)

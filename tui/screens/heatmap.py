@@ -124,7 +124,7 @@ class HeatmapScreen(Screen[None]):
         Binding(
             "left_square_bracket",
             "cycle_run(-1)",
-            "Prev run",
+            "Previous run",
             key_display="[",
             tooltip="Show the previous walker or heatmap run",
             id="heatmap-previous-run",

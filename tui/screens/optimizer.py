@@ -123,7 +123,9 @@ class OptimizerScreen(Screen[None]):
             "ctrl+s", "save_module", "Save", tooltip="Check and save the module", id="opt-save"
         ),
         Binding("w", "run_walker", "Walker", tooltip="Run the module's walker", id="opt-walker"),
-        Binding("p", "test_llm", "Ping LLM", tooltip="Test the LLM connection", id="opt-test-llm"),
+        Binding(
+            "ctrl+t", "test_llm", "Test LLM", tooltip="Test the LLM connection", id="opt-test-llm"
+        ),
         Binding("escape", "leave", "Back", id="opt-back"),
     ]
 
@@ -175,7 +177,7 @@ class OptimizerScreen(Screen[None]):
         key = "set" if llm.api_key() else "not set (no Authorization header)"
         yield Static(
             f"API key: {key}. Timeout {llm.timeout:g} s. These settings are used by the next "
-            "run and pinned in the generated module. p tests the connection.",
+            "run and pinned in the generated module. ctrl+t tests the connection.",
             id="llm-status",
         )
 
