@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import CSSPathType, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.command import Provider
 from textual.screen import Screen
 
 from engine.data.inventory import file_dataset
@@ -17,13 +19,14 @@ from engine.data.sources import FileSource, registered_sources
 from engine.errors import ConfigError
 from engine.optimizer import LlmSettings
 from tui.analysis import AnalysisApp, analysis_help_sections
-from tui.commands import binding_commands
+from tui.commands import DeskCommands, binding_commands
 from tui.engine_bridge import EngineBridge
 from tui.formatting import STATISTICS, Clock, system_clock
 from tui.keymap import Keymap, load_keymap, user_keymap_path
 from tui.run_process import RunProcess
 from tui.runs import RunRequest
 from tui.screens.compare import CompareScreen
+from tui.screens.confirm import ConfirmModal
 from tui.screens.data import DataScreen
 from tui.screens.data_download import DownloadModal
 from tui.screens.help import HelpScreen
@@ -31,6 +34,7 @@ from tui.screens.history import HistoryScreen
 from tui.screens.launcher import LauncherModal
 from tui.screens.live import LiveScreen
 from tui.screens.live_modals import ConfirmStopModal, LiveLauncherModal
+from tui.screens.log import LogScreen
 from tui.screens.main import MainScreen
 from tui.screens.optimizer import OptimizerScreen
 from tui.screens.report import ReportScreen, ReportScroll
@@ -39,9 +43,11 @@ from tui.screens.run_detail import RunScreen
 from tui.screens.themes import ThemeScreen
 from tui.state import DeskState, default_state_dir
 from tui.theming import DEFAULT_THEME, ThemeCatalog, load_themes, user_theme_dir
+from tui.widgets.event_log import EventLog
 from tui.widgets.registry_tree import RegistryTree
 from tui.widgets.report_table import ReportTable
 from tui.widgets.report_view import ReportContent
+from tui.widgets.run_status import RunStatus
 from tui.widgets.vim_table import VimTable
 
 UI_SWITCH_INTERVAL = 0.001
@@ -63,6 +69,7 @@ class DeskApp(AnalysisApp):
     CSS_PATH: ClassVar[CSSPathType] = ["desk.tcss", "analysis.tcss"]
     TITLE = "backtest-desk"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS: ClassVar[set[type[Provider] | Callable[[], type[Provider]]]] = {DeskCommands}
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding(
@@ -110,6 +117,13 @@ class DeskApp(AnalysisApp):
         ),
         Binding("t", "pick_theme", "Theme", tooltip="Switch the colour theme", id="pick-theme"),
         Binding(
+            "L",
+            "show_log",
+            "Log",
+            tooltip="Read the event log full screen (errors, warnings, runs)",
+            id="open-log",
+        ),
+        Binding(
             "O",
             "open_optimizer",
             "Optimizer",
@@ -130,6 +144,7 @@ class DeskApp(AnalysisApp):
             "command_palette",
             "Commands",
             key_display="/",
+            tooltip="Search every command by its words (backtest, report, theme …)",
             show=False,
             id="command-palette",
         ),
@@ -248,10 +263,16 @@ class DeskApp(AnalysisApp):
     def action_show_report(self) -> None:
         """Show the report of the last finished run in the desk."""
         record = self.desk.last_record
+        cancelled = self.desk.query_one(RunStatus).state == "cancelled"
         if record is None:
-            self.notify("No finished run yet: press b to run a backtest.", severity="warning")
+            reason = "The run was cancelled" if cancelled else "No finished run yet"
+            self.notify(f"{reason}: press b to run a backtest.", severity="warning")
             return
-        self.push_screen(ReportScreen(ReportContent.from_record(record), record.report_path))
+        content = ReportContent.from_record(record)
+        if cancelled:
+            title = f"{content.title} · the last finished run (the newest run was cancelled)"
+            content = replace(content, title=title)
+        self.push_screen(ReportScreen(content, record.report_path))
 
     def action_list_reports(self) -> None:
         """Browse the reports dumped on disk."""
@@ -304,15 +325,74 @@ class DeskApp(AnalysisApp):
             llm = LlmSettings()
         self.push_screen(OptimizerScreen(self.bridge.dump_dir, llm))
 
+    def action_show_log(self) -> None:
+        """Open the event log full screen (scrollable; esc goes back)."""
+        if not isinstance(self.screen, LogScreen):
+            self.push_screen(LogScreen(self.desk.query_one(EventLog)))
+
     def action_show_help(self) -> None:
-        """Show the keys of every screen."""
+        """Show the keys of the current screen first, then the keys of every screen."""
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen(help_sections(), self.keymap))
+            here = (screen_title(self.screen), screen_keys(self.screen))
+            self.push_screen(HelpScreen([here, *help_sections()], self.keymap))
+
+    def open_positions(self) -> list[str]:
+        """Return the live loops that hold an open position (labels), none without live."""
+        if not self.is_screen_installed(LIVE_SCREEN):
+            return []
+        live = self.get_screen(LIVE_SCREEN)
+        return live.open_positions() if isinstance(live, LiveScreen) else []
 
     async def action_quit(self) -> None:
-        """Cancel any run and quit."""
+        """Cancel any run and quit; ask first while a live loop holds a position."""
+        holding = self.open_positions()
+        if not holding:
+            self.leave()
+            return
+
+        def answered(leave: bool | None) -> None:
+            if leave:
+                self.leave()
+
+        self.push_screen(
+            ConfirmModal(
+                "Quit with open positions",
+                f"Quit while {len(holding)} live loop{'s' if len(holding) != 1 else ''} "
+                "hold a position?",
+                f"Open: {', '.join(holding)}. The positions stay saved and come back when the "
+                "live screen next opens, but nothing watches them until then.",
+                "y / enter quit · n / esc stay",
+                dialog_id="confirm-quit",
+            ),
+            answered,
+        )
+
+    def leave(self) -> None:
+        """Cancel any run and quit now."""
         self.desk.cancel_runs()
         self.exit()
+
+
+def screen_title(screen: Screen[Any]) -> str:
+    """Return the help section title of the keys of `screen`, e.g. `This screen · History`."""
+    name = type(screen).__name__.removesuffix("Screen").removesuffix("Modal") or "Desk"
+    return f"This screen · {name}"
+
+
+def screen_keys(screen: Screen[Any]) -> list[BindingType]:
+    """Return the desk's keys that work on `screen` now, apart from the global ones.
+
+    Textual's own widget keys (arrows, page keys) have no binding id and are left out.
+    """
+    seen: set[str] = set()
+    keys: list[BindingType] = []
+    for active in screen.active_bindings.values():
+        binding = active.binding
+        if active.node is screen.app or not binding.id or binding.action in seen:
+            continue
+        seen.add(binding.action)
+        keys.append(binding)
+    return keys
 
 
 def help_sections() -> list[tuple[str, list[BindingType]]]:
@@ -330,6 +410,7 @@ def help_sections() -> list[tuple[str, list[BindingType]]]:
         ("Compare", CompareScreen.BINDINGS),
         ("Reports", [*ReportsScreen.BINDINGS, *ReportScreen.BINDINGS, *ReportTable.BINDINGS]),
         ("Markdown", ReportScroll.BINDINGS),
+        ("Log", LogScreen.BINDINGS),
         *analysis_help_sections(),
         ("Optimizer", OptimizerScreen.BINDINGS),
         (

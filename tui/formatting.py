@@ -269,3 +269,15 @@ def format_progress(processed: int, total: int) -> str:
     """Return `63 % · 27 216 / 43 200 frames`."""
     percent = 100 * processed / total if total else 0.0
     return f"{percent:.0f} % · {format_count(processed)} / {format_count(total)} frames"
+
+
+def format_noun(count: int, noun: str, plural: str | None = None) -> str:
+    """Return `1 symbol`, `3 symbols`: the count with its noun in the right number.
+
+    Args:
+        count: How many.
+        noun: The singular, e.g. `symbol`.
+        plural: The plural when it is not the singular plus `s`, e.g. `strategies`.
+    """
+    word = noun if count == 1 else plural or f"{noun}s"
+    return f"{count:,} {word}"

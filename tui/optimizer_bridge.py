@@ -156,6 +156,24 @@ def summarize(schema: OptimizerSchema) -> OptimizerSummary:
     )
 
 
+def unreachable_text(url: str, exc: BaseException) -> str:
+    """Say that no LLM server answers at `url`, why in plain words, and how to set one up.
+
+    Args:
+        url: The server the settings name.
+        exc: What the connection attempt raised (`URLError`, a timeout, a reply not JSON).
+    """
+    reason = getattr(exc, "reason", exc)
+    why = getattr(reason, "strerror", None) or str(reason)
+    return (
+        f"No LLM server answers at {url} ({why.lower()}).\n"
+        "Run one locally with Ollama: `ollama serve`, then `ollama pull <model>`; it listens "
+        "on http://127.0.0.1:11434 (the default). Or point the desk at yours before starting "
+        "it: DESK_LLM_BASE_URL, DESK_LLM_PROVIDER (ollama or openai), DESK_LLM_MODEL and "
+        "DESK_LLM_API_KEY. You can also edit the fields above and press ctrl+t to test again."
+    )
+
+
 class OptimizerBridge:
     """Runs optimizers, saves and walks their modules, and checks the LLM, for the desk.
 
@@ -288,7 +306,7 @@ class OptimizerBridge:
             with urllib.request.urlopen(request, timeout=CONNECTION_TIMEOUT) as reply:
                 body = json.loads(reply.read() or b"{}")
         except (urllib.error.URLError, OSError, ValueError) as exc:
-            self._post(LlmChecked(False, f"{llm.url} did not answer: {exc}"))
+            self._post(LlmChecked(False, unreachable_text(llm.url, exc)))
             return
         entries = body.get("models") or body.get("data") or []
         names = [str(m.get("name") or m.get("id") or "?") for m in entries if isinstance(m, dict)]

@@ -59,8 +59,8 @@ def calendar_lines(app: DeskApp) -> list[str]:
 
 
 async def fill_download(pilot: Pilot[Any], url: str, start: str, end: str) -> None:
-    """Press n and fill the form (exchange binance, symbol BTCUSDT), then enter."""
-    await pilot.press("n")
+    """Press N and fill the form (exchange binance, symbol BTCUSDT), then enter."""
+    await pilot.press("N")
     await pilot.pause()
     modal = pilot.app.screen
     assert isinstance(modal, DownloadModal)
@@ -168,7 +168,7 @@ async def test_r_downloads_the_highlighted_range_again(tmp_path: Path, server: F
         await until(lambda: rows(app) != [])
         assert rows(app)[0][6:8] == ["59", "1"]
         server.missing.clear()
-        await pilot.press("r")
+        await pilot.press("u")
         await until(lambda: rows(app)[0][6] == "60")
         assert rows(app)[0][7] == "0" and status(app).startswith("Refreshed binance BTC/USDT")
 
@@ -180,7 +180,7 @@ async def test_errors_from_the_exchange_show_on_the_screen(
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
         await pilot.press("D")
-        await pilot.press("n")
+        await pilot.press("N")
         await pilot.pause()
         modal = app.screen
         assert isinstance(modal, DownloadModal)

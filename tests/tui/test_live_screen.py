@@ -135,7 +135,7 @@ def has_position(app: Any) -> bool:
 async def start_bracket(pilot: Pilot[None]) -> None:
     """Open the live screen and start the launcher's default loop (bracket on BTCUSDT)."""
     await pilot.press("l")
-    await pilot.press("s")
+    await pilot.press("N")
     await pilot.pause()
     await pilot.press("enter")
     await wait_for(pilot, lambda: has_position(pilot.app), "an open position")

@@ -126,7 +126,7 @@ async def test_generate_read_the_conversation_and_code_then_rank_by_keys(
             estimate = str(screen.query_one("#opt-estimate", Static).render())
             assert "3 get_prompt calls" in estimate and "≤ 144 LLM calls" in estimate
 
-            await pilot.press("x")
+            await pilot.press("e")
             await until(lambda: screen.module is not None)
             await settle(pilot)
             module = screen.module
@@ -152,7 +152,7 @@ async def test_generate_read_the_conversation_and_code_then_rank_by_keys(
             assert not turns[1].collapsed
             assert "CONTRARIAN" in turns[-1].query_one(Markdown).source
 
-            await pilot.press("c")
+            await pilot.press("2")
             assert screen.query_one(TabbedContent).active == "code"
             code = screen.query_one("#opt-code", Static).content
             assert isinstance(code, Syntax) and "def register()" in code.code
@@ -168,7 +168,7 @@ async def test_generate_read_the_conversation_and_code_then_rank_by_keys(
             assert set(ranked) == {f"{prefix}_strategy-{i}" for i in (1, 2, 3)}
             assert (tmp_path / "dump" / "optimizer" / "styles_BTCUSDT.py").is_file()
 
-            await pilot.press("T")
+            await pilot.press("ctrl+t")
             status = screen.query_one("#llm-status", Static)
             await until(lambda: "answered" in str(status.render()))
             assert any(r.path == "/api/tags" for r in server.requests)
@@ -181,7 +181,7 @@ async def test_without_an_optimizer_the_screen_shows_how_to_add_one(tmp_path: Pa
     app = desk_with(tmp_path, None)
     async with app.run_test(size=(120, 40)) as pilot:
         await settle(pilot)
-        await pilot.press("O", "x")
+        await pilot.press("O", "e")
         screen = screen_of(app)
         assert "add_optimizer(" in screen.query_one("#opt-how-to", Markdown).source
         assert screen.module is None
@@ -194,7 +194,7 @@ class TestOptimizerScreen:
 
         async def reach(pilot: Pilot[None]) -> None:
             await settle(pilot)
-            for key in ("O", "x", "j"):
+            for key in ("O", "e", "j"):
                 await pilot.press(key)
                 await settle(pilot)
             pilot.app.clear_notifications()

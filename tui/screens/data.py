@@ -118,11 +118,11 @@ class DataScreen(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="data-back"),
-        Binding("n", "new_download", "Download", tooltip="Download a new range", id="data-new"),
+        Binding("N", "new_download", "New download", tooltip="Download a new range", id="data-new"),
         Binding(
-            "r",
+            "u",
             "refresh_dataset",
-            "Refresh",
+            "Update",
             tooltip="Download the highlighted dataset's range again",
             id="data-refresh",
         ),
@@ -148,7 +148,7 @@ class DataScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         """Title, datasets, progress and status, calendar with its legend, footer."""
         yield Label(
-            "Data · n download · r refresh · x cancel · d delete",
+            "Data · N new download · u update · x cancel · d delete",
             id="data-title",
             classes="screen-title",
         )
@@ -207,7 +207,7 @@ class DataScreen(Screen[None]):
         if current in keys:
             table.move_cursor(row=keys.index(current))
         if not infos:
-            self._status("Nothing cached yet: press n to download candles.")
+            self._status("Nothing cached yet: press N to download candles.")
         self.show_calendar()
 
     def _cells(self, info: DatasetInfo) -> tuple[str, ...]:

@@ -20,7 +20,7 @@ from textual.screen import Screen
 from textual.widgets import Label
 
 from engine.heat import HeatmapStatistics, HeatRow
-from tui.formatting import format_count, format_percent, format_ratio
+from tui.formatting import format_count, format_noun, format_percent, format_ratio
 from tui.theming import desk_color
 from tui.walker_runs import (
     HeatRun,
@@ -124,7 +124,7 @@ class HeatmapScreen(Screen[None]):
         Binding(
             "left_square_bracket",
             "cycle_run(-1)",
-            "Prev run",
+            "Previous run",
             key_display="[",
             tooltip="Show the previous walker or heatmap run",
             id="heatmap-previous-run",
@@ -193,8 +193,11 @@ class HeatmapScreen(Screen[None]):
         table.add_column("Symbol", key=SYMBOL_KEY)
         for column in COLUMNS:
             table.add_column(column.label, key=column.key)
+        symbols = format_noun(len(self.symbols), "symbol")
         self.query_one(WalkProgress).show(
-            f"a runs the strategy on {len(self.symbols)} symbols · {self.frame_name}", 0, 1
+            f"a runs the strategy on {symbols} · {self.frame_name}",
+            0,
+            1,
         )
         self.reload()
         table.focus()
@@ -347,7 +350,7 @@ class HeatmapScreen(Screen[None]):
         """Say what runs."""
         request = event.request
         self.query_one(WalkProgress).show(
-            f"Running {request.strategies[0]} on {len(request.symbols)} symbols …",
+            f"Running {request.strategies[0]} on {format_noun(len(request.symbols), 'symbol')} …",
             0,
             request.total,
         )
@@ -366,13 +369,15 @@ class HeatmapScreen(Screen[None]):
     def on_walker_finished(self, event: WalkerFinished) -> None:
         """Show the whole heatmap."""
         self.query_one(WalkProgress).show(
-            f"✔ {event.request.strategies[0]} ran on {event.rows} symbols", event.rows, event.rows
+            f"✔ {event.request.strategies[0]} ran on {format_noun(event.rows, 'symbol')}",
+            event.rows,
+            event.rows,
         )
         self._ended(RunOutcome.FINISHED)
 
     def on_walker_cancelled(self, event: WalkerCancelled) -> None:
         """Say the run stopped early."""
-        self.query_one(WalkProgress).show(f"✖ cancelled after {event.rows} symbols")
+        self.query_one(WalkProgress).show(f"✖ cancelled after {format_noun(event.rows, 'symbol')}")
         self._ended(RunOutcome.CANCELLED)
 
     def on_walker_failed(self, event: WalkerFailed) -> None:

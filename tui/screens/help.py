@@ -42,12 +42,26 @@ class HelpScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         """Title, the keys, footer."""
         yield Label(
-            "Help · every key, and its id for your keymap · ctrl+p or / searches commands",
+            "Help · this screen's keys first, then every key and its id for your keymap",
             classes="screen-title",
         )
         with ReportScroll(id="help-scroll", classes="pane"):
             yield Static(id="help-keys")
         yield KeyFooter()
+
+    def _rows(self, bindings: Sequence[BindingType]) -> list[tuple[str, Binding]]:
+        """One row per binding id (or action): all its keys, e.g. `/ ctrl+p` for Commands."""
+        rows: dict[str, tuple[list[str], Binding]] = {}
+        for binding in Binding.make_bindings(bindings):
+            if binding.id in self.keymap:
+                binding = replace(binding, key=self.keymap[binding.id], key_display=None)
+            shown = self.app.get_key_display(binding)
+            keys, _ = rows.setdefault(binding.id or binding.action, ([], binding))
+            if shown in keys:  # a second key under the first's display: show the key itself
+                shown = binding.key
+            if shown not in keys:
+                keys.append(shown)
+        return [(" ".join(keys), binding) for keys, binding in rows.values()]
 
     def on_mount(self) -> None:
         """Build the table from the bindings."""
@@ -58,11 +72,9 @@ class HelpScreen(Screen[None]):
         table.add_column("id", style=muted)
         for section, bindings in self.sections:
             table.add_row(Text(section, style="bold"), "", "")
-            for binding in Binding.make_bindings(bindings):
-                if binding.id in self.keymap:
-                    binding = replace(binding, key=self.keymap[binding.id], key_display=None)
+            for keys, binding in self._rows(bindings):
                 table.add_row(
-                    Text(self.app.get_key_display(binding), style="bold"),
+                    Text(keys, style="bold"),
                     binding.tooltip or binding.description,
                     binding.id or "",
                 )

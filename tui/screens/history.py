@@ -22,8 +22,11 @@ from tui.theming import desk_color
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.vim_table import VimTable
 
+MARKS = 2
+"""How many runs `space` marks (the two that `c` compares)."""
+MARKED, UNMARKED = "[x]", "[ ]"
 COLUMNS = (
-    ("mark", " "),
+    ("mark", "Cmp"),
     ("id", "#"),
     ("status", "Status"),
     ("finished", "Finished"),
@@ -40,7 +43,7 @@ COLUMNS = (
 
 
 class HistoryScreen(Screen[None]):
-    """Stored runs in a table; `enter` opens one, `space` marks one, `c` compares two, `d` deletes.
+    """Stored runs in a table; `enter` opens one, `space` marks two, `c` compares them, `d` deletes.
 
     Args:
         state: Where the runs are stored.
@@ -56,14 +59,14 @@ class HistoryScreen(Screen[None]):
             "space",
             "mark_run",
             "Mark",
-            tooltip="Mark the run under the cursor for comparison",
+            tooltip="Mark the run under the cursor for comparison (two at most)",
             id="mark-run",
         ),
         Binding(
             "c",
             "compare_runs",
             "Compare",
-            tooltip="Compare the marked run with the one under the cursor",
+            tooltip="Compare the two marked runs (or the marked one with the cursor's)",
             id="compare-runs",
         ),
         Binding(
@@ -80,12 +83,13 @@ class HistoryScreen(Screen[None]):
         self.state = state
         self.bridge = bridge
         self.records: dict[int, RunSummary] = {}
-        self.marked: int | None = None
+        self.marked: list[int] = []
+        """The marked run ids, oldest mark first (two at most)."""
 
     def compose(self) -> ComposeResult:
         """Title, runs table, footer."""
         yield Label(
-            "History · space marks a run, c compares it with the run under the cursor",
+            "History · space marks two runs [x], c compares them",
             classes="screen-title",
         )
         table = VimTable(id="runs", cursor_type="row", zebra_stripes=True, classes="pane")
@@ -116,7 +120,7 @@ class HistoryScreen(Screen[None]):
             style = desk_color(self.app.theme_variables, "pnl-up" if pnl > 0 else "pnl-down").hex
         request = record.request
         return (
-            "●" if record.run_id == self.marked else " ",
+            MARKED if record.run_id in self.marked else UNMARKED,
             str(record.run_id),
             self._status(record),
             format_timestamp(record.finished_at),
@@ -166,27 +170,38 @@ class HistoryScreen(Screen[None]):
         self.action_open_run()
 
     def action_mark_run(self) -> None:
-        """Mark (or unmark) the run under the cursor."""
+        """Mark (or unmark) the run under the cursor; a third mark replaces the oldest."""
         record = self._cursor_record()
         if record is None:
             return
         table = self.query_one(VimTable)
-        if self.marked is not None and str(self.marked) in table.rows:
-            table.update_cell(str(self.marked), "mark", " ")
-        self.marked = None if self.marked == record.run_id else record.run_id
-        if self.marked is not None:
-            table.update_cell(str(self.marked), "mark", "●")
+        if record.run_id in self.marked:
+            self.marked.remove(record.run_id)
+        else:
+            self.marked.append(record.run_id)
+        for run_id in self.marked[:-MARKS]:
+            if str(run_id) in table.rows:
+                table.update_cell(str(run_id), "mark", UNMARKED)
+        self.marked = self.marked[-MARKS:]
+        table.update_cell(
+            str(record.run_id), "mark", MARKED if record.run_id in self.marked else UNMARKED
+        )
 
     def action_compare_runs(self) -> None:
-        """Compare the marked run with the run under the cursor."""
-        record = self._cursor_record()
-        marked = self.records.get(self.marked) if self.marked is not None else None
-        if record is None or marked is None or marked.run_id == record.run_id:
+        """Compare the two marked runs (older run left), or the marked one with the cursor's."""
+        pair = [self.records[run_id] for run_id in self.marked if run_id in self.records]
+        if len(pair) == 1:
+            record = self._cursor_record()
+            if record is not None and record.run_id != pair[0].run_id:
+                pair.append(record)
+        if len(pair) != MARKS:
             self.notify(
-                "Mark a run with space, move to another one, then press c.", severity="warning"
+                "Mark two runs with space (or one, then move to another), then press c.",
+                severity="warning",
             )
             return
-        self.app.push_screen(CompareScreen(marked, record))
+        left, right = sorted(pair, key=lambda r: r.run_id)
+        self.app.push_screen(CompareScreen(left, right))
 
     def action_delete_run(self) -> None:
         """Ask, then delete the run under the cursor (its summary and its signals file)."""
@@ -214,8 +229,8 @@ class HistoryScreen(Screen[None]):
     def _delete(self, record: RunSummary) -> None:
         self.state.delete_run(record.run_id)
         del self.records[record.run_id]
-        if self.marked == record.run_id:
-            self.marked = None
+        if record.run_id in self.marked:
+            self.marked.remove(record.run_id)
         self.query_one(VimTable).remove_row(str(record.run_id))
         self._title_table()
         self.notify(f"Deleted run #{record.run_id}.")

@@ -94,16 +94,16 @@ class LiveScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="live-back"),
         Binding(
-            "s",
+            "N",
             "start_loop",
-            "Start loop",
+            "New loop",
             tooltip="Start a paper loop on the demo market",
             id="start-loop",
         ),
         Binding(
             "x",
             "stop_loop",
-            "Stop loop",
+            "Cancel loop",
             tooltip="Stop the loop under the cursor once its position closes",
             id="stop-loop",
         ),
@@ -119,7 +119,8 @@ class LiveScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         """Title, loops, positions, chart beside the signal stream, alerts, footer."""
         yield Label(
-            "Live · paper trading on the demo market · s start · x stop", classes="screen-title"
+            "Live · paper trading on the demo market · N new loop · x stops one",
+            classes="screen-title",
         )
         loops = VimTable(id="live-loops", cursor_type="row", classes="pane")
         loops.border_title = "Loops"
@@ -155,7 +156,7 @@ class LiveScreen(Screen[None]):
             self._alert(f"reconnecting {spec.label}")
             self.start_loop(spec)
         if not self.bridge.book.read():
-            self._alert("no live loop yet: press s to start a paper loop")
+            self._alert("no live loop yet: press N to start a paper loop")
 
     def on_unmount(self) -> None:
         """Cancel the loops (their state is kept for the next start) and stop listening."""
@@ -164,9 +165,11 @@ class LiveScreen(Screen[None]):
         self.bridge.unsubscribe()
 
     def on_resize(self, event: Resize) -> None:
-        """Use the compact layout on small terminals."""
+        """Use the compact layout on small terminals; the alerts keep their newest line shown."""
         size = self.app.size
         self.set_class(size.width < COMPACT_WIDTH or size.height < COMPACT_HEIGHT, "-compact")
+        alerts = self.query_one("#live-alerts", RichLog)
+        self.call_after_refresh(alerts.scroll_end, animate=False, immediate=True)
 
     def start_loop(self, spec: LoopSpec) -> None:
         """Start a paper loop in a thread worker, unless the same one is running."""
@@ -193,6 +196,14 @@ class LiveScreen(Screen[None]):
                 self.start_loop(spec)
 
         self.app.push_screen(LiveLauncherModal(strategies, symbols, self.last_spec), chosen)
+
+    def open_positions(self) -> list[str]:
+        """Return the labels of the loops that hold an open position (what quitting leaves)."""
+        return [
+            snapshot.spec.label
+            for snapshot in self.snapshots.values()
+            if snapshot.position is not None
+        ]
 
     def _cursor_spec(self) -> LoopSpec | None:
         table = self.query_one("#live-loops", VimTable)

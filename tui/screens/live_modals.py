@@ -112,8 +112,8 @@ class ConfirmStopModal(ConfirmModal):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("y,enter", "confirm", "Stop", id="confirm-stop"),
-        Binding("n,escape", "cancel", "Keep running", id="cancel-stop"),
+        Binding("y,enter", "confirm", "Yes, stop", id="confirm-stop"),
+        Binding("n,escape", "cancel", "No, keep running", id="cancel-stop"),
     ]
 
     def __init__(self, spec: LoopSpec, has_position: bool) -> None:

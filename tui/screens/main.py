@@ -323,7 +323,10 @@ class MainScreen(Screen[None]):
         request = event.request
         self.closed = []
         self._pending = {}
-        self.query_one(SignalsTable).show([])
+        signals = self.query_one(SignalsTable)
+        if signals.has_focus:  # its cursor would zoom the chart on the rows as they stream in
+            signals.blur()
+        signals.show([])
         self.query_one(EquityChart).show([])
         self.query_one(StatsPanel).statistics = {}
         self.query_one(RunStatus).started(

@@ -27,6 +27,7 @@ from textual.widgets.option_list import Option
 from engine.errors import ConfigError
 from engine.optimizer import LlmSettings
 from engine.optimizer.schema import OptimizerStrategy
+from tui.formatting import format_noun
 from tui.optimizer_bridge import (
     GeneratedModule,
     LlmChecked,
@@ -82,15 +83,11 @@ def size_label(text: str) -> str:
 def estimate_text(summary: OptimizerSummary) -> str:
     """Return how many LLM calls a run and its walker will make."""
     return (
-        f"Run: {_count(summary.prompts, 'get_prompt call')}\n"
-        f"  ({_count(summary.ranges, 'range')} × {_count(summary.sources, 'source')})\n"
+        f"Run: {format_noun(summary.prompts, 'get_prompt call')}\n"
+        f"  ({format_noun(summary.ranges, 'range')} × {format_noun(summary.sources, 'source')})\n"
         f"Walker: ≤ {summary.walker_calls:,} LLM calls\n"
         f"  ({summary.prompts} strategies × {summary.test_minutes:,} min / 5)"
     )
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def _number(value: float | None, digits: int = 3) -> str:
@@ -106,17 +103,29 @@ class OptimizerScreen(Screen[None]):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("x", "run_optimizer", "Generate", tooltip="Run the optimizer", id="opt-run"),
+        Binding("e", "run_optimizer", "Generate", tooltip="Run the optimizer", id="opt-run"),
         Binding(
-            "v", "show_tab('chats')", "Chats", tooltip="Show the conversations", id="opt-chats"
+            "1", "show_tab('chats')", "Chats", tooltip="Show the conversations", id="opt-chats"
         ),
         Binding(
-            "c", "show_tab('code')", "Code", tooltip="Show the generated module", id="opt-code"
+            "2", "show_tab('code')", "Code", tooltip="Show the generated module", id="opt-code"
         ),
-        Binding("s", "save_module", "Save", tooltip="Check and save the module", id="opt-save"),
+        Binding(
+            "3",
+            "show_tab('walker')",
+            "Ranking",
+            tooltip="Show the walker's ranking",
+            show=False,
+            id="opt-ranking",
+        ),
+        Binding("4", "show_tab('llm')", "LLM", tooltip="Edit the LLM settings", id="opt-llm"),
+        Binding(
+            "ctrl+s", "save_module", "Save", tooltip="Check and save the module", id="opt-save"
+        ),
         Binding("w", "run_walker", "Walker", tooltip="Run the module's walker", id="opt-walker"),
-        Binding("l", "show_tab('llm')", "LLM", tooltip="Edit the LLM settings", id="opt-llm"),
-        Binding("T", "test_llm", "Test LLM", tooltip="Test the LLM connection", id="opt-test-llm"),
+        Binding(
+            "ctrl+t", "test_llm", "Test LLM", tooltip="Test the LLM connection", id="opt-test-llm"
+        ),
         Binding("escape", "leave", "Back", id="opt-back"),
     ]
 
@@ -146,7 +155,7 @@ class OptimizerScreen(Screen[None]):
                     yield VimOptionList(id="opt-strategies")
                     yield VerticalScroll(id="opt-conversation", classes="pane")
                 with TabPane("Code", id="code"), ReportScroll(id="opt-code-scroll", classes="pane"):
-                    yield Static("Generate first (x).", id="opt-code")
+                    yield Static("Generate first (e).", id="opt-code")
                 with TabPane("Walker", id="walker"):
                     yield Static("Run the walker with w after generating.", id="opt-walker-status")
                     yield VimTable(id="opt-ranking", cursor_type="row", classes="pane")
@@ -168,7 +177,7 @@ class OptimizerScreen(Screen[None]):
         key = "set" if llm.api_key() else "not set (no Authorization header)"
         yield Static(
             f"API key: {key}. Timeout {llm.timeout:g} s. These settings are used by the next "
-            "run and pinned in the generated module. T tests the connection.",
+            "run and pinned in the generated module. ctrl+t tests the connection.",
             id="llm-status",
         )
 
@@ -212,7 +221,7 @@ class OptimizerScreen(Screen[None]):
             Static(
                 "x (or enter on an optimizer) runs it: its sources are fetched and get_prompt "
                 "writes one strategy per training range and source. Then each strategy's "
-                "conversation shows here; c shows the module, s saves it, w runs its walker.",
+                "conversation shows here; 2 shows the module, ctrl+s saves it, w runs its walker.",
                 classes="hint-text",
             )
         )
@@ -371,7 +380,7 @@ class OptimizerScreen(Screen[None]):
         module, llm = self.module, self.llm_settings()
         if module is None or llm is None:
             if module is None:
-                self.notify("Generate first (x).", severity="warning")
+                self.notify("Generate first (e).", severity="warning")
             return
         self._status("Checking and saving the module …")
         self._save(module, llm, walk=False)
@@ -393,7 +402,7 @@ class OptimizerScreen(Screen[None]):
         module, llm = self.module, self.llm_settings()
         if module is None or llm is None:
             if module is None:
-                self.notify("Generate first (x).", severity="warning")
+                self.notify("Generate first (e).", severity="warning")
             return
         self.query_one(TabbedContent).active = "walker"
         self.query_one("#opt-ranking", VimTable).clear()
@@ -433,7 +442,7 @@ class OptimizerScreen(Screen[None]):
             )
         table.border_title = f"{event.walker_name} · by {event.metric}"
         self.query_one("#opt-walker-status", Static).update(
-            f"{len(event.rows)} strategies ranked by {event.metric}"
+            f"{format_noun(len(event.rows), 'strategy', 'strategies')} ranked by {event.metric}"
         )
         self._status("Walker finished")
         self.query_one(TabbedContent).active = "walker"

@@ -7,12 +7,14 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.console import JustifyMethod
+from rich.segment import Segment
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
+from textual.strip import Strip
 from textual.widgets import DataTable, Label, SelectionList
 from textual.widgets.option_list import Option
 
@@ -35,6 +37,7 @@ from tui.walker_runs import (
     run_walker,
 )
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.registry_tree import is_internal
 from tui.widgets.vim_table import VimTable
 from tui.widgets.walk_progress import WalkProgress
 
@@ -49,6 +52,7 @@ COLUMNS = (
     ("sharpe", "Sharpe"),
 )
 BEST_MARK = "★"
+PICKED, UNPICKED = "[x]", "[ ]"
 
 
 class PickList(SelectionList[str]):
@@ -65,6 +69,17 @@ class PickList(SelectionList[str]):
             id="pick-all",
         ),
     ]
+
+    def render_line(self, y: int) -> Strip:
+        """Draw each entry's pick as `[x]` or `[ ]`, readable without its colour."""
+        line = super().render_line(y)
+        index = self.scroll_offset.y + y
+        segments = list(line)
+        if index >= self.option_count or len(segments) < 4:
+            return line
+        picked = self.get_option_at_index(index).value in self.selected
+        mark = Segment(PICKED if picked else UNPICKED, segments[1].style)
+        return Strip([mark, *segments[3:]])
 
     def action_toggle_all(self) -> None:
         """Pick every entry, or none when every entry is picked."""
@@ -92,7 +107,7 @@ class WalkerScreen(Screen[None]):
         Binding(
             "w",
             "run_walker",
-            "Run walker",
+            "Walker",
             tooltip="Backtest the picked strategies on the picked symbols and rank them",
             id="run-walker",
         ),
@@ -125,7 +140,7 @@ class WalkerScreen(Screen[None]):
         self.heat_run: HeatRun | None = None
         self.strategies = tuple(strategies)
         self.symbols = tuple(symbols)
-        self.frames = tuple(frames)
+        self.frames = tuple(name for name in frames if not is_internal(name))
         self.default = default
         self.running: WalkerRequest | None = None
         self.request: WalkerRequest | None = None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from collections import deque
 from typing import ClassVar
 
 from rich.text import Text
+from textual.events import Resize
 from textual.widgets import RichLog
 
 from tui.formatting import Clock, format_log_time
 from tui.theming import desk_color
+
+MAX_LINES = 2000
 
 
 class EventLog(RichLog):
@@ -25,8 +29,15 @@ class EventLog(RichLog):
     }
 
     def __init__(self, clock: Clock, *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(id=id, classes=classes, wrap=True, markup=False, max_lines=2000)
+        super().__init__(id=id, classes=classes, wrap=True, markup=False, max_lines=MAX_LINES)
         self._clock = clock
+        self.entries: deque[Text] = deque(maxlen=MAX_LINES)
+        """Every line written, unwrapped (the full-screen log redraws them at its width)."""
+
+    def on_resize(self, event: Resize) -> None:
+        """Keep the newest line shown when the pane changes size (compact tabs, a resize)."""
+        super().on_resize(event)
+        self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
 
     def add(self, text: str, severity: str = "information") -> None:
         """Append one line; `severity` is `information`, `warning` or `error`."""
@@ -34,4 +45,5 @@ class EventLog(RichLog):
         variable = self.SEVERITY_VARIABLES.get(severity)
         style = desk_color(self.app.theme_variables, variable).hex if variable else ""
         line.append(text, style=style)
+        self.entries.append(line)
         self.write(line)

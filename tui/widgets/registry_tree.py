@@ -31,6 +31,15 @@ class RegistryNode:
     entry: RegistryEntry
 
 
+INTERNAL_PREFIX = "desk-"
+"""Frames and walkers the desk registers for itself (a date range, the heatmap's walker)."""
+
+
+def is_internal(name: str) -> bool:
+    """Return whether `name` is one of the desk's own schemas, hidden from the user's lists."""
+    return name.startswith(INTERNAL_PREFIX)
+
+
 class RegistryTree(Tree[RegistryNode]):
     """Registered schemas by kind; `enter` on a strategy, exchange or frame opens the launcher."""
 
@@ -71,7 +80,7 @@ class RegistryTree(Tree[RegistryNode]):
         previous = self.cursor_line if self.root.children else None
         self.clear()
         for kind, label in SECTIONS:
-            entries: tuple[RegistryEntry, ...] = getattr(snapshot, kind)
+            entries = tuple(e for e in getattr(snapshot, kind) if not is_internal(e.name))
             if not entries and kind in ("risks", "sizings", "walkers"):
                 continue
             section = self.root.add(f"{label} ({len(entries)})", expand=kind != "frames")

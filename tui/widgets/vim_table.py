@@ -14,6 +14,6 @@ class VimTable(DataTable[Any]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False, id="table-down"),
         Binding("k", "cursor_up", "Up", show=False, id="table-up"),
-        Binding("g", "scroll_top", "First row", show=False, id="table-first"),
-        Binding("G", "scroll_bottom", "Last row", show=False, id="table-last"),
+        Binding("g", "scroll_top", "First", show=False, id="table-first"),
+        Binding("G", "scroll_bottom", "Last", show=False, id="table-last"),
     ]
