@@ -23,6 +23,7 @@ from tui.formatting import STATISTICS, Clock, system_clock
 from tui.keymap import Keymap, load_keymap, user_keymap_path
 from tui.run_process import RunProcess
 from tui.runs import RunRequest
+from tui.screens.blotter import BlotterScreen
 from tui.screens.compare import CompareScreen
 from tui.screens.data import DataScreen
 from tui.screens.data_download import DownloadModal
@@ -37,9 +38,11 @@ from tui.screens.report import ReportScreen, ReportScroll
 from tui.screens.reports import ReportsScreen, VimOptionList
 from tui.screens.run_detail import RunScreen
 from tui.screens.themes import ThemeScreen
+from tui.screens.trade import TradeScreen
 from tui.state import DeskState, default_state_dir
 from tui.theming import DEFAULT_THEME, ThemeCatalog, load_themes, user_theme_dir
 from tui.widgets.registry_tree import RegistryTree
+from tui.widgets.trade_table import TradeTable
 from tui.widgets.vim_table import VimTable
 
 UI_SWITCH_INTERVAL = 0.001
@@ -325,6 +328,7 @@ def help_sections() -> list[tuple[str, list[BindingType]]]:
         ("History", HistoryScreen.BINDINGS),
         ("Data", [*DataScreen.BINDINGS, *DownloadModal.BINDINGS]),
         ("Run", RunScreen.BINDINGS),
+        ("Blotter", [*BlotterScreen.BINDINGS, *TradeTable.BINDINGS, *TradeScreen.BINDINGS]),
         ("Compare", CompareScreen.BINDINGS),
         ("Reports", [*ReportsScreen.BINDINGS, *ReportScroll.BINDINGS]),
         *analysis_help_sections(),
