@@ -108,7 +108,8 @@ async def test_sorting_by_pnl_puts_the_worst_first_and_reversing_puts_it_last(
             await pilot.press("right")
         await pilot.press("s")
         assert table.row(0).pnl_percentage == worst
-        assert table.row(1).pnl_percentage is not None and table.row(1).pnl_percentage >= worst
+        second = table.row(1).pnl_percentage
+        assert second is not None and second >= worst
         assert "PnL %▲" in table.render_line(0).text
         await pilot.press("s")
         assert table.row(0).pnl_percentage == best

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Label
 
 from tui.engine_bridge import EngineBridge, PriceSeries
-from tui.formatting import format_percent, format_price, format_signed, format_timestamp
+from tui.formatting import format_percent, format_price, format_short_timestamp, format_signed
 from tui.runs import SignalView
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.trade_chart import TradeChart
@@ -169,7 +169,10 @@ class TradeScreen(Screen[None]):
         table.clear()
         for event in trade_events(self.view, life):
             table.add_row(
-                event.name, format_timestamp(event.at), format_price(event.price), event.detail
+                event.name,
+                format_short_timestamp(event.at),
+                format_price(event.price),
+                event.detail,
             )
         note = self.view.note
         if note:

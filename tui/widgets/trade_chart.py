@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from textual import work
+from textual import events, work
 from textual.message import Message
 from textual.theme import Theme
 from textual.worker import get_current_worker
@@ -110,6 +110,10 @@ class TradeChart(CachedPlot):
         self._draw()
 
     def _restyle(self, _theme: Theme) -> None:
+        self._draw()
+
+    def on_resize(self, _event: events.Resize) -> None:
+        """Draw again: the labels sit a row above their lines, and a row depends on the size."""
         self._draw()
 
     def load(self, bridge: EngineBridge, exchange_name: str, symbol: str) -> None:

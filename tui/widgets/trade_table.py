@@ -15,7 +15,7 @@ from typing import ClassVar
 import numpy as np
 from rich.segment import Segment
 from rich.style import Style
-from textual import events
+from textual import events, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
@@ -142,6 +142,25 @@ COLUMNS: tuple[Column, ...] = (
     ),
 )
 COLUMN_KEYS = tuple(column.key for column in COLUMNS)
+PRICE_KEYS = frozenset({"entry", "tp", "sl", "exit"})
+PRIORITY = tuple(
+    COLUMN_KEYS.index(key)
+    for key in (
+        "opened",
+        "side",
+        "entry",
+        "exit",
+        "pnl",
+        "reason",
+        "money",
+        "closed",
+        "tp",
+        "sl",
+        "duration",
+        "fee",
+    )
+)
+"""Which columns stay when the table is narrower than all of them, most important first."""
 SIDES = ("long", "short")
 REASON_WORDS = {"tp": "take_profit", "sl": "stop_loss", "time": "time_expired"}
 
@@ -174,9 +193,9 @@ def matches(view: SignalView, words: Sequence[str], text: str | None = None) -> 
 class TradeTable(Widget, can_focus=True):
     """Every trade of a run, one line each, sortable by any column and filterable.
 
-    Only the lines on screen are drawn. `left`/`right` pick a column (the table scrolls
-    sideways when it is wider than the screen; the open time stays), `s` sorts by it and
-    again reverses, `enter` opens the trade under the cursor.
+    Only the lines on screen are drawn. `left`/`right` pick a column (when the screen is
+    too narrow for all of them, the less important ones give way to the cursor's), `s`
+    sorts by it and again reverses, `enter` opens the trade under the cursor.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -247,20 +266,30 @@ class TradeTable(Widget, can_focus=True):
         self.descending = False
         self.filter_words: tuple[str, ...] = ()
         self._sort_values: dict[str, np.ndarray] = {}
-        self._texts: list[str] = []
+        self._texts: tuple[tuple[SignalView, ...], list[str]] = ((), [])
         self._top = 0
-        self._first_column = 1
+        self._widths = [column.width for column in COLUMNS]
         self._colours: tuple[str, dict[str, str]] = ("", {})
 
     def show(self, trades: Sequence[SignalView]) -> None:
         """Replace the trades (opening order until sorted); the order and the filter stay."""
         self.trades = tuple(trades)
+        self._widths = self._fitted_widths()
         self.order = np.empty(0, dtype=np.intp)
         self._sort_values = {}
-        self._texts = []
         self._reindex()
+        self._prepare_texts(self.trades)
         self.cursor_row = 0
         self._top = 0
+
+    def _fitted_widths(self) -> list[int]:
+        """Column widths, the price columns as wide as the largest price needs."""
+        biggest = max(
+            (max(v.price_open, v.price_take_profit, v.price_stop_loss) for v in self.trades),
+            default=0.0,
+        )
+        price = max(6, len(format_price(biggest)))
+        return [price if c.key in PRICE_KEYS else c.width for c in COLUMNS]
 
     @property
     def shown_count(self) -> int:
@@ -296,10 +325,18 @@ class TradeTable(Widget, can_focus=True):
             self._sort_values[key] = values
         return values
 
+    @work(thread=True, exclusive=True, group="trade-texts", exit_on_error=False)
+    def _prepare_texts(self, trades: tuple[SignalView, ...]) -> None:
+        """Write every row's text in a thread, before the first free-text filter needs it."""
+        texts = [row_text(view) for view in trades]
+        self._texts = (trades, texts)
+
     def _row_texts(self) -> list[str]:
-        if len(self._texts) != len(self.trades):
-            self._texts = [row_text(view) for view in self.trades]
-        return self._texts
+        trades, texts = self._texts
+        if trades is not self.trades:  # asked before the thread finished
+            texts = [row_text(view) for view in self.trades]
+            self._texts = (self.trades, texts)
+        return texts
 
     def _reindex(self) -> None:
         current = int(self.order[self.cursor_row]) if self.current is not None else None
@@ -369,8 +406,6 @@ class TradeTable(Widget, can_focus=True):
     def action_column(self, step: int) -> None:
         """Move the column cursor; the columns scroll sideways to keep it on screen."""
         self.cursor_column = min(len(COLUMNS) - 1, max(0, self.cursor_column + step))
-        self._follow_column()
-        self.refresh()
 
     def action_sort_column(self) -> None:
         """Sort by the cursor's column; on the sorted column, reverse the order."""
@@ -404,43 +439,32 @@ class TradeTable(Widget, can_focus=True):
             self.cursor_row = min(self.shown_count - 1, self._top + event.y - 1)
 
     def on_resize(self, _event: events.Resize) -> None:
-        """Keep the cursor row and column on screen."""
+        """Keep the cursor row on screen."""
         self._follow_cursor()
-        self._follow_column()
 
     def _layout(self) -> list[int]:
-        """Return the column indices drawn: the open time, then from the first scrolled one."""
-        width = self.size.width
-        drawn = [0]
-        used = COLUMNS[0].width
-        for index in range(self._first_column, len(COLUMNS)):
-            if used + 1 + COLUMNS[index].width > width and len(drawn) > 1:
-                break
-            drawn.append(index)
-            used += 1 + COLUMNS[index].width
-        return drawn
+        """Return the column indices drawn, in table order.
 
-    def _follow_column(self) -> None:
-        cursor = self.cursor_column
-        if cursor == 0:
-            return
-        if cursor < self._first_column:
-            self._first_column = cursor
-        while cursor not in self._layout() and self._first_column < cursor:
-            self._first_column += 1
-        # Scroll back while the columns on the left would still fit.
-        while self._first_column > 1:
-            self._first_column -= 1
-            if cursor not in self._layout():
-                self._first_column += 1
-                break
+        When every column does not fit, the most important ones that fit are drawn
+        (`PRIORITY`), always with the cursor's column.
+        """
+        widths, room = self._widths, self.size.width
+        if sum(widths) + len(widths) - 1 <= room:
+            return list(range(len(COLUMNS)))
+        chosen = {self.cursor_column}
+        used = widths[self.cursor_column]
+        for index in PRIORITY:
+            if index not in chosen and used + 1 + widths[index] <= room:
+                chosen.add(index)
+                used += 1 + widths[index]
+        return sorted(chosen)
 
     def _column_at(self, x: int) -> int | None:
         start = 0
         for index in self._layout():
-            if start <= x < start + COLUMNS[index].width + 1:
+            if start <= x < start + self._widths[index] + 1:
                 return index
-            start += COLUMNS[index].width + 1
+            start += self._widths[index] + 1
         return None
 
     def header_labels(self) -> list[str]:
@@ -451,11 +475,11 @@ class TradeTable(Widget, can_focus=True):
             labels.append(f"{column.label}{arrow}")
         return labels
 
-    @staticmethod
-    def _cell(text: str, column: Column) -> str:
-        if len(text) > column.width:
-            text = text[: column.width - 1] + "…"
-        return text.rjust(column.width) if column.right else text.ljust(column.width)
+    def _cell(self, text: str, index: int) -> str:
+        width = self._widths[index]
+        if len(text) > width:
+            text = text[: width - 1] + "…"
+        return text.rjust(width) if COLUMNS[index].right else text.ljust(width)
 
     def render_line(self, y: int) -> Strip:
         """Draw the header (line 0) or the trade at `top + y - 1`."""
@@ -469,7 +493,7 @@ class TradeTable(Widget, can_focus=True):
             segments = []
             for index in layout:
                 style = under_cursor if index == self.cursor_column else header
-                segments += [Segment(self._cell(labels[index], COLUMNS[index]), style)]
+                segments += [Segment(self._cell(labels[index], index), style)]
                 segments.append(Segment(" ", header))
             return Strip(segments).crop_extend(0, width, header)
         position = self._top + y - 1
@@ -478,13 +502,13 @@ class TradeTable(Widget, can_focus=True):
         view = self.row(position)
         if position == self.cursor_row:
             line = self.get_component_rich_style("trade-table--cursor")
-            cells = [Segment(self._cell(COLUMNS[i].text(view), COLUMNS[i]), line) for i in layout]
+            cells = [Segment(self._cell(COLUMNS[i].text(view), i), line) for i in layout]
         else:
             line = self.get_component_rich_style("trade-table--stripe") if position % 2 else base
             colours = self._palette()
             cells = [
                 Segment(
-                    self._cell(COLUMNS[i].text(view), COLUMNS[i]),
+                    self._cell(COLUMNS[i].text(view), i),
                     line + self._colour(COLUMNS[i].key, view, colours),
                 )
                 for i in layout
