@@ -7,7 +7,8 @@ from posting it until the desk has acted on it (the registry tree's cursor moved
 
 Then it opens the blotter of the last run (every trade) and measures its keys the same way:
 scrolling (`j`, page down and up, last and first), sorting by every column and reversing
-(`→`, `s`, `s`), and typing a filter (`short`, erased, `tp`); a key counts when the table shows its effect.
+(`→`, `s`, `s`), and typing a filter (`short`, erased, `tp`); a key counts when the table
+shows its effect.
 """
 
 from __future__ import annotations
