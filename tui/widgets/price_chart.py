@@ -272,9 +272,7 @@ class PriceChart(CachedPlot, can_focus=True):
             under = [float(series.low[i]) - lift for i in entries[0]]
             plt.scatter(entries[0], under, marker="▲", color=entry_colour)
             self._label_counts(plt, series, entries, lift, variables)
-            return (
-                f" · {format_count(len(visible))} trades, ▲ n opened in a candle (up to {busiest})"
-            )
+            return f" · {format_count(len(visible))} trades · n per candle (up to {busiest})"
         exits = [
             (v.closed_at, v.price_close)
             for v in visible
