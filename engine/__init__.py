@@ -4,6 +4,7 @@ The public API is the snake_case form of upstream's (SPEC §B). The engine is he
 synchronous: runs are generators, `.background()` runs one in a thread.
 """
 
+from engine.account import Account, AccountTrade, EquityFraction, FixedAmount
 from engine.api import (
     format_price,
     format_quantity,
@@ -95,6 +96,8 @@ from engine.walker import Walker, add_walker, list_walkers
 register_demo()
 
 __all__ = [
+    "Account",
+    "AccountTrade",
     "Backtest",
     "CancelledResult",
     "Candle",
@@ -105,6 +108,8 @@ __all__ = [
     "Constant",
     "DataError",
     "EngineError",
+    "EquityFraction",
+    "FixedAmount",
     "Heat",
     "Live",
     "MemoryPersist",

@@ -13,8 +13,11 @@ from typing import Any
 import numpy as np
 
 from engine import events
+from engine.account import DEFAULT_BALANCE, WHOLE_EQUITY, Account, SizingOf, Stake, check_stake
+from engine.account import replay as replay_account
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.config import snapshot
+from engine.data.store import to_ms
 from engine.errors import ConfigError
 from engine.events import BacktestProgress, DoneContract, PerformanceContract
 from engine.exchange import ClientExchange
@@ -74,6 +77,7 @@ class BacktestUtils:
 
     def __init__(self) -> None:
         self._closed: dict[tuple[str, str], list[ClosedResult]] = {}
+        self._frames: dict[tuple[str, str], tuple[int, int]] = {}
         self._lock = threading.Lock()
 
     def run(
@@ -124,6 +128,7 @@ class BacktestUtils:
             client.ids = random.Random(seed)
         with self._lock:
             self._closed[(symbol, strategy)] = []
+        self.remember_frame(symbol, strategy, frame)
         events.run_started_emitter.emit(events.RunStarted(symbol, strategy, True))
         times = priced_timeframes(
             timeframes(frame_schema, symbol), exchange_client.first_known_ms(symbol)
@@ -224,6 +229,14 @@ class BacktestUtils:
         with self._lock:
             self._closed[(symbol, strategy_name)] = list(closed)
 
+    def remember_frame(self, symbol: str, strategy_name: str, frame_name: str) -> None:
+        """Note the frame a pair's run covers (the account's CAGR and exposure use it)."""
+        schema = frames.get(frame_name, _SOURCE)
+        if schema.start_date is not None and schema.end_date is not None:
+            span = (to_ms(schema.start_date), to_ms(schema.end_date))
+            with self._lock:
+                self._frames[(symbol, strategy_name)] = span
+
     def run_portfolio(
         self,
         symbols: Sequence[str],
@@ -290,6 +303,56 @@ class BacktestUtils:
             closed = list(self._closed.get((symbol, strategy_name), ()))
         return backtest_statistics(closed)
 
+    def get_account(
+        self,
+        symbol: str,
+        strategy_name: str,
+        *,
+        balance: float = DEFAULT_BALANCE,
+        stake: Stake | None = None,
+    ) -> Account:
+        """Return the last backtest of `strategy_name` on `symbol` replayed in money.
+
+        Args:
+            symbol: The symbol of the run.
+            strategy_name: The strategy of the run.
+            balance: The starting balance in the quote currency (default 10,000).
+            stake: How positions are sized: `EquityFraction`, `FixedAmount` or an
+                `add_sizing` name. Default: the strategy's `sizing_name`, else the whole
+                equity per position.
+
+        Raises:
+            ConfigError: The balance or the stake is invalid, or the sizing is unknown.
+        """
+        return self.get_portfolio_account([symbol], [strategy_name], balance=balance, stake=stake)
+
+    def get_portfolio_account(
+        self,
+        symbols: Sequence[str],
+        strategy_names: Sequence[str],
+        *,
+        balance: float = DEFAULT_BALANCE,
+        stake: Stake | None = None,
+    ) -> Account:
+        """Return the last runs of every strategy on every symbol replayed in one account.
+
+        This is the account of `run_portfolio`: the trades of all pairs, in time order,
+        share one equity (a position gets only the cash the open ones leave). Arguments as
+        in `get_account`; the frame is the union of the pairs' frames.
+        """
+        with self._lock:
+            keys = [(sym, name) for name in strategy_names for sym in symbols]
+            closed = [r for key in keys for r in self._closed.get(key, ())]
+            spans = [self._frames[key] for key in keys if key in self._frames]
+        closed.sort(key=lambda r: r.close_timestamp)
+        return replay_account(
+            closed,
+            balance=balance,
+            stake=_stake_of(stake),
+            start_ms=min(s for s, _ in spans) if spans else None,
+            end_ms=max(e for _, e in spans) if spans else None,
+        )
+
     def get_report(self, symbol: str, strategy_name: str) -> str:
         """Return the markdown report of the last backtest of `strategy_name` on `symbol`."""
         return backtest_report(strategy_name, self.get_data(symbol, strategy_name))
@@ -305,8 +368,26 @@ class BacktestUtils:
         with self._lock:
             if symbol is None or strategy_name is None:
                 self._closed.clear()
+                self._frames.clear()
             else:
                 self._closed.pop((symbol, strategy_name), None)
+
+
+def _stake_of(stake: Stake | None) -> SizingOf:
+    """Return each trade's stake: the one given, else its strategy's sizing, else all equity."""
+    if stake is not None:
+        fixed = check_stake(stake)
+        return lambda _result: fixed
+    known: dict[str, Stake] = {}
+
+    def strategy_stake(result: ClosedResult) -> Stake:
+        name = result.strategy_name
+        if name not in known:
+            sizing = strategies.get(name, _SOURCE).sizing_name if strategies.has(name) else None
+            known[name] = check_stake(sizing) if sizing else WHOLE_EQUITY
+        return known[name]
+
+    return strategy_stake
 
 
 Backtest = BacktestUtils()

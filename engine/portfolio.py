@@ -276,14 +276,15 @@ def build_pairs(
                 timeframes(frame, symbol), exchange.first_known_ms(symbol)
             )
         built.append(_PairClock(index, client, risk, times[symbol], utils.publish))
-    start_runs(utils, pairs)
+    start_runs(utils, pairs, frame_name)
     return built
 
 
-def start_runs(utils: BacktestUtils, pairs: Sequence[Pair]) -> None:
-    """Forget the pairs' previous results, as starting a backtest does."""
+def start_runs(utils: BacktestUtils, pairs: Sequence[Pair], frame_name: str) -> None:
+    """Forget the pairs' previous results and note their frame, as starting a backtest does."""
     for _, strategy_name, symbol in pairs:
         utils.clear(symbol, strategy_name)
+        utils.remember_frame(symbol, strategy_name, frame_name)
         events.run_started_emitter.emit(RunStarted(symbol, strategy_name, True))
 
 
@@ -377,7 +378,9 @@ def run_portfolio(
 
     Returns:
         A generator of results (closed, cancelled, active) in the order the clock reaches
-        them. Names are checked before it starts.
+        them. Names are checked before it starts. Once it is consumed,
+        `utils.get_portfolio_account(symbols, strategy_names)` replays every pair's trades
+        in one account.
     """
     if not symbols or not strategy_names:
         raise ConfigError(f"{_SOURCE}: give at least one symbol and one strategy")
@@ -404,7 +407,7 @@ def run_portfolio(
         built = build_pairs(utils, pairs, exchange_name, frame_name, profile)
         return (result for _, result in run_clock(built, cancel))
     setup = WorkerSetup.capture(profile, modules)
-    start_runs(utils, pairs)
+    start_runs(utils, pairs, frame_name)
     jobs = [PortfolioJob(group, exchange_name, frame_name, setup) for group in groups]
     return _fan_out(jobs, executor, cancel)
 

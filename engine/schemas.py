@@ -85,7 +85,11 @@ class StrategyCallbacks(Schema):
 
 
 class StrategySchema(Schema):
-    """A strategy: `get_signal(symbol, when)` called at most once per `interval`."""
+    """A strategy: `get_signal(symbol, when)` called at most once per `interval`.
+
+    `sizing_name` names a sizing (`add_sizing`) that sizes its positions in the account
+    (`Backtest.get_account`); without one a position takes the whole equity.
+    """
 
     strategy_name: str | None = None
     interval: str | None = None
@@ -93,6 +97,7 @@ class StrategySchema(Schema):
     note: str | None = None
     callbacks: StrategyCallbacks | None = None
     risk_name: str | None = None
+    sizing_name: str | None = None
 
     def check(self) -> None:
         """Raise the upstream text for a missing required field."""

@@ -362,3 +362,42 @@ def test_an_unknown_symbol_is_refused_before_the_run(tmp_path: Path) -> None:
     assert run.returncode == 1
     assert "exchange demo has no symbol 'DOGEUSDT'; it has BTCUSDT" in run.stderr
     assert "strategy error" not in run.stderr
+
+
+def test_the_account_compounds_from_the_balance_given(tmp_path: Path) -> None:
+    run = desk("backtest", "--frame", "demo-7d", "--balance", "5000", "--json")
+    assert run.returncode == 0, run.stderr
+    payload = json.loads(run.stdout)
+    account, signals = payload["account"], payload["signals"]
+    assert account["balance"] == 5000 and len(account["trades"]) == len(signals) > 10
+    # By hand: all the equity goes into each trade in turn, so equity multiplies by
+    # (1 + pnl % / 100) per trade, and each trade pays 0.1 % in and 0.1 % out of its size.
+    equity, fees = 5000.0, 0.0
+    for row in sorted(signals, key=lambda s: s["close_timestamp"]):
+        fees += equity * 0.002
+        equity *= 1 + row["pnl"]["pnl_percentage"] / 100
+    assert account["final_equity"] == pytest.approx(equity)
+    assert account["return_percent"] == pytest.approx((equity / 5000 - 1) * 100)
+    assert account["fees_paid"] == pytest.approx(fees)
+    assert account["trades"][-1]["equity_after"] == pytest.approx(equity)
+    assert payload["statistics"]["total_pnl"] is not None  # backtest-kit's figures stay
+
+    text = desk("backtest", "--frame", "demo-7d", "--balance", "5000", "--no-report")
+    assert text.returncode == 0, text.stderr
+    shown = summary_row(text.stdout, "Final equity")
+    assert shown == f"{equity:,.2f}".replace(",", " ")
+    lines = text.stdout.splitlines()
+    labels = [line.split("  ")[1] for line in lines if line.startswith("  ")]
+    assert labels.index("Final equity") < labels.index("Closed signals")
+    for label in ("Total PnL", "Max drawdown", "Yearly return"):
+        assert f"{label} (sum of trade %)" in labels
+    for label in ("CAGR", "Max drawdown (of peak)", "Drawdown duration", "Exposure"):
+        assert label in labels
+    assert "Fees paid" in labels and "Longest losing streak" in labels
+
+
+@pytest.mark.parametrize("balance", ["0", "-10", "lots"])
+def test_a_balance_that_is_not_a_positive_amount_is_refused(balance: str) -> None:
+    run = desk("backtest", "--frame", "demo-7d", "--balance", balance)
+    assert run.returncode == 2
+    assert f"balance {balance!r} must be a positive amount, e.g. --balance 10000" in run.stderr

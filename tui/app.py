@@ -42,6 +42,8 @@ from tui.screens.trade import TradeScreen
 from tui.state import DeskState, default_state_dir
 from tui.theming import DEFAULT_THEME, ThemeCatalog, load_themes, user_theme_dir
 from tui.widgets.registry_tree import RegistryTree
+from tui.widgets.report_table import ReportTable
+from tui.widgets.report_view import ReportContent
 from tui.widgets.trade_table import TradeTable
 from tui.widgets.vim_table import VimTable
 
@@ -252,7 +254,7 @@ class DeskApp(AnalysisApp):
         if record is None:
             self.notify("No finished run yet: press b to run a backtest.", severity="warning")
             return
-        self.push_screen(ReportScreen(record.title, record.report, record.report_path))
+        self.push_screen(ReportScreen(ReportContent.from_record(record), record.report_path))
 
     def action_list_reports(self) -> None:
         """Browse the reports dumped on disk."""
@@ -330,7 +332,8 @@ def help_sections() -> list[tuple[str, list[BindingType]]]:
         ("Run", RunScreen.BINDINGS),
         ("Blotter", [*BlotterScreen.BINDINGS, *TradeTable.BINDINGS, *TradeScreen.BINDINGS]),
         ("Compare", CompareScreen.BINDINGS),
-        ("Reports", [*ReportsScreen.BINDINGS, *ReportScroll.BINDINGS]),
+        ("Reports", [*ReportsScreen.BINDINGS, *ReportScreen.BINDINGS, *ReportTable.BINDINGS]),
+        ("Markdown", ReportScroll.BINDINGS),
         *analysis_help_sections(),
         ("Optimizer", OptimizerScreen.BINDINGS),
         (

@@ -82,6 +82,13 @@ def _parser() -> argparse.ArgumentParser:
     bt.add_argument("--end", help="last frame time (inclusive)")
     bt.add_argument("--days", type=int, help="the last N days of the data")
     add_profile_option(bt)
+    bt.add_argument(
+        "--balance",
+        type=_balance,
+        default=10_000.0,
+        help="starting balance of the account, in the quote currency (default: 10000); each "
+        "position takes the whole equity unless the strategy names a sizing",
+    )
     bt.add_argument("--json", action="store_true", help="print one JSON object for machines")
     bt.add_argument("--plot", action="store_true", help="draw the equity curve in the terminal")
     bt.add_argument("--no-report", action="store_true", help="print the summary only")
@@ -108,6 +115,19 @@ def _parser() -> argparse.ArgumentParser:
     data_command.add_parser(verbs)
     _walker_parser(verbs)
     return parser
+
+
+def _balance(text: str) -> float:
+    """Parse `--balance`: a positive amount."""
+    from engine.account import check_balance
+    from engine.errors import ConfigError
+
+    try:
+        return check_balance(float(text))
+    except (ValueError, ConfigError):
+        raise argparse.ArgumentTypeError(
+            f"balance {text!r} must be a positive amount, e.g. --balance 10000"
+        ) from None
 
 
 def add_candles_option(parser: argparse.ArgumentParser) -> None:
@@ -423,46 +443,75 @@ def _errors_text(errors: Sequence[BaseException]) -> str:
 
 def _summary(
     stats: Any,
+    account: Any,
     strategy: str,
     symbol: str,
     profile: str,
     frame: str,
     errors: Sequence[BaseException] = (),
 ) -> str:
-    rows = [
+    from tui.formatting import SUM_OF_TRADES, format_duration, format_money, format_percent
+
+    def trade(money: float | None, percent: float | None) -> str:
+        return f"{format_money(money, signed=True)} ({format_percent(percent)})"
+
+    money = [
+        ("Final equity", format_money(account.final_equity)),
+        ("Return", format_percent(account.return_percent)),
+        ("CAGR", format_percent(account.cagr_percent)),
+        ("Max drawdown (of peak)", format_percent(account.max_drawdown_percent, signed=False)),
+        ("Drawdown duration", format_duration(account.max_drawdown_duration_ms)),
+        ("Exposure", format_percent(account.exposure_percent, signed=False)),
+        ("Fees paid", format_money(account.fees_paid)),
+        ("Expectancy/trade", format_money(account.expectancy, signed=True)),
+        ("Best trade", trade(account.best_trade_money, account.best_trade_percent)),
+        ("Worst trade", trade(account.worst_trade_money, account.worst_trade_percent)),
+        ("Longest losing streak", str(account.longest_losing_streak)),
+    ]
+    kit = [
         ("Closed signals", str(stats.total_signals)),
         ("Win rate", _number(stats.win_rate, 2, " %")),
-        ("Total PnL", _number(stats.total_pnl, 2, " %")),
+        (f"Total PnL {SUM_OF_TRADES}", _number(stats.total_pnl, 2, " %")),
         ("Average PnL", _number(stats.avg_pnl, 3, " %")),
         ("Sharpe (per trade)", _number(stats.sharpe_ratio, 3)),
         ("Sortino", _number(stats.sortino_ratio, 3)),
         ("Profit factor", _number(stats.profit_factor, 3)),
-        ("Max drawdown", _number(stats.max_drawdown, 2, " %")),
+        (f"Max drawdown {SUM_OF_TRADES}", _number(stats.max_drawdown, 2, " %")),
+        (f"Yearly return {SUM_OF_TRADES}", _number(stats.expected_yearly_returns, 2, " %")),
         ("Ambiguous closes", str(stats.ambiguous_closes)),
         ("Engine errors", str(len(errors))),
     ]
+    rows = money + kit
     width = max(len(label) for label, _ in rows)
+    values = max(12, *(len(value) for _, value in rows))
+
+    def table(part: list[tuple[str, str]]) -> list[str]:
+        return [f"  {label:<{width}}  {value:>{values}}" for label, value in part]
+
     head = f"{strategy} on {symbol} · frame {frame} · profile {profile}"
-    lines = [head, *(f"  {label:<{width}}  {value:>12}" for label, value in rows)]
+    lines = [
+        head,
+        f"Account: {format_money(account.balance)} start, fees and slippage included",
+        *table(money),
+        "backtest-kit figures (percent per trade; sums do not compound)",
+        *table(kit),
+    ]
     if errors:
         lines.append(f"  First error: {errors[0]}")
     return "\n".join(lines)
 
 
-def _plot(stats: Any, color: bool) -> str:
+def _plot(account: Any, color: bool) -> str:
     import plotext as plt
 
-    closes = [r.close_timestamp / 1000 for r in stats.signal_list]
-    equity, total = [], 0.0
-    for r in stats.signal_list:
-        total += r.pnl.pnl_percentage
-        equity.append(total)
+    times = [when / 1000 for when, _ in account.equity_curve]
+    equity = [value for _, value in account.equity_curve]
     plt.clear_figure()
     plt.theme("clear")
     plt.plotsize(80, 20)
-    plt.date_form("Y-m-d")
-    plt.plot([plt.datetime_to_string(datetime.fromtimestamp(t, tz=UTC)) for t in closes], equity)
-    plt.title("Equity curve (cumulative PnL, %)")
+    plt.date_form("Y-m-d H:M")
+    plt.plot([plt.datetime_to_string(datetime.fromtimestamp(t, tz=UTC)) for t in times], equity)
+    plt.title(f"Equity from {account.balance:,.0f} (quote currency)")
     chart = str(plt.build())
     return chart if color else re.sub(r"\x1b\[[0-9;]*m", "", chart)
 
@@ -473,6 +522,23 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, tuple) and hasattr(value, "_asdict"):
         return {k: _json_value(v) for k, v in value._asdict().items()}
     return value
+
+
+def _account_json(account: Any) -> dict[str, Any]:
+    """The `account` object of `--json`: the figures in money, then every trade's money."""
+    figures = {k: _json_value(v) for k, v in account.figures().items()}
+    trades = [
+        {
+            "signal_id": t.signal_id,
+            "close_timestamp": t.result.close_timestamp,
+            "position_size": t.position_size,
+            "fee": t.fee,
+            "pnl_money": t.pnl_money,
+            "equity_after": t.equity_after,
+        }
+        for t in account.trades
+    ]
+    return {**figures, "start_ms": account.start_ms, "end_ms": account.end_ms, "trades": trades}
 
 
 def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -522,6 +588,11 @@ def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if progress is not None:
         progress.close()
     stats = engine.Backtest.get_data(args.symbol, args.strategy)
+    try:
+        account = engine.Backtest.get_account(args.symbol, args.strategy, balance=args.balance)
+    except EngineError as exc:  # the strategy's sizing cannot size an account
+        err.write(f"error: {exc}\n")
+        return EXIT_FAILED
     if args.dump:
         engine.Backtest.dump(args.symbol, args.strategy, Path(args.dump))
     if args.json:
@@ -534,6 +605,7 @@ def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "statistics": {
                 k: _json_value(getattr(stats, k)) for k in stats.__slots__ if k != "signal_list"
             },
+            "account": _account_json(account),
             "signals": [_json_value(r) for r in stats.signal_list],
             "warnings": warnings,
             "errors": _errors_json(errors),
@@ -541,9 +613,11 @@ def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write(json.dumps(payload) + "\n")
         return EXIT_ERRORS if errors else EXIT_OK
     _write_errors(errors, err)
-    out.write(_summary(stats, args.strategy, args.symbol, args.profile, frame, errors) + "\n")
+    out.write(
+        _summary(stats, account, args.strategy, args.symbol, args.profile, frame, errors) + "\n"
+    )
     if args.plot and stats.signal_list:
-        out.write(_plot(stats, color=out.isatty()) + "\n")
+        out.write(_plot(account, color=out.isatty()) + "\n")
     if not args.no_report:
         out.write("\n" + engine.Backtest.get_report(args.symbol, args.strategy))
     return EXIT_ERRORS if errors else EXIT_OK

@@ -167,13 +167,32 @@ def signal_view(result: Any) -> SignalView | None:
     return None
 
 
-def statistics_of(stats: Any, fields: Iterable[str]) -> dict[str, float | None]:
-    """Return the named statistics as plain floats (None where the engine has none)."""
+def statistics_of(
+    stats: Any, fields: Iterable[str], account: Any = None
+) -> dict[str, float | None]:
+    """Return the named statistics as plain floats (None where the engine has none).
+
+    Args:
+        stats: backtest-kit's statistics (`Backtest.get_data`).
+        fields: The names to keep.
+        account: The run's account (`Backtest.get_account`): its figures come from it.
+    """
+    figures = account.figures() if account is not None else {}
     values: dict[str, float | None] = {}
     for name in fields:
-        value = getattr(stats, name, None)
+        value = figures[name] if name in figures else getattr(stats, name, None)
         values[name] = None if value is None else float(value)
     return values
+
+
+def with_money(views: Iterable[SignalView], account: Any) -> tuple[SignalView, ...]:
+    """Return closed signal rows with their fee and money PnL from the run's account."""
+    money = {t.signal_id: (t.fee, t.pnl_money) for t in account.trades}
+    rows = []
+    for view in views:
+        fee, pnl = money.get(view.signal_id, (None, None))
+        rows.append(view._replace(fee=fee, pnl_money=pnl) if fee is not None else view)
+    return tuple(rows)
 
 
 def describe_error(exc: BaseException) -> tuple[str, str]:
@@ -203,7 +222,8 @@ class EngineBridge:
 
     Args:
         post: Thread-safe function that delivers a message to the desk.
-        dump_dir: Where run reports are written (`<dump_dir>/backtest/*.md`).
+        dump_dir: The desk's report folder (the history writes each stored run's report to
+            `<dump_dir>/backtest/<strategy>-<run id>.md`).
         statistics: The statistic names the desk keeps for each run.
         clock: Returns the current time (for `finished_at`).
     """
@@ -531,20 +551,21 @@ class EngineBridge:
         self, request: RunRequest, window: FrameWindow, closed: list[SignalView]
     ) -> RunRecord:
         stats = engine.Backtest.get_data(request.symbol, request.strategy_name)
-        path = engine.Backtest.dump(
-            request.symbol, request.strategy_name, path=str(self.dump_dir / "backtest")
+        account = engine.Backtest.get_account(
+            request.symbol, request.strategy_name, balance=request.balance
         )
-        report = path.read_text(encoding="utf-8")  # built once, by dump
+        # The history writes the report file once it knows the run's id (`<strategy>-<id>.md`,
+        # tui.state.DeskState.index_run), so a run never overwrites another run's report.
+        report = engine.Backtest.get_report(request.symbol, request.strategy_name)
         return RunRecord(
             request=request,
             frame_label=window.label,
             start_ms=window.start_ms,
             end_ms=window.end_ms,
             finished_at=int(self._clock().timestamp() * 1000),
-            statistics=statistics_of(stats, self._statistics),
-            signals=tuple(closed),
+            statistics=statistics_of(stats, self._statistics, account),
+            signals=with_money(closed, account),
             report=report,
-            report_path=str(path),
             error_count=self._errors,
             first_error=self._first_error,
         )

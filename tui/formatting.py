@@ -152,6 +152,28 @@ def format_count(value: float | None) -> str:
     return f"{int(value):,}".replace(",", " ")
 
 
+def format_money(value: float | None, *, signed: bool = False) -> str:
+    """Return an amount with two decimals and thin grouping (`10 482.31`, `+1 250.00`)."""
+    if value is None or not math.isfinite(value):
+        return MISSING
+    text = f"{value:+,.2f}" if signed else f"{value:,.2f}"
+    return text.replace(",", " ")
+
+
+def format_duration(duration_ms: float | None) -> str:
+    """Return a duration in its two largest units (`3d 04h`, `5h 12m`, `42m`); `—` if missing."""
+    if duration_ms is None or not math.isfinite(duration_ms):
+        return MISSING
+    minutes = int(duration_ms // 60_000)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours:02d}h"
+    if hours:
+        return f"{hours}h {minutes:02d}m"
+    return f"{minutes}m"
+
+
 class StatKind(StrEnum):
     """How a statistic is shown and compared."""
 
@@ -159,26 +181,55 @@ class StatKind(StrEnum):
     PERCENT = "percent"
     SIGNED_PERCENT = "signed_percent"
     RATIO = "ratio"
+    MONEY = "money"
+    SIGNED_MONEY = "signed_money"
+    DURATION = "duration"
 
+
+ACCOUNT_STATISTICS: tuple[tuple[str, str, StatKind, bool], ...] = (
+    ("final_equity", "Final equity", StatKind.MONEY, True),
+    ("return_percent", "Return", StatKind.SIGNED_PERCENT, True),
+    ("cagr_percent", "CAGR", StatKind.SIGNED_PERCENT, True),
+    ("max_drawdown_percent", "Max DD (of peak)", StatKind.PERCENT, False),
+    ("max_drawdown_duration_ms", "Drawdown duration", StatKind.DURATION, False),
+    ("exposure_percent", "Exposure", StatKind.PERCENT, False),
+    ("fees_paid", "Fees paid", StatKind.MONEY, False),
+    ("expectancy", "Expectancy/trade", StatKind.SIGNED_MONEY, True),
+    ("best_trade_money", "Best trade", StatKind.SIGNED_MONEY, True),
+    ("best_trade_percent", "Best trade %", StatKind.SIGNED_PERCENT, True),
+    ("worst_trade_money", "Worst trade", StatKind.SIGNED_MONEY, True),
+    ("worst_trade_percent", "Worst trade %", StatKind.SIGNED_PERCENT, True),
+    ("longest_losing_streak", "Longest losing streak", StatKind.COUNT, False),
+)
+"""The account's figures in money (`engine.account`), first in every view of a run."""
+
+SUM_OF_TRADES = "(sum of trade %)"
+"""The label of backtest-kit's figures that add trade percentages instead of compounding."""
 
 STATISTICS: tuple[tuple[str, str, StatKind, bool], ...] = (
+    ("balance", "Starting balance", StatKind.MONEY, True),
+    *ACCOUNT_STATISTICS,
     ("total_signals", "Closed signals", StatKind.COUNT, True),
     ("win_count", "Wins", StatKind.COUNT, True),
     ("loss_count", "Losses", StatKind.COUNT, False),
     ("win_rate", "Win rate", StatKind.PERCENT, True),
     ("avg_pnl", "Average PnL", StatKind.SIGNED_PERCENT, True),
-    ("total_pnl", "Total PnL", StatKind.SIGNED_PERCENT, True),
+    ("total_pnl", f"Total PnL {SUM_OF_TRADES}", StatKind.SIGNED_PERCENT, True),
     ("std_dev", "Std dev", StatKind.PERCENT, False),
     ("sharpe_ratio", "Sharpe", StatKind.RATIO, True),
     ("annualized_sharpe_ratio", "Sharpe (yearly)", StatKind.RATIO, True),
     ("sortino_ratio", "Sortino", StatKind.RATIO, True),
     ("certainty_ratio", "Certainty", StatKind.RATIO, True),
     ("profit_factor", "Profit factor", StatKind.RATIO, True),
-    ("max_drawdown", "Max drawdown", StatKind.PERCENT, False),
-    ("expected_yearly_returns", "Yearly return", StatKind.SIGNED_PERCENT, True),
+    ("max_drawdown", f"Max drawdown {SUM_OF_TRADES}", StatKind.PERCENT, False),
+    ("expected_yearly_returns", f"Yearly return {SUM_OF_TRADES}", StatKind.SIGNED_PERCENT, True),
     ("ambiguous_closes", "Ambiguous closes", StatKind.COUNT, False),
 )
-"""The statistics the desk shows: field name, label, kind, and whether higher is better."""
+"""The statistics the desk keeps: field name, label, kind, and whether higher is better.
+
+The account's figures come first (in money), then the starting balance, then backtest-kit's
+figures; those that add trade percentages say so in their label.
+"""
 
 
 def format_stat(kind: StatKind, value: float | None) -> str:
@@ -189,6 +240,12 @@ def format_stat(kind: StatKind, value: float | None) -> str:
         return format_percent(value, signed=False)
     if kind is StatKind.SIGNED_PERCENT:
         return format_percent(value)
+    if kind is StatKind.MONEY:
+        return format_money(value)
+    if kind is StatKind.SIGNED_MONEY:
+        return format_money(value, signed=True)
+    if kind is StatKind.DURATION:
+        return format_duration(value)
     return format_ratio(value)
 
 
@@ -201,6 +258,10 @@ def format_stat_delta(kind: StatKind, left: float | None, right: float | None) -
         return f"{int(delta):+d}"
     if kind in (StatKind.PERCENT, StatKind.SIGNED_PERCENT):
         return format_percent(delta)
+    if kind in (StatKind.MONEY, StatKind.SIGNED_MONEY):
+        return format_money(delta, signed=True)
+    if kind is StatKind.DURATION:
+        return ("-" if delta < 0 else "+") + format_duration(abs(delta))
     return f"{delta:+.3f}"
 
 

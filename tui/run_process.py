@@ -19,6 +19,7 @@ import contextlib
 import multiprocessing
 import os
 import threading
+from array import array
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -64,6 +65,39 @@ class RunJob:
 
 
 @dataclass(frozen=True)
+class SignalMoney:
+    """The closed signals' fees and money PnLs (from the run's account), sent before its end.
+
+    The relay puts them on the streamed rows: ids and two packed float arrays pickle in a
+    few bytes per signal, where 9,000 rows sent again would not.
+    """
+
+    ids: tuple[str, ...]
+    fees: bytes
+    pnls: bytes
+
+    @classmethod
+    def of(cls, signals: Iterable[SignalView]) -> SignalMoney:
+        """Take the money of the signals that have it."""
+        rows = [v for v in signals if v.fee is not None and v.pnl_money is not None]
+        fees = array("d", (v.fee or 0.0 for v in rows)).tobytes()
+        pnls = array("d", (v.pnl_money or 0.0 for v in rows)).tobytes()
+        return cls(tuple(v.signal_id for v in rows), fees, pnls)
+
+    def apply(self, signals: Iterable[SignalView]) -> tuple[SignalView, ...]:
+        """Return the signals with their fee and money PnL filled in."""
+        fees, pnls = array("d"), array("d")
+        fees.frombytes(self.fees)
+        pnls.frombytes(self.pnls)
+        index = {signal_id: i for i, signal_id in enumerate(self.ids)}
+        rows = []
+        for view in signals:
+            i = index.get(view.signal_id)
+            rows.append(view if i is None else view._replace(fee=fees[i], pnl_money=pnls[i]))
+        return tuple(rows)
+
+
+@dataclass(frozen=True)
 class JobDone:
     """The child's last word on a job: every message of the run was sent before it."""
 
@@ -72,7 +106,8 @@ class RunProcess:
     """Runs the desk's backtests, one at a time, in a child process.
 
     Args:
-        dump_dir: Where run reports are written (relative to the desk's working directory).
+        dump_dir: Where a stored run's report is written, as `backtest/<strategy>-<run id>.md`
+            (relative to the desk's working directory).
         statistics: The statistic names the desk keeps for each run.
         clock: Stamps `finished_at` of a finished run (the desk's clock, not the child's).
         signal_id_seed: Seeds the child's signal ids once, when it starts (None: random).
@@ -212,6 +247,7 @@ class RunProcess:
         run_file: Path | None,
     ) -> None:
         closed: list[SignalView] = []
+        money: SignalMoney | None = None
         while True:
             if cancel.is_set():
                 self._cancel.set()
@@ -222,10 +258,14 @@ class RunProcess:
             message = conn.recv()
             if isinstance(message, JobDone):
                 return
+            if isinstance(message, SignalMoney):
+                money = message
+                continue
             if isinstance(message, SignalsReceived):
                 closed += (v for v in message.signals if v.status is SignalStatus.CLOSED)
             elif isinstance(message, RunFinished):
-                record = message.record.model_copy(update={"signals": tuple(closed)})
+                signals = money.apply(closed) if money is not None else tuple(closed)
+                record = message.record.model_copy(update={"signals": signals})
                 message = self._finished(record, history, run_file)
             outcome.post(message)
 
@@ -249,7 +289,7 @@ class RunProcess:
         stamped = record.model_copy(update={"finished_at": int(self._clock().timestamp() * 1000)})
         if history is None or run_file is None:
             return stamped
-        return history.index_run(stamped, run_file)
+        return history.index_run(stamped, run_file, report_dir=self._dump_dir / "backtest")
 
     def cancel(self) -> None:
         """Ask the running backtest, if any, to stop."""
@@ -321,9 +361,13 @@ def serve(
     lock = threading.Lock()
 
     def post(message: Message | JobDone) -> Any:
+        money = None
         if isinstance(message, RunFinished):  # the relay has its signals, streamed already
+            money = SignalMoney.of(message.record.signals)
             message = RunFinished(message.record.model_copy(update={"signals": ()}))
         with lock:
+            if money is not None:
+                conn.send(money)
             conn.send(message)
 
     bridge = EngineBridge(post, Path(dump_dir), statistics, datetime.now)

@@ -5,7 +5,10 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import NamedTuple
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_BALANCE = 10_000.0
+"""The account's starting balance when the launcher is not told otherwise (quote currency)."""
 
 
 class Profile(StrEnum):
@@ -19,7 +22,9 @@ class RunRequest(BaseModel):
     """What the launcher asks for: one backtest of one strategy on one symbol.
 
     A run uses either a registered frame (`frame_name`) or an ad-hoc date range
-    (`start_ms`/`end_ms`, epoch ms UTC, with `frame_name` left empty).
+    (`start_ms`/`end_ms`, epoch ms UTC, with `frame_name` left empty). `balance` is the
+    account's starting balance in the quote currency (positive; requests stored before it
+    existed read as 10,000).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -31,6 +36,7 @@ class RunRequest(BaseModel):
     start_ms: int | None = None
     end_ms: int | None = None
     profile: Profile = Profile.DEFAULT
+    balance: float = Field(default=DEFAULT_BALANCE, gt=0, allow_inf_nan=False)
 
     @property
     def is_custom_range(self) -> bool:
@@ -53,7 +59,9 @@ class SignalView(NamedTuple):
     A named tuple rather than a pydantic model: a 365-day run keeps about 9,000 of them, and
     as models they were 27,000 objects for the garbage collector to scan at every full pass
     (each pass stops the UI) and 4 times slower to unpickle from the run process. Pydantic
-    still validates them inside `RunRecord`.
+    still validates them inside `RunRecord`. `fee` and `pnl_money` are the closed trade's
+    fees and net PnL in money, from the run's account (None while it runs, and in runs
+    stored before the account existed).
     """
 
     signal_id: str
@@ -69,10 +77,16 @@ class SignalView(NamedTuple):
     pnl_percentage: float | None = None
     ambiguous: bool = False
     note: str | None = None
+    fee: float | None = None
+    pnl_money: float | None = None
 
 
 class RunSummary(BaseModel):
     """A finished run as the history list shows it: what ran, its statistics, its errors.
+
+    `statistics` holds backtest-kit's figures and the account's (`engine.account`: final
+    equity, return, drawdown of peak equity, … under the names of `tui.formatting.STATISTICS`);
+    runs stored before the account existed lack the latter, which then show `—`.
 
     `error_count` counts every recoverable error the engine reported during the run (a
     strategy's `get_signal` raised, a candle fetch failed), `first_error` is the first one's

@@ -19,6 +19,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
+from engine.registration import exchanges
 from tui.app import DeskApp, make_app
 from tui.formatting import fixed_clock
 from tui.keymap import KEYMAP_FILE
@@ -45,6 +46,7 @@ class Scene:
     name: str
     keys: tuple[str, ...] = ()
     broken_module: bool = False
+    cached_data: bool = False
 
 
 SCENES = (
@@ -62,15 +64,40 @@ SCENES = (
     Scene("walker", ("w", "w")),
     Scene("heatmap", ("m", "a")),
     Scene("alerts", ("A",)),
+    Scene("data", ("D",), cached_data=True),
 )
 
 
-def demo_app(root: Path, *, broken_module: bool = False) -> DeskApp:
+def seed_demo_cache() -> None:
+    """Put three days of demo BTC/USDT in the candle cache as a `binance` download.
+
+    Thirty minutes are missing on the second day from 14:00, and the first day's minutes of
+    hour 3 traded nothing, so the data screen's gap calendar has something to show.
+    """
+    from engine.data import candle_cache
+    from engine.data.demo import generate
+
+    start, day, minute = 1_704_067_200_000, 86_400_000, 60_000
+    candles = generate("BTCUSDT", start, start + 3 * day)
+    gap = start + day + 14 * 60 * minute
+    keep = (candles.timestamp < gap) | (candles.timestamp >= gap + 30 * minute)
+    quiet = (candles.timestamp >= start + 3 * 60 * minute) & (
+        candles.timestamp < start + 4 * 60 * minute
+    )
+    candles.volume[quiet] = 0.0
+    candle_cache.save(
+        "binance", "BTC/USDT", "1m", candles.take(keep.nonzero()[0]), ((start, start + 3 * day),)
+    )
+
+
+def demo_app(root: Path, *, broken_module: bool = False, cached_data: bool = False) -> DeskApp:
     """Return the desk over a demo state under `root` (run it with `root` as the working dir).
 
     Reports go to `./dump` (relative, as for a user), so paths on screen do not depend on
-    where `root` is.
+    where `root` is. `cached_data` seeds the candle cache first (`seed_demo_cache`).
     """
+    if cached_data:
+        seed_demo_cache()
     module = None
     if broken_module:
         (root / BROKEN_MODULE).write_text(BROKEN_SOURCE, encoding="utf-8")
@@ -129,7 +156,7 @@ async def prepare_history(root: Path) -> None:
 
 async def render(root: Path, scene: Scene, size: tuple[int, int], theme: str | None) -> str:
     """Return the SVG of a scene at a size, in a theme (None: the default)."""
-    app = demo_app(root, broken_module=scene.broken_module)
+    app = demo_app(root, broken_module=scene.broken_module, cached_data=scene.cached_data)
     async with app.run_test(size=size) as pilot:
         if theme is not None:
             app.theme = theme
@@ -145,17 +172,23 @@ async def write_screenshots(
     target.mkdir(parents=True, exist_ok=True)
     written = []
     home = Path.cwd()
+    cache = os.environ.get("BACKTEST_DESK_CACHE")
     with tempfile.TemporaryDirectory(prefix="desk-shots-") as temp:
         prepared = Path(temp) / "prepared"
         prepared.mkdir()
         os.chdir(prepared)
+        os.environ["BACKTEST_DESK_CACHE"] = str(Path(temp) / "cache")  # never the user's
         try:
             await prepare_history(prepared)
             for number, (scene, size, theme) in enumerate(shots):
                 root = Path(temp) / f"shot-{number}"  # a scene may run a backtest: its own copy
                 shutil.copytree(prepared, root)
                 os.chdir(root)
+                os.environ["BACKTEST_DESK_CACHE"] = str(root / "cache")
+                known = set(exchanges.names())
                 svg = await render(root, scene, size, theme)
+                for name in set(exchanges.names()) - known:  # e.g. the data scene's cache
+                    exchanges.remove(name)
                 suffix = "" if size == SIZES[0] else f"-{size[0]}x{size[1]}"
                 suffix += f"-{theme}" if theme else ""
                 path = target / f"{scene.name}{suffix}.svg"
@@ -163,6 +196,10 @@ async def write_screenshots(
                 written.append(path)
         finally:
             os.chdir(home)
+            if cache is None:
+                os.environ.pop("BACKTEST_DESK_CACHE", None)
+            else:
+                os.environ["BACKTEST_DESK_CACHE"] = cache
     return written
 
 

@@ -131,6 +131,25 @@ def write_run_file(path: Path, record: RunRecord) -> None:
     )
 
 
+def write_report_file(folder: Path, strategy_name: str, run_id: int, record: RunRecord) -> Path:
+    """Write a run's markdown report to `<folder>/<strategy>-<run id>.md` and return the path.
+
+    Never replaces a file: a name taken already (by a desk with another history sharing the
+    folder) gets `-2`, `-3`, ... before `.md`.
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    stem, copy = f"{strategy_name}-{run_id}", 1
+    while True:
+        target = folder / (f"{stem}.md" if copy == 1 else f"{stem}-{copy}.md")
+        try:
+            with target.open("x", encoding="utf-8") as stream:
+                stream.write(record.report)
+        except FileExistsError:
+            copy += 1
+            continue
+        return target
+
+
 def _read_run_file(path: Path) -> dict[str, Any] | None:
     """Return a run file's signals and report, or None when unreadable or a symbolic link."""
     try:
@@ -440,21 +459,33 @@ class DeskState:
         self.runs_dir.mkdir(exist_ok=True)
         return self.runs_dir / f"{uuid.uuid4().hex}.json"
 
-    def index_run(self, record: RunRecord, path: Path) -> RunRecord:
+    def index_run(self, record: RunRecord, path: Path, report_dir: Path | None = None) -> RunRecord:
         """List a run whose signals and report are in `path`; return it with its `run_id`.
 
         The file is written first (possibly by another process), then the summary joins the
         index: a crash in between leaves an unlisted file, never a listed run without data.
         The id is above every id listed or ever deleted, by this desk or another one.
 
+        Args:
+            record: The finished run.
+            path: Its run file, written already (`write_run_file`).
+            report_dir: Where to write the run's markdown report as `<strategy>-<run id>.md`
+                (its `report_path`), once the id is known and before the run is listed; None
+                writes no report file.
+
         Raises:
             StateLockTimeout: Another desk held the history's lock for the whole timeout.
         """
-        summary = record.summary().model_dump(mode="json", exclude={"run_id"})
         with self._runs.writing() as db:
             run_id = self._runs.next_id("runs", floor=self._last_deleted_id(db))
+            update: dict[str, Any] = {"run_id": run_id}
+            if report_dir is not None:
+                name = record.request.strategy_name
+                update["report_path"] = str(write_report_file(report_dir, name, run_id, record))
+            listed = record.model_copy(update=update)
+            summary = listed.summary().model_dump(mode="json", exclude={"run_id"})
             db.table("runs").insert(Document({**summary, "detail": path.name}, run_id))
-        return record.model_copy(update={"run_id": run_id})
+        return listed
 
     def runs(self) -> list[RunSummary]:
         """Return every stored run, newest first (entries that do not fit are set aside)."""

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from textual.app import App
 from textual.message import Message
-from textual.widgets import DataTable, Markdown
+from textual.widgets import DataTable
 
 from engine.loader import load_module
 from tui.formatting import system_clock
@@ -30,6 +30,8 @@ from tui.screenshots import demo_app, settle
 from tui.state import DeskState
 from tui.widgets.event_log import EventLog
 from tui.widgets.registry_tree import RegistryTree
+from tui.widgets.report_table import ReportTable
+from tui.widgets.report_view import ReportView
 from tui.widgets.run_status import RunStatus
 from tui.widgets.signals_table import STREAM_ROWS, SignalsTable
 from tui.widgets.stats_panel import StatsPanel
@@ -97,10 +99,10 @@ async def test_b_enter_runs_a_backtest_and_shows_signals_statistics_and_report(
 
         await pilot.press("r")
         assert isinstance(app.screen, ReportScreen)
-        markdown = app.screen.query_one(Markdown).source
-        assert "# Backtest Report: bracket" in markdown
+        trades = app.screen.query_one("#report-trades-table", ReportTable)
+        assert trades.row_count == len(record.signals)
 
-    assert (tmp_path / "dump" / "backtest" / "bracket.md").is_file()
+    assert (tmp_path / "dump" / "backtest" / "bracket-1.md").is_file()
     stored = DeskState(tmp_path / "state", system_clock).runs()
     assert [r.run_id for r in stored] == [1]
     assert stored[0].statistics == record.statistics
@@ -242,7 +244,7 @@ async def test_history_opens_a_run_and_compares_two(desk_root: Path) -> None:
         assert app.screen.record.request.strategy_name == "limit"
         await pilot.press("3")
         await settle(pilot)
-        assert "Backtest Report: limit" in app.screen.query_one(Markdown).source
+        assert app.screen.query_one(ReportView).content.title == app.screen.record.title
 
 
 async def test_history_deletes_a_run_only_after_asking(desk_root: Path) -> None:
@@ -280,8 +282,8 @@ async def test_reports_screen_lists_dumped_reports(desk_root: Path) -> None:
         screen = app.screen
         assert isinstance(screen, ReportsScreen)
         names = sorted(p.name for p in screen.paths)
-        assert names == ["bracket.md", "limit.md"]
-        assert "Backtest Report" in screen.query_one(Markdown).source
+        assert names == ["bracket-1.md", "limit-2.md"]
+        assert screen.query_one(ReportView).content.title.startswith("Backtest Report")
 
 
 async def test_theme_switch_is_instant_and_remembered(tmp_path: Path) -> None:

@@ -182,7 +182,7 @@ async def test_a_history_that_cannot_store_a_run_fails_it_and_the_queue_goes_on(
         history = app.desk.state
         index_run = history.index_run
 
-        def clash_once(record: RunRecord, path: Path) -> RunRecord:
+        def clash_once(record: RunRecord, path: Path, report_dir: Path | None = None) -> RunRecord:
             history.index_run = index_run  # type: ignore[method-assign]  # the next call works
             raise ValueError("Document with ID 1 already exists")
 

@@ -70,7 +70,8 @@ def test_a_run_in_the_child_equals_the_run_in_this_process(tmp_path: Path) -> No
     assert without_ids(record.signals) == without_ids(expected.signals)
     assert record.statistics == expected.statistics
     assert state.run(1) == record
-    assert (tmp_path / "dump" / "backtest" / "bracket.md").read_text() == record.report
+    assert (tmp_path / "dump" / "backtest" / "bracket-1.md").read_text() == record.report
+    assert record.report_path == str(tmp_path / "dump" / "backtest" / "bracket-1.md")
 
 
 def test_a_child_that_dies_mid_run_is_reported_and_the_next_run_gets_a_new_one(
@@ -126,11 +127,11 @@ class FailingHistory(DeskState):
         super().__init__(root, CLOCK)
         self.failures = 1
 
-    def index_run(self, record: RunRecord, path: Path) -> RunRecord:
+    def index_run(self, record: RunRecord, path: Path, report_dir: Path | None = None) -> RunRecord:
         if self.failures:
             self.failures -= 1
             raise ValueError("Document with ID 1 already exists")
-        return super().index_run(record, path)
+        return super().index_run(record, path, report_dir)
 
 
 def test_a_run_the_history_cannot_store_ends_failed_and_the_next_run_works(

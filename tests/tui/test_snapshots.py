@@ -24,7 +24,7 @@ class TestScreens:
     def test_screen(
         self, snap_compare: Any, desk_root: Path, scene: Scene, size: tuple[int, int], theme: str
     ) -> None:
-        app = demo_app(desk_root, broken_module=scene.broken_module)
+        app = demo_app(desk_root, broken_module=scene.broken_module, cached_data=scene.cached_data)
 
         async def reach(pilot: Pilot[None]) -> None:
             pilot.app.theme = theme

@@ -7,11 +7,11 @@ from typing import ClassVar
 from textual.binding import Binding, BindingType
 from textual.widgets import Label, Markdown
 
-from tui.screens.report import ReportScreen, displayable
+from tui.screens.report import MarkdownReportScreen, displayable
 from tui.walker_runs import REPORT_KINDS, engine_report
 
 
-class EngineReportScreen(ReportScreen):
+class EngineReportScreen(MarkdownReportScreen):
     """Backtest, schedule, performance, partial and heatmap reports; `1`–`5` switch between them.
 
     Args:
@@ -21,7 +21,7 @@ class EngineReportScreen(ReportScreen):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *ReportScreen.BINDINGS,
+        *MarkdownReportScreen.BINDINGS,
         *(
             Binding(
                 str(n),

@@ -1,4 +1,4 @@
-"""The backtest launcher: strategy, symbol, exchange, frame or date range, and profile.
+"""The backtest launcher: strategy, symbol, exchange, frame or date range, balance, profile.
 
 Its defaults are the last choices, and the Run button has the focus, so `b` `enter` repeats
 the last run.
@@ -6,6 +6,7 @@ the last run.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import ClassVar
 
@@ -20,7 +21,7 @@ from engine.data.coverage import Span
 from engine.errors import EngineError
 from tui.engine_bridge import EngineBridge, span_text
 from tui.formatting import format_date, parse_date, to_ms
-from tui.runs import Profile, RunRequest
+from tui.runs import DEFAULT_BALANCE, Profile, RunRequest
 
 DATE_RANGE = "__range__"
 PROFILE_LABELS = {Profile.DEFAULT: "default", Profile.BACKTEST_KIT_1_4_10: "backtest-kit 1.4.10"}
@@ -57,6 +58,31 @@ def _pick(wanted: str | None, available: Sequence[str], fallback: str | None = N
     if fallback in available:
         return fallback
     return available[0] if available else None
+
+
+def _balance_text(balance: float) -> str:
+    return f"{balance:.0f}" if balance == int(balance) else f"{balance:.2f}"
+
+
+def parse_balance(text: str) -> float:
+    """Read the Balance field: a positive amount (`10000`, `2 500`, `1,250.50`); blank: 10,000.
+
+    Raises:
+        ValueError: The text is not a positive number; the message names field, value and fix.
+    """
+    cleaned = text.strip().replace(" ", "").replace(",", "").replace("_", "")
+    if not cleaned:
+        return DEFAULT_BALANCE
+    try:
+        balance = float(cleaned)
+    except ValueError:
+        balance = math.nan
+    if not math.isfinite(balance) or balance <= 0:
+        raise ValueError(
+            f"Balance {text.strip()!r} is not a positive amount; type the starting balance in "
+            "the quote currency, e.g. 10000"
+        )
+    return balance
 
 
 class LauncherModal(ModalScreen[RunRequest | None]):
@@ -123,6 +149,13 @@ class LauncherModal(ModalScreen[RunRequest | None]):
                 yield Input(placeholder="YYYY-MM-DD", id="start")
                 yield Label("to", classes="field-label")
                 yield Input(placeholder="YYYY-MM-DD", id="end")
+            with Horizontal(id="balance-row"):
+                yield Label("Balance", classes="field-label")
+                yield Input(placeholder=f"{DEFAULT_BALANCE:.0f}", id="balance")
+                yield Label(
+                    "quote currency · whole equity per trade",
+                    classes="field-hint",
+                )
             with Horizontal(id="profile-row"):
                 yield Label("Profile", classes="field-label")
                 with RadioSet(id="profile"):
@@ -174,6 +207,7 @@ class LauncherModal(ModalScreen[RunRequest | None]):
         self.query_one("#symbol-input", Input).value = d.symbol if d else ""
         self.query_one("#start", Input).value = self._range_default(0)
         self.query_one("#end", Input).value = self._range_default(1)
+        self.query_one("#balance", Input).value = _balance_text(d.balance if d else DEFAULT_BALANCE)
         profile = d.profile if d else Profile.DEFAULT
         self.query_one(f"#{_radio_id(profile)}", RadioButton).value = True
         self.query_one("#launcher-error", Label).update("")
@@ -292,6 +326,7 @@ class LauncherModal(ModalScreen[RunRequest | None]):
             raise ValueError("choose a symbol, e.g. BTCUSDT")
         pressed = self.query_one(RadioSet).pressed_index
         profile = list(PROFILE_LABELS)[max(pressed, 0)]
+        balance = parse_balance(self.query_one("#balance", Input).value)
         frame = chosen(self.query_one("#frame", Select)) or DATE_RANGE
         if frame != DATE_RANGE:
             return RunRequest(
@@ -300,6 +335,7 @@ class LauncherModal(ModalScreen[RunRequest | None]):
                 exchange_name=str(exchange),
                 frame_name=frame,
                 profile=profile,
+                balance=balance,
             )
         start = parse_date(self.query_one("#start", Input).value)
         end = parse_date(self.query_one("#end", Input).value, end_of_day=True)
@@ -315,4 +351,5 @@ class LauncherModal(ModalScreen[RunRequest | None]):
             start_ms=to_ms(start),
             end_ms=to_ms(end),
             profile=profile,
+            balance=balance,
         )

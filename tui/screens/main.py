@@ -36,7 +36,7 @@ from tui.messages import (
     SignalsReceived,
 )
 from tui.run_process import RunProcess
-from tui.runs import RunRecord, RunRequest, SignalStatus, SignalView
+from tui.runs import DEFAULT_BALANCE, RunRecord, RunRequest, SignalStatus, SignalView
 from tui.screens.blotter import BlotterScreen
 from tui.screens.error import ErrorModal
 from tui.state import DeskState
@@ -224,7 +224,7 @@ class MainScreen(Screen[None]):
         self.query_one(SignalsTable).show(record.signals)
         self._title_signals()
         self.query_one(StatsPanel).statistics = record.statistics
-        self.query_one(EquityChart).show(record.signals)
+        self.query_one(EquityChart).show(record.signals, record.request.balance)
         total = format_percent(record.statistics.get("total_pnl"))
         self.query_one(RunStatus).ended(
             "finished", f"last run {record.title} · total PnL {total} · r report · H history"
@@ -377,7 +377,10 @@ class MainScreen(Screen[None]):
         self.query_one("#signals").border_title = f"Signals · {format_count(count)} closed{newest}"
 
     def _redraw_equity(self) -> None:
-        self.query_one(EquityChart).show(self.closed)
+        request = self.running or (self.last_record.request if self.last_record else None)
+        self.query_one(EquityChart).show(
+            self.closed, request.balance if request else DEFAULT_BALANCE
+        )
 
     def on_run_finished(self, event: RunFinished) -> None:
         """Show the statistics and how the run went (amber with errors), start the next run."""

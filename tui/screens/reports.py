@@ -1,4 +1,4 @@
-"""Reports dumped on disk (`./dump/**/*.md`), listed newest first and rendered in the desk."""
+"""Reports dumped on disk (`./dump/**/*.md`), listed newest first and shown natively."""
 
 from __future__ import annotations
 
@@ -8,14 +8,15 @@ from typing import ClassVar
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal
+from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Label, Markdown, OptionList
+from textual.widgets import Label, OptionList
 from textual.widgets.option_list import Option
 
 from tui.formatting import format_timestamp
-from tui.screens.report import ReportScroll, displayable
+from tui.screens.report import ReportScreen
 from tui.widgets.key_footer import KeyFooter
+from tui.widgets.report_view import ReportContent, ReportView
 
 
 class VimOptionList(OptionList):
@@ -37,7 +38,9 @@ def find_reports(dump_dir: Path) -> list[Path]:
 
 
 class ReportsScreen(Screen[None]):
-    """Past reports: a list on the left, the highlighted one rendered on the right.
+    """Past reports: a list on the left, the highlighted one previewed on the right.
+
+    Enter opens the highlighted report full screen.
 
     Args:
         dump_dir: The folder the engine dumps reports into.
@@ -49,7 +52,7 @@ class ReportsScreen(Screen[None]):
             "enter",
             "read_report",
             "Read",
-            tooltip="Move to the report to scroll it",
+            tooltip="Open the highlighted report full screen",
             id="read-report",
         ),
     ]
@@ -74,13 +77,12 @@ class ReportsScreen(Screen[None]):
             report_list = VimOptionList(*options, id="report-list", classes="pane")
             report_list.border_title = f"Files ({len(self.paths)})"
             yield report_list
-            with ReportScroll(id="report-scroll", classes="pane"):
-                yield Markdown(
-                    ""
-                    if self.paths
-                    else f"No reports yet: a finished run writes one to `{self.dump_dir}`.",
-                    id="report",
-                )
+            with Vertical(id="report-preview"):
+                if not self.paths:
+                    yield Label(
+                        f"No reports yet: a finished run writes one to {self.dump_dir}.",
+                        classes="hint",
+                    )
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -90,20 +92,23 @@ class ReportsScreen(Screen[None]):
         if self.paths:
             report_list.highlighted = 0
 
+    def _content(self, path: Path) -> ReportContent:
+        return ReportContent.from_markdown(path.read_text(encoding="utf-8"), path.name)
+
     @on(OptionList.OptionHighlighted, "#report-list")
     async def _show(self, event: OptionList.OptionHighlighted) -> None:
         path = self.paths[int(event.option.id or 0)]
-        scroll = self.query_one(ReportScroll)
-        scroll.border_title = path.name
-        await self.query_one(Markdown).update(
-            displayable(path.read_text(encoding="utf-8"), str(path))
-        )
-        scroll.scroll_home(animate=False)
+        preview = self.query_one("#report-preview", Vertical)
+        await preview.remove_children()
+        await preview.mount(ReportView(self._content(path)))
 
     @on(OptionList.OptionSelected, "#report-list")
     def _read(self) -> None:
         self.action_read_report()
 
     def action_read_report(self) -> None:
-        """Focus the rendered report."""
-        self.query_one(ReportScroll).focus()
+        """Open the highlighted report full screen."""
+        index = self.query_one(VimOptionList).highlighted
+        if index is not None and self.paths:
+            path = self.paths[index]
+            self.app.push_screen(ReportScreen(self._content(path), str(path)))

@@ -9,15 +9,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Label, Markdown, TabbedContent, TabPane
+from textual.widgets import Label, TabbedContent, TabPane
 
 from tui.engine_bridge import EngineBridge
 from tui.runs import RunRecord
 from tui.screens.blotter import BlotterScreen
-from tui.screens.report import ReportScroll, displayable
 from tui.widgets.equity_chart import EquityChart
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.price_chart import PriceChart, focus_window
+from tui.widgets.report_view import ReportContent, ReportView
 from tui.widgets.signals_table import SignalsTable
 from tui.widgets.stats_panel import StatsPanel
 
@@ -95,8 +95,8 @@ class RunScreen(Screen[None]):
                 equity = EquityChart(id="run-equity", classes="pane")
                 equity.border_title = "Equity"
                 yield equity
-            with TabPane(TABS[2][1], id=TABS[2][0]), ReportScroll(classes="pane"):
-                yield Markdown(displayable(record.report, record.report_path))
+            with TabPane(TABS[2][1], id=TABS[2][0]):
+                yield ReportView(ReportContent.from_record(record))
         yield KeyFooter()
 
     def on_mount(self) -> None:
@@ -105,7 +105,7 @@ class RunScreen(Screen[None]):
         table = self.query_one(SignalsTable)
         table.show(record.signals)
         self.query_one(StatsPanel).statistics = record.statistics
-        self.query_one(EquityChart).show(record.signals)
+        self.query_one(EquityChart).show(record.signals, record.request.balance)
         self.action_chart_overview()
         table.focus()
 
@@ -138,7 +138,7 @@ class RunScreen(Screen[None]):
 
     def action_show_tab(self, tab: str) -> None:
         """Switch to a tab."""
-        self.query_one(TabbedContent).active = tab
+        self.query_one("#run-tabs", TabbedContent).active = tab
 
     @on(SignalsTable.SignalHighlighted)
     def _focus_signal(self, event: SignalsTable.SignalHighlighted) -> None:
