@@ -25,6 +25,7 @@ from tui.formatting import STATISTICS, Clock, system_clock
 from tui.keymap import Keymap, load_keymap, user_keymap_path
 from tui.run_process import RunProcess
 from tui.runs import RunRequest
+from tui.screens.blotter import BlotterScreen
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmModal
 from tui.screens.data import DataScreen
@@ -41,6 +42,7 @@ from tui.screens.report import ReportScreen, ReportScroll
 from tui.screens.reports import ReportsScreen, VimOptionList
 from tui.screens.run_detail import RunScreen
 from tui.screens.themes import ThemeScreen
+from tui.screens.trade import TradeScreen
 from tui.state import DeskState, default_state_dir
 from tui.theming import DEFAULT_THEME, ThemeCatalog, load_themes, user_theme_dir
 from tui.widgets.event_log import EventLog
@@ -48,6 +50,7 @@ from tui.widgets.registry_tree import RegistryTree
 from tui.widgets.report_table import ReportTable
 from tui.widgets.report_view import ReportContent
 from tui.widgets.run_status import RunStatus
+from tui.widgets.trade_table import TradeTable
 from tui.widgets.vim_table import VimTable
 
 UI_SWITCH_INTERVAL = 0.001
@@ -407,6 +410,7 @@ def help_sections() -> list[tuple[str, list[BindingType]]]:
         ("History", HistoryScreen.BINDINGS),
         ("Data", [*DataScreen.BINDINGS, *DownloadModal.BINDINGS]),
         ("Run", RunScreen.BINDINGS),
+        ("Blotter", [*BlotterScreen.BINDINGS, *TradeTable.BINDINGS, *TradeScreen.BINDINGS]),
         ("Compare", CompareScreen.BINDINGS),
         ("Reports", [*ReportsScreen.BINDINGS, *ReportScreen.BINDINGS, *ReportTable.BINDINGS]),
         ("Markdown", ReportScroll.BINDINGS),

@@ -37,6 +37,7 @@ from tui.messages import (
 )
 from tui.run_process import RunProcess
 from tui.runs import DEFAULT_BALANCE, RunRecord, RunRequest, SignalStatus, SignalView
+from tui.screens.blotter import BlotterScreen
 from tui.screens.error import ErrorModal
 from tui.state import DeskState
 from tui.widgets.desk_header import DeskHeader
@@ -95,6 +96,13 @@ class MainScreen(Screen[None]):
             "Overview",
             tooltip="Chart the whole run with every entry and exit",
             id="chart-overview",
+        ),
+        Binding(
+            "T",
+            "show_blotter",
+            "Trades",
+            tooltip="Every trade of the run in a sortable, filterable blotter",
+            id="show-blotter",
         ),
         *(
             Binding(
@@ -448,6 +456,21 @@ class MainScreen(Screen[None]):
             self._load_overview()
             return
         self._chart_overview(request, signals=True)
+
+    def action_show_blotter(self) -> None:
+        """Open the blotter of the last run (of the running one: its trades so far)."""
+        record = self.last_record
+        request = self.running or (record.request if record else None)
+        if request is None or not self.closed:
+            self.notify("No trades yet: run a backtest (b) first.", severity="warning")
+            return
+        if self.running is None and record is not None:
+            title = record.title
+        else:
+            title = f"{request.strategy_name} · {request.symbol} · running, trades so far"
+        self.app.push_screen(
+            BlotterScreen(self.closed, title, request.exchange_name, request.symbol, self.bridge)
+        )
 
     @on(SignalsTable.SignalHighlighted)
     def _focus_signal(self, event: SignalsTable.SignalHighlighted) -> None:

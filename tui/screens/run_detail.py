@@ -13,6 +13,7 @@ from textual.widgets import Label, TabbedContent, TabPane
 
 from tui.engine_bridge import EngineBridge
 from tui.runs import RunRecord
+from tui.screens.blotter import BlotterScreen
 from tui.widgets.equity_chart import EquityChart
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.price_chart import PriceChart, focus_window
@@ -43,6 +44,13 @@ class RunScreen(Screen[None]):
             "Overview",
             tooltip="Chart the whole run with every entry and exit",
             id="run-overview",
+        ),
+        Binding(
+            "T",
+            "show_blotter",
+            "Trades",
+            tooltip="Every trade of the run in a sortable, filterable blotter",
+            id="run-blotter",
         ),
         *(
             Binding(str(n), f"show_tab('{tab}')", label, show=False, id=f"show-{tab}")
@@ -113,6 +121,19 @@ class RunScreen(Screen[None]):
             record.start_ms,
             record.end_ms,
             signals=record.signals,
+        )
+
+    def action_show_blotter(self) -> None:
+        """Open the blotter with every trade of the run."""
+        record = self.record
+        self.app.push_screen(
+            BlotterScreen(
+                record.signals,
+                record.title,
+                record.request.exchange_name,
+                record.request.symbol,
+                self.bridge,
+            )
         )
 
     def action_show_tab(self, tab: str) -> None:
