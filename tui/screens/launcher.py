@@ -22,6 +22,7 @@ from engine.errors import EngineError
 from tui.engine_bridge import EngineBridge, span_text
 from tui.formatting import format_date, parse_date, to_ms
 from tui.runs import DEFAULT_BALANCE, Profile, RunRequest
+from tui.widgets.marked_radio import MarkedRadioButton
 
 DATE_RANGE = "__range__"
 PROFILE_LABELS = {Profile.DEFAULT: "default", Profile.BACKTEST_KIT_1_4_10: "backtest-kit 1.4.10"}
@@ -160,7 +161,7 @@ class LauncherModal(ModalScreen[RunRequest | None]):
                 yield Label("Profile", classes="field-label")
                 with RadioSet(id="profile"):
                     for profile, label in PROFILE_LABELS.items():
-                        yield RadioButton(label, id=_radio_id(profile))
+                        yield MarkedRadioButton(label, id=_radio_id(profile))
             yield Label("", id="launcher-error")
             with Horizontal(id="launcher-buttons"):
                 yield Button("Run", variant="primary", id="run")
