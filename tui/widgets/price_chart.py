@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from textual import work
+from textual import events, work
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.theme import Theme
@@ -104,6 +104,15 @@ class PriceChart(CachedPlot, can_focus=True):
 
     def _restyle(self, _theme: Theme) -> None:
         self._draw()
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Describe the figure again at the new size: its margins and labels depend on it.
+
+        Rebuilding the last figure (what `CachedPlot` does) would keep the margins computed
+        for the old size, so the picture would depend on when the layout settled.
+        """
+        if self.size.area:
+            self._draw()
 
     def load(
         self,
@@ -245,7 +254,9 @@ class PriceChart(CachedPlot, can_focus=True):
         plt.xticks(
             ticks.tolist(), [format_axis_time(int(series.timestamp[i]), span) for i in ticks]
         )
-        ys = np.linspace(low, high, num=4)
+        # As many price labels as the plot's rows hold with a row between them, so that
+        # plotext never has to leave one out (which one it dropped varied with the margins).
+        ys = np.linspace(low, high, num=max(2, min(4, (self.size.height - 3) // 2)))
         plt.yticks(ys.tolist(), [format_compact_price(float(y)) for y in ys])
         self.redraw(plt)
 
