@@ -145,6 +145,8 @@ def signal_view(result: Any) -> SignalView | None:
         "opened_at": signal.pending_at or signal.scheduled_at,
         "note": signal.note,
     }
+    if signal.pending_at and signal.scheduled_at and signal.scheduled_at != signal.pending_at:
+        base["scheduled_at"] = signal.scheduled_at
     if isinstance(result, ClosedResult):
         pnl = result.pnl
         return SignalView(

@@ -6,7 +6,7 @@ Every timestamp the desk shows is UTC.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
@@ -281,3 +281,18 @@ def format_noun(count: int, noun: str, plural: str | None = None) -> str:
     """
     word = noun if count == 1 else plural or f"{noun}s"
     return f"{count:,} {word}"
+
+
+def run_headline(statistics: Mapping[str, float | None], trades: int) -> str:
+    """Return a run's result in a line: `106 trades · return -34.45 % · equity 6 554.96`.
+
+    Runs stored before the account model have no money figures: their line gives
+    backtest-kit's sum of trade percentages, labelled as such.
+    """
+    count = format_noun(trades, "closed trade")
+    if statistics.get("return_percent") is None:
+        return f"{count} · {format_percent(statistics.get('total_pnl'))} {SUM_OF_TRADES}"
+    return (
+        f"{count} · return {format_percent(statistics.get('return_percent'))} · "
+        f"equity {format_money(statistics.get('final_equity'))}"
+    )

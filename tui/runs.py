@@ -79,6 +79,8 @@ class SignalView(NamedTuple):
     note: str | None = None
     fee: float | None = None
     pnl_money: float | None = None
+    scheduled_at: int | None = None
+    """When a limit signal started waiting for its price (None: it opened at once)."""
 
 
 class RunSummary(BaseModel):

@@ -23,7 +23,7 @@ from tui.formatting import format_count, format_price, system_clock
 from tui.runs import RunRecord, RunRequest, SignalStatus, SignalView
 from tui.screens.blotter import BlotterScreen
 from tui.screens.run_detail import RunScreen
-from tui.screens.trade import TradeScreen, partial_levels
+from tui.screens.trade import TradeScreen, partial_levels, trade_events
 from tui.screenshots import demo_app, settle
 from tui.state import DeskState
 from tui.widgets.price_chart import PriceChart
@@ -289,3 +289,27 @@ class TestSnapshots:
             await pilot.pause()
 
         assert snap_compare(app, terminal_size=size, run_before=reach)
+
+
+def test_a_limit_trade_s_life_starts_when_it_was_scheduled() -> None:
+    minute = 60_000
+    view = SignalView(
+        signal_id="limit-1",
+        status=SignalStatus.CLOSED,
+        position="long",
+        price_open=100.0,
+        price_take_profit=101.0,
+        price_stop_loss=99.0,
+        opened_at=1_704_067_200_000 + 45 * minute,
+        closed_at=1_704_067_200_000 + 90 * minute,
+        price_close=101.0,
+        close_reason="take_profit",
+        pnl_percentage=0.8,
+        scheduled_at=1_704_067_200_000,
+    )
+    names = [event.name for event in trade_events(view, None)]
+    assert names == ["scheduled", "opened", "closed"]
+    scheduled = trade_events(view, None)[0]
+    assert scheduled.at == 1_704_067_200_000 and "filled after 45m" in scheduled.detail
+    market = view._replace(scheduled_at=None)
+    assert [event.name for event in trade_events(market, None)] == ["opened", "closed"]

@@ -82,7 +82,7 @@ async def test_a_strategy_that_always_raises_ends_amber_with_its_error_count(
         assert status.state == "errors"
         line = status_text(status)
         assert f"finished with {HOURS_IN_DEMO_7D} errors · first: strategy {name}" in line
-        assert line.endswith("0 closed signals · total PnL — · r report")
+        assert line.endswith("0 closed trades · return +0.00 % · equity 10 000.00 · r report")
         warning = Color.parse(app.theme_variables["warning"])
         assert status.query_one("#run-label", Label).styles.color == warning
         notification = list(app._notifications)[-1]

@@ -37,7 +37,7 @@ COLUMNS = (
     ("profile", "Profile"),
     ("signals", "Signals"),
     ("win", "Win rate"),
-    ("pnl", "Total PnL"),
+    ("pnl", "Return"),
     ("sharpe", "Sharpe"),
 )
 
@@ -114,7 +114,9 @@ class HistoryScreen(Screen[None]):
 
     def _cells(self, record: RunSummary) -> tuple[Text | str, ...]:
         stats = record.statistics
-        pnl = stats.get("total_pnl")
+        # The account's return; runs stored before it give backtest-kit's sum, marked Σ.
+        account = stats.get("return_percent")
+        pnl = account if account is not None else stats.get("total_pnl")
         style = ""
         if pnl:
             style = desk_color(self.app.theme_variables, "pnl-up" if pnl > 0 else "pnl-down").hex
@@ -131,7 +133,11 @@ class HistoryScreen(Screen[None]):
             request.profile.value,
             format_count(stats.get("total_signals")),
             format_percent(stats.get("win_rate"), signed=False),
-            Text(format_percent(pnl), style=style, justify="right"),
+            Text(
+                ("" if account is not None else "Σ ") + format_percent(pnl),
+                style=style,
+                justify="right",
+            ),
             format_ratio(stats.get("sharpe_ratio")),
         )
 

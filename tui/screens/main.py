@@ -22,7 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Tab, Tabs
 
 from tui.engine_bridge import EngineBridge, FrameWindow
-from tui.formatting import Clock, format_count, format_percent
+from tui.formatting import Clock, format_count, run_headline
 from tui.messages import (
     EngineErrorReported,
     EngineNoticed,
@@ -225,9 +225,9 @@ class MainScreen(Screen[None]):
         self._title_signals()
         self.query_one(StatsPanel).statistics = record.statistics
         self.query_one(EquityChart).show(record.signals, record.request.balance)
-        total = format_percent(record.statistics.get("total_pnl"))
+        headline = run_headline(record.statistics, len(record.signals))
         self.query_one(RunStatus).ended(
-            "finished", f"last run {record.title} · total PnL {total} · r report · H history"
+            "finished", f"last run {record.title} · {headline} · r report · H history"
         )
         self.window = FrameWindow(
             record.request.frame_name or "", record.frame_label, record.start_ms, record.end_ms
@@ -394,15 +394,13 @@ class MainScreen(Screen[None]):
         self._title_signals()
         self._redraw_equity()
         self.query_one(StatsPanel).statistics = record.statistics
-        total = format_percent(record.statistics.get("total_pnl"))
-        count = len(record.signals)
-        figures = f"{count} closed signals · total PnL {total}"
+        figures = run_headline(record.statistics, len(record.signals))
         errors = record.error_summary(RunStatus.ERROR_CHARS)
         if errors is None:
             self.query_one(RunStatus).ended(
                 "finished", f"✔ run #{record.run_id} finished · {figures} · r report"
             )
-            self.log_line(f"{record.title}: finished, {count} closed signals, total PnL {total}")
+            self.log_line(f"{record.title}: finished, {figures}")
             self.notify(figures, title=f"Run #{record.run_id} finished")
         else:
             self.query_one(RunStatus).ended(

@@ -75,7 +75,9 @@ def partial_levels(view: SignalView, series: PriceSeries) -> list[TradeEvent]:
 
 
 def trade_events(view: SignalView, life: PriceSeries | None) -> list[TradeEvent]:
-    """Return the trade's life in time order: opened, partial levels, closed.
+    """Return the trade's life in time order: scheduled, opened, partial levels, closed.
+
+    A market signal opens at once; a limit signal is scheduled first, until its price fills.
 
     Args:
         view: The trade.
@@ -92,6 +94,16 @@ def trade_events(view: SignalView, life: PriceSeries | None) -> list[TradeEvent]
         f"({format_percent(_percent_from(entry, view.price_stop_loss, view.position))})",
     )
     events = [opened]
+    if view.scheduled_at is not None:
+        waited = format_duration(view.opened_at - view.scheduled_at)
+        events.append(
+            TradeEvent(
+                "scheduled",
+                view.scheduled_at,
+                entry,
+                f"{view.position.upper()} limit at {format_price(entry)} · filled after {waited}",
+            )
+        )
     if life is not None and len(life):
         events += partial_levels(view, life)
     if view.closed_at is not None and view.price_close is not None:
