@@ -50,6 +50,20 @@ class ChartScene:
     focus: SignalView | None = None
 
 
+def plot_candles(plt: Plot, series: PriceSeries, variables: dict[str, str]) -> None:
+    """Draw `series` as candles at x = 0, 1, … in the theme's up and down colours."""
+    plt.candlestick(
+        list(range(len(series))),  # type: ignore[arg-type]  # plotext's stub says dates
+        {
+            "Open": series.open.tolist(),
+            "Close": series.close.tolist(),
+            "High": series.high.tolist(),
+            "Low": series.low.tolist(),
+        },
+        colors=[desk_rgb(variables, "candle-up"), desk_rgb(variables, "candle-down")],
+    )
+
+
 class PriceChart(CachedPlot, can_focus=True):
     """Candlesticks (plotext) with ▲ entries, ▼ exits and the focused signal's TP and SL lines.
 
@@ -220,17 +234,7 @@ class PriceChart(CachedPlot, can_focus=True):
             self.redraw(plt)
             return
         variables = self.app.theme_variables
-        index = list(range(len(series)))
-        plt.candlestick(
-            index,  # type: ignore[arg-type]  # plotext's stub says dates, but numbers work
-            {
-                "Open": series.open.tolist(),
-                "Close": series.close.tolist(),
-                "High": series.high.tolist(),
-                "Low": series.low.tolist(),
-            },
-            colors=[desk_rgb(variables, "candle-up"), desk_rgb(variables, "candle-down")],
-        )
+        plot_candles(plt, series, variables)
         low, high = float(series.low.min()), float(series.high.max())
         focus = scene.focus
         if focus is not None:

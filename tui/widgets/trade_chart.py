@@ -18,7 +18,13 @@ from tui.formatting import format_short_timestamp as short_time
 from tui.runs import SignalView
 from tui.theming import desk_rgb
 from tui.widgets.cached_plot import CachedPlot
-from tui.widgets.price_chart import AXIS_LABELS, MAX_CANDLES, MIN_CANDLES, focus_window
+from tui.widgets.price_chart import (
+    AXIS_LABELS,
+    MAX_CANDLES,
+    MIN_CANDLES,
+    focus_window,
+    plot_candles,
+)
 
 LEGEND = (
     "[$entry]▲[/] opened  [$exit]▼[/] closed  [$entry]─[/] entry  "
@@ -161,17 +167,7 @@ class TradeChart(CachedPlot):
             return
         variables = self.app.theme_variables
         view = self.view
-        index = list(range(len(series)))
-        plt.candlestick(
-            index,  # type: ignore[arg-type]  # plotext's stub says dates, but numbers work
-            {
-                "Open": series.open.tolist(),
-                "Close": series.close.tolist(),
-                "High": series.high.tolist(),
-                "Low": series.low.tolist(),
-            },
-            colors=[desk_rgb(variables, "candle-up"), desk_rgb(variables, "candle-down")],
-        )
+        plot_candles(plt, series, variables)
         levels = [view.price_open, view.price_take_profit, view.price_stop_loss]
         for price, name in zip(levels, ("entry", "take-profit", "stop-loss"), strict=True):
             plt.hline(price, desk_rgb(variables, name))
