@@ -11,6 +11,7 @@ from textual.geometry import Size
 from textual.message import Message
 from textual.strip import Strip
 from textual.style import Style as VisualStyle
+from textual.theme import Theme
 from textual.visual import Visual, visualize
 from textual.worker import get_current_worker
 from textual_plotext import PlotextPlot
@@ -31,8 +32,8 @@ class CachedPlot(PlotextPlot):
     Building a figure (plotext's `build`, the ANSI it returns decoded into text, the text cut
     into lines) takes 20 to 60 ms per chart; on the UI thread, a key pressed meanwhile waits.
     Subclasses describe a figure on a fresh `Plot` and hand it to `redraw`; the chart keeps
-    showing its last picture until the new one is built. A resize or a new theme rebuilds
-    the last figure.
+    showing its last picture until the new one is built. A resize or a new theme describes
+    the figure again (`_draw`).
     """
 
     @dataclass
@@ -54,9 +55,26 @@ class CachedPlot(PlotextPlot):
         self._generation += 1
         self._build_picture()
 
+    def on_mount(self) -> None:
+        """Draw now, and again with the new colours whenever the theme changes."""
+        self.app.theme_changed_signal.subscribe(self, self._restyle)
+        self._draw()
+
+    def _restyle(self, _theme: Theme) -> None:
+        self._draw()
+
     def on_resize(self, _event: events.Resize) -> None:
-        """Rebuild the last figure at the new size."""
-        self._build_picture()
+        """Describe the figure again at the new size.
+
+        Margins and labels may depend on the size; rebuilding the last figure would keep
+        those of the old size, so the picture would depend on when the layout settled.
+        """
+        if self.size.area:
+            self._draw()
+
+    def _draw(self) -> None:
+        """Describe the chart on a fresh `Plot` and hand it to `redraw` (each chart's own)."""
+        raise NotImplementedError
 
     def _build_picture(self) -> None:
         if not self.is_mounted or not self.size.area:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from textual.theme import Theme
 from textual_plotext.plot import Plot
 
 from tui.formatting import format_axis_time
@@ -31,14 +30,6 @@ class EquityChart(CachedPlot):
         self._values: list[float] = []
         self._equity = np.empty(0, dtype=np.float64)
         self._source: tuple[int, int, float] = (0, 0, DEFAULT_BALANCE)  # list id, length, balance
-
-    def on_mount(self) -> None:
-        """Redraw with the new colours when the theme changes."""
-        self.app.theme_changed_signal.subscribe(self, self._restyle)
-        self._draw()
-
-    def _restyle(self, _theme: Theme) -> None:
-        self._draw()
 
     def show(self, closed: Sequence[SignalView], balance: float = DEFAULT_BALANCE) -> None:
         """Draw the equity of these closed signals (in close order) from `balance`.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from textual.theme import Theme
 from textual_plotext.plot import Plot
 
 from tui.formatting import format_axis_time, format_compact_price
@@ -20,14 +19,6 @@ class LiveChart(CachedPlot):
     def __init__(self, *, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(id=id, classes=classes)
         self.snapshot: LoopSnapshot | None = None
-
-    def on_mount(self) -> None:
-        """Redraw with the new colours when the theme changes."""
-        self.app.theme_changed_signal.subscribe(self, self._restyle)
-        self._draw()
-
-    def _restyle(self, _theme: Theme) -> None:
-        self._draw()
 
     def show(self, snapshot: LoopSnapshot | None) -> None:
         """Draw a loop's prices (None clears the chart)."""

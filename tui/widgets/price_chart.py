@@ -7,10 +7,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from textual import events, work
+from textual import work
 from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.theme import Theme
 from textual.worker import get_current_worker
 from textual_plotext.plot import Plot
 
@@ -110,23 +109,6 @@ class PriceChart(CachedPlot, can_focus=True):
         self.loaded_window: tuple[int, int] = (0, 0)
         self._latest_request = 0
         self._source: ChartSource | None = None
-
-    def on_mount(self) -> None:
-        """Redraw with the new colours when the theme changes."""
-        self.app.theme_changed_signal.subscribe(self, self._restyle)
-        self._draw()
-
-    def _restyle(self, _theme: Theme) -> None:
-        self._draw()
-
-    def on_resize(self, event: events.Resize) -> None:
-        """Describe the figure again at the new size: its margins and labels depend on it.
-
-        Rebuilding the last figure (what `CachedPlot` does) would keep the margins computed
-        for the old size, so the picture would depend on when the layout settled.
-        """
-        if self.size.area:
-            self._draw()
 
     def load(
         self,

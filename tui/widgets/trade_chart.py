@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from textual import events, work
+from textual import work
 from textual.message import Message
-from textual.theme import Theme
 from textual.worker import get_current_worker
 from textual_plotext.plot import Plot
 
@@ -109,18 +108,6 @@ class TradeChart(CachedPlot):
         self.view = view
         self.series: PriceSeries | None = None
         self.labels: list[ChartLabel] = []
-
-    def on_mount(self) -> None:
-        """Redraw with the new colours when the theme changes."""
-        self.app.theme_changed_signal.subscribe(self, self._restyle)
-        self._draw()
-
-    def _restyle(self, _theme: Theme) -> None:
-        self._draw()
-
-    def on_resize(self, _event: events.Resize) -> None:
-        """Draw again: the labels sit a row above their lines, and a row depends on the size."""
-        self._draw()
 
     def load(self, bridge: EngineBridge, exchange_name: str, symbol: str) -> None:
         """Fetch the trade's candles in a thread, then draw them."""
