@@ -1,7 +1,7 @@
 """backtest-desk engine: a faithful, fast Python port of backtest-kit 1.4.10.
 
-The public API is the snake_case form of upstream's (SPEC §B). The engine is headless and
-synchronous: runs are generators, `.background()` runs one in a thread.
+The public API is the snake_case form of upstream's (docs/semantics.md#api). The engine is
+headless and synchronous: runs are generators, `.background()` runs one in a thread.
 """
 
 from engine.account import Account, AccountTrade, EquityFraction, FixedAmount

@@ -1,4 +1,4 @@
-"""The backtest loop (SPEC §6) and the `Backtest` utility object."""
+"""The backtest loop (docs/semantics.md#backtest-loop) and the `Backtest` utility object."""
 
 from __future__ import annotations
 
@@ -138,7 +138,7 @@ class BacktestUtils:
     def _loop(
         self, strategy: ClientStrategy, frames_ms: np.ndarray, cancel: threading.Event | None
     ) -> Iterator[Any]:
-        # Frames are evenly spaced (SPEC §4): times and skips are computed, not searched.
+        # Frames are evenly spaced (docs/semantics.md#frames): times and skips are computed.
         symbol, exchange = strategy.symbol, strategy.exchange
         settings = strategy.settings
         timer = _Timer(strategy.name, exchange.name, symbol)

@@ -1,4 +1,7 @@
-"""ClientExchange: candles before and after the execution time, VWAP, formatting (SPEC §3)."""
+"""ClientExchange: candles before and after the execution time, VWAP, formatting.
+
+See docs/semantics.md#exchange.
+"""
 
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ def vwap(candles: CandleArrays, start: int, stop: int) -> float:
 
 
 def check_candles(candles: CandleArrays, settings: Settings) -> None:
-    """Reject incomplete or anomalous candles exactly like upstream (SPEC §3.1)."""
+    """Reject incomplete or anomalous candles exactly like upstream (docs/semantics.md)."""
     if len(candles) == 0:
         return
     prices = np.concatenate((candles.open, candles.high, candles.low, candles.close))
@@ -177,7 +180,10 @@ class ClientExchange:
         return full, int(ts[0]) if n else 0, step if regular else 0, n
 
     def _window(self, interval: str, limit: int, when: int) -> tuple[int, int]:
-        """Return `(since, last_open)` of the backwards window at `when` (SPEC §A, §3.2)."""
+        """Return `(since, last_open)` of the backwards window at `when`.
+
+        See docs/semantics.md#candles-before.
+        """
         step = interval_ms(interval)
         if self.settings.legacy:
             adjust = step * limit - step
@@ -191,7 +197,7 @@ class ClientExchange:
         return since - since % step, last_open
 
     def get_candles(self, symbol: str, interval: str, limit: int, when: int) -> CandleArrays:
-        """Return the `limit` candles before `when` (profile-dependent window, SPEC §A/§3.2)."""
+        """Return the `limit` candles before `when` (the profile's window, docs/semantics.md)."""
         since, last_open = self._window(interval, limit, when)
         if self._direct:
             full, lo, hi = self._range(symbol, interval, since, limit, last_open)
@@ -200,7 +206,10 @@ class ClientExchange:
         return _between(data, since, last_open, self.store is not None)
 
     def get_next_candles(self, symbol: str, interval: str, limit: int, when: int) -> CandleArrays:
-        """Return up to `limit` candles from `when` on (backtests only, SPEC §3.3)."""
+        """Return up to `limit` candles from `when` on (backtests only).
+
+        See docs/semantics.md#candles-after.
+        """
         end = when + limit * interval_ms(interval)
         if end > self.clock.now_ms():
             return CandleArrays.from_columns([], [], [], [], [], [])

@@ -1,4 +1,4 @@
-"""Timeframes of a backtest period (SPEC §4)."""
+"""Timeframes of a backtest period (docs/semantics.md#frames)."""
 
 from __future__ import annotations
 

@@ -1,16 +1,18 @@
 """The portfolio backtest: every (strategy, symbol) pair advancing on one simulated clock.
 
 Upstream backtests strategies one at a time, or concurrently with JavaScript's event loop
-deciding what a shared risk profile sees (SPEC §11). Here every pair runs on one clock, so
-a risk profile shared by several pairs sees exactly the positions open at each moment.
+deciding what a shared risk profile sees (docs/semantics.md#risk). Here every pair runs on
+one clock, so a risk profile shared by several pairs sees exactly the positions open at each
+moment.
 
 How: a heap of pair events keyed by `(time, kind, pair)`. A pair's `TICK` is one of its
-frames, processed as in `Backtest.run` (SPEC §6). A market signal's outcome comes from the
-fast path (SPEC §7), but its risk position stays registered until the clock reaches the
-close (`CLOSE`). A scheduled signal's cancel-or-activate scan is computed up front, and the
-risk check at activation waits for an `ACTIVATE` event at the activating candle's time; a
-rejection there cancels the signal (SPEC §A). Results come out when the clock reaches them
-(a close when it closes), so the generator yields in time order.
+frames, processed as in `Backtest.run` (docs/semantics.md#backtest-loop). A market signal's
+outcome comes from the fast path (docs/semantics.md#fast-path), but its risk position stays
+registered until the clock reaches the close (`CLOSE`). A scheduled signal's
+cancel-or-activate scan is computed up front, and the risk check at activation waits for an `ACTIVATE`
+event at the activating candle's time; a rejection there cancels the signal
+(docs/semantics.md#risk). Results come out when the clock reaches them (a close when it
+closes), so the generator yields in time order.
 
 Order of events at one timestamp T (one minute): first the frame ticks at T (decisions at
 the start of the minute), then the activations of scheduled entries touched during minute T,
@@ -145,7 +147,7 @@ class _PairClock:
             self._progress(self.total)
 
     def _after(self, when: int) -> None:
-        """Go on at the first frame after `when` (SPEC §6's skip)."""
+        """Go on at the first frame after `when` (the loop's skip, docs/semantics.md)."""
         self._frame(max(self.i, -((self.first - when) // self.step)) + 1)
 
     def _progress(self, done: int) -> None:
