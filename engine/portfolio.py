@@ -9,8 +9,8 @@ How: a heap of pair events keyed by `(time, kind, pair)`. A pair's `TICK` is one
 frames, processed as in `Backtest.run` (docs/semantics.md#backtest-loop). A market signal's
 outcome comes from the fast path (docs/semantics.md#fast-path), but its risk position stays
 registered until the clock reaches the close (`CLOSE`). A scheduled signal's
-cancel-or-activate scan is computed up front, and the risk check at activation waits for an `ACTIVATE`
-event at the activating candle's time; a rejection there cancels the signal
+cancel-or-activate scan is computed up front, and the risk check at activation waits for
+an `ACTIVATE` event at the activating candle's time; a rejection there cancels the signal
 (docs/semantics.md#risk). Results come out when the clock reaches them (a close when it
 closes), so the generator yields in time order.
 
