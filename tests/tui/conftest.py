@@ -7,12 +7,16 @@ import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from engine import registration
 from engine.walker import walkers
 from tui.screenshots import prepare_history
+
+if TYPE_CHECKING:
+    from tests.tui.test_desk_flows import Gate
 
 
 @pytest.fixture(autouse=True)
@@ -58,3 +62,13 @@ def desk_root(prepared_root: Path, tmp_path: Path) -> Path:
     for name in ("state", "dump"):
         shutil.copytree(prepared_root / name, tmp_path / name)
     return tmp_path
+
+
+@pytest.fixture
+def gate(tmp_path: Path) -> Iterator[Gate]:
+    """A gated strategy (its `get_signal` waits), opened at the end of the test whatever."""
+    from tests.tui.test_desk_flows import Gate
+
+    gate = Gate(tmp_path)
+    yield gate
+    gate.open()

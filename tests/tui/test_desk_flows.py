@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import pytest
 from textual.app import App
 from textual.message import Message
 from textual.widgets import DataTable
@@ -137,15 +136,7 @@ async def test_x_cancels_a_running_backtest(tmp_path: Path, gate: Gate) -> None:
     seen = Recorder()
     async with app.run_test(size=(120, 40), message_hook=seen) as pilot:
         await settle(pilot)
-        await pilot.press("b")
-        # While a run goes the process is never idle: keys are posted without waiting.
-        app.simulate_key("enter")
-        await until(lambda: app.desk.running is not None)
-        app.simulate_key("x")
-        await until(lambda: app.desk._cancel.is_set())
-        gate.open()
-        await until(lambda: any(isinstance(m, RunCancelled) for m in seen))
-        await settle(pilot)
+        await run_and_cancel(pilot, seen, gate)
         assert not any(isinstance(m, RunFinished) for m in seen)
         assert app.desk.query_one(RunStatus).state == "cancelled"
         assert app.desk.running is None
@@ -181,12 +172,18 @@ class Gate:
         self.file.touch()
 
 
-@pytest.fixture
-def gate(tmp_path: Path) -> Iterator[Gate]:
-    """A gated strategy, opened at the end of the test whatever happened."""
-    gate = Gate(tmp_path)
-    yield gate
+async def run_and_cancel(pilot: Any, seen: Recorder, gate: Gate) -> None:
+    """Start the remembered (gated) run with `b` `enter`, cancel it with `x`, let it end."""
+    app = pilot.app
+    await pilot.press("b")
+    # While a run goes the process is never idle: keys are posted without waiting.
+    app.simulate_key("enter")
+    await until(lambda: app.desk.running is not None)
+    app.simulate_key("x")
+    await until(lambda: app.desk._cancel.is_set())
     gate.open()
+    await until(lambda: any(isinstance(m, RunCancelled) for m in seen))
+    await settle(pilot)
 
 
 async def test_a_run_launched_during_a_run_is_queued_and_follows(

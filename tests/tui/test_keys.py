@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import socket
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from textual.widgets import DataTable, RichLog, Static
 from textual.widgets._toast import Toast
 
 import engine
-from tests.tui.test_desk_flows import Gate, Recorder, until
+from tests.tui.test_desk_flows import Gate, Recorder, run_and_cancel, until
 from tests.tui.test_live_screen import (  # noqa: F401 (held is a fixture)
     START_MS,
     HeldClock,
@@ -29,7 +29,7 @@ from tests.tui.test_live_screen import (  # noqa: F401 (held is a fixture)
 )
 from tui.app import help_sections
 from tui.formatting import format_noun
-from tui.messages import RunCancelled, RunFinished, RunStarted
+from tui.messages import RunFinished, RunStarted
 from tui.runs import RunRequest
 from tui.screens.compare import CompareScreen
 from tui.screens.confirm import ConfirmModal
@@ -382,15 +382,7 @@ async def test_the_live_alerts_show_their_newest_lines_at_80x24(tmp_path: Path) 
         assert "alert number 11" in lines[-2]  # the last line inside the border
 
 
-@pytest.fixture
-def gated(tmp_path: Path) -> Iterator[Gate]:
-    """A strategy that waits until the test opens its gate (opened at the end whatever)."""
-    gate = Gate(tmp_path)
-    yield gate
-    gate.open()
-
-
-async def test_a_new_run_resets_the_chart_to_the_overview(tmp_path: Path, gated: Gate) -> None:
+async def test_a_new_run_resets_the_chart_to_the_overview(tmp_path: Path, gate: Gate) -> None:
     app = demo_app(tmp_path)
     app.state.last_request = RunRequest(
         strategy_name="bracket", symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
@@ -409,7 +401,7 @@ async def test_a_new_run_resets_the_chart_to_the_overview(tmp_path: Path, gated:
         assert chart.scene is not None and chart.scene.focus is not None  # zoomed on a signal
 
         app.state.last_request = RunRequest(
-            strategy_name=gated.name, symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
+            strategy_name=gate.name, symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
         )
         await pilot.press("b")
         app.simulate_key("enter")
@@ -417,35 +409,28 @@ async def test_a_new_run_resets_the_chart_to_the_overview(tmp_path: Path, gated:
         await until(lambda: chart.scene is not None and chart.scene.focus is None)
         assert chart.border_title == "Chart · BTCUSDT · demo · demo-7d"
         assert not table.has_focus  # streamed rows under its cursor would zoom it again
-        gated.open()
+        gate.open()
         await until(lambda: app.desk.running is None)
 
 
 async def test_r_after_a_cancel_says_the_report_is_the_last_finished_run(
-    tmp_path: Path, gated: Gate
+    tmp_path: Path, gate: Gate
 ) -> None:
     app = demo_app(tmp_path)
     app.state.last_request = RunRequest(
-        strategy_name=gated.name, symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
+        strategy_name=gate.name, symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
     )
     seen = Recorder()
     async with app.run_test(size=(120, 40), message_hook=seen) as pilot:
         await settle(pilot)
-        await pilot.press("b")
-        app.simulate_key("enter")
-        await until(lambda: app.desk.running is not None)
-        app.simulate_key("x")
-        await until(lambda: app.desk._cancel.is_set())
-        gated.open()
-        await until(lambda: any(isinstance(m, RunCancelled) for m in seen))
-        await settle(pilot)
+        await run_and_cancel(pilot, seen, gate)
         await pilot.press("r")
         assert app.screen is app.desk  # no finished run at all: nothing to open
         assert "The run was cancelled" in " ".join(n.message for n in app._notifications)
 
 
 async def test_r_after_a_cancel_opens_the_last_finished_report_titled_so(
-    desk_root: Path, gated: Gate
+    desk_root: Path, gate: Gate
 ) -> None:
     app = demo_app(desk_root)
     seen = Recorder()
@@ -454,16 +439,9 @@ async def test_r_after_a_cancel_opens_the_last_finished_report_titled_so(
         finished = app.desk.last_record
         assert finished is not None
         app.state.last_request = RunRequest(
-            strategy_name=gated.name, symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
+            strategy_name=gate.name, symbol="BTCUSDT", exchange_name="demo", frame_name="demo-7d"
         )
-        await pilot.press("b")
-        app.simulate_key("enter")
-        await until(lambda: app.desk.running is not None)
-        app.simulate_key("x")
-        await until(lambda: app.desk._cancel.is_set())
-        gated.open()
-        await until(lambda: any(isinstance(m, RunCancelled) for m in seen))
-        await settle(pilot)
+        await run_and_cancel(pilot, seen, gate)
         await pilot.press("r")
         report = app.screen
         assert isinstance(report, ReportScreen)
