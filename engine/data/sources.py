@@ -112,11 +112,21 @@ def _cached_symbol(path: Path) -> str | None:
     try:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"]))
-            rows = data["timestamp"].shape[0]
     except (OSError, KeyError, ValueError):
         return None
     symbol = meta.get("symbol") if isinstance(meta, dict) else None
-    return symbol if isinstance(symbol, str) and rows else None
+    return symbol if isinstance(symbol, str) else None
+
+
+def _cached_span(exchange_id: str, symbol: str) -> tuple[int, int] | None:
+    """Return the first and last open time a cache file holds, reading its timestamps only."""
+    try:
+        path = candle_cache.cache_path(exchange_id, symbol, "1m")
+        with np.load(path, allow_pickle=False) as data:
+            ts = data["timestamp"]
+    except (OSError, KeyError, ValueError):
+        return None
+    return (int(ts.min()), int(ts.max())) if len(ts) else None
 
 
 def cached_exchange_ids() -> list[str]:
@@ -143,7 +153,11 @@ def _store(source: Source) -> CandleStore:
             )
         return entry.candles
 
-    return CandleStore(load_cached, [s for s, _ in source.stamp])
+    return CandleStore(
+        load_cached,
+        [s for s, _ in source.stamp],
+        span_hint=lambda symbol: _cached_span(source.exchange_name, symbol),
+    )
 
 
 def register_source(source: Source, loaded: Mapping[str, CandleArrays] | None = None) -> None:

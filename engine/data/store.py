@@ -190,7 +190,7 @@ class CandleStore:
         self,
         loader: Callable[[str], CandleArrays] | None = None,
         symbols: Iterable[str] = (),
-        span_hint: Callable[[str], tuple[int, int]] | None = None,
+        span_hint: Callable[[str], tuple[int, int] | None] | None = None,
     ) -> None:
         self._loader = loader
         self._span_hint = span_hint
