@@ -340,7 +340,8 @@ def fit_frame(
         ConfigError: both a frame and a range, a bad date, or a range outside the data.
     """
     import engine
-    from engine.data.coverage import data_span, fit_range
+    from engine.data.coverage import data_span, fit_range, frame_span
+    from engine.data.store import to_ms
     from engine.registration import frames
 
     custom_range = args.start or args.end or args.days
@@ -350,10 +351,10 @@ def fit_frame(
         args.frame = "demo-30d"
     spans = [s for s in (data_span(exchange, symbol) for symbol in symbols) if s is not None]
     if args.frame:
-        schema = next((f for f in engine.list_frames() if f.frame_name == args.frame), None)
-        if schema is None or schema.start_date is None or schema.end_date is None:
+        window = frame_span(args.frame)
+        if window is None:
             return args.frame, []  # the engine names the unknown frame
-        start, end = _ms(schema.start_date), _ms(schema.end_date)
+        start, end = window
     elif not spans:
         raise engine.ConfigError(
             f"exchange {exchange} is user code and cannot say what it holds: "
@@ -362,8 +363,8 @@ def fit_frame(
     else:
         first = max(s.first_ms for s in spans)
         last = min(s.last_ms for s in spans)
-        end = _ms(_parse_time(args.end, "--end")) if args.end else last
-        start = _ms(_parse_time(args.start, "--start")) if args.start else first
+        end = to_ms(_parse_time(args.end, "--end")) if args.end else last
+        start = to_ms(_parse_time(args.start, "--start")) if args.start else first
         if args.days:
             start = end - args.days * 86_400_000 + 60_000
     if end < start:
@@ -384,10 +385,6 @@ def fit_frame(
         note="the range given on the command line, inside the data",
     )
     return "cli", warnings
-
-
-def _ms(moment: datetime) -> int:
-    return round(moment.timestamp() * 1000)
 
 
 class _Progress:

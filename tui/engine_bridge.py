@@ -448,13 +448,6 @@ class EngineBridge:
         )
         return trimmed, fitted.warnings
 
-    def frame_span(self, frame_name: str) -> Span | None:
-        """Return the first and last time of a registered frame, None when it has none."""
-        for schema in engine.list_frames():
-            if schema.frame_name == frame_name and schema.start_date and schema.end_date:
-                return Span(to_ms(schema.start_date), to_ms(schema.end_date))
-        return None
-
     def frame_window(self, request: RunRequest) -> FrameWindow:
         """Return the frame a request runs on, registering an ad-hoc frame for a date range.
 

@@ -22,8 +22,7 @@ from typing import Any
 from textual.message import Message
 
 import engine
-from engine.data.coverage import fit_range
-from engine.data.store import to_ms
+from engine.data.coverage import fit_range, frame_span
 from engine.events import WalkerContract
 from engine.heat import HeatmapStatistics, heatmap_statistics
 from engine.parallel import SerialExecutor
@@ -192,11 +191,10 @@ def check_covered(exchange_name: str, symbol: str, frame_name: str) -> None:
         ConfigError: the frame is unknown, or lies outside the data in whole or in part
             (the message says what the data covers).
     """
-    frame = next((f for f in engine.list_frames() if f.frame_name == frame_name), None)
-    if frame is None or frame.start_date is None or frame.end_date is None:
+    window = frame_span(frame_name)
+    if window is None:
         raise engine.ConfigError(f"frame {frame_name!r} is not registered")
-    start, end = to_ms(frame.start_date), to_ms(frame.end_date)
-    fitted = fit_range(exchange_name, symbol, start, end)
+    fitted = fit_range(exchange_name, symbol, *window)
     if fitted.warnings:
         raise engine.ConfigError(
             f"frame {frame_name} reaches past the data: {fitted.warnings[0]}; "

@@ -15,7 +15,9 @@ from typing import NamedTuple
 
 from engine.builtins import exchange_store
 from engine.data.sources import CacheSource, download_hint, registered_sources
+from engine.data.store import to_ms
 from engine.errors import ConfigError
+from engine.registration import frames
 
 
 class Span(NamedTuple):
@@ -59,6 +61,14 @@ def data_span(exchange_name: str, symbol: str) -> Span | None:
     if span is None:
         raise ConfigError(f"exchange {exchange_name} holds no candles of {symbol}")
     return Span(*span)
+
+
+def frame_span(frame_name: str) -> Span | None:
+    """Return a registered frame's first and last time, None when unknown or open-ended."""
+    for schema in frames.list():
+        if schema.frame_name == frame_name and schema.start_date and schema.end_date:
+            return Span(to_ms(schema.start_date), to_ms(schema.end_date))
+    return None
 
 
 def fit_range(exchange_name: str, symbol: str, start_ms: int, end_ms: int) -> FittedRange:

@@ -17,7 +17,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select
 
-from engine.data.coverage import Span
+from engine.data.coverage import Span, frame_span
 from engine.errors import EngineError
 from tui.engine_bridge import EngineBridge, span_text
 from tui.formatting import format_date, parse_date, to_ms
@@ -262,7 +262,7 @@ class LauncherModal(ModalScreen[RunRequest | None]):
         frame_select = self.query_one("#frame", Select)
         frame = chosen(frame_select)
         if frame is not None and frame != DATE_RANGE:
-            window = self.bridge.frame_span(frame)
+            window = frame_span(frame)
             if window is None or (
                 window.first_ms <= span.last_ms and span.first_ms <= window.last_ms
             ):
