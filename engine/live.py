@@ -28,7 +28,7 @@ from engine.live_stats import LiveEventLog, LiveStatistics, live_statistics
 from engine.logger import get_logger
 from engine.models import Action
 from engine.persist.adapters import get_state_dir
-from engine.persist.base import StateLockedError
+from engine.persist.base import StateError, StateLockedError
 from engine.registration import exchanges, risk_client, strategies
 from engine.reports.live import live_report
 from engine.reports.markdown import save_report
@@ -114,10 +114,15 @@ class LiveUtils:
         no new signal, a scheduled one is dropped, an open one is watched until it closes,
         then the run ends. Setting `cancel` ends the run at once; the state is kept.
 
+        Lifecycle callbacks (on_schedule, on_open, on_partial_profit, on_partial_loss,
+        on_close, on_cancel) are journaled before they run and delivered at least once, in
+        order, with a stable key (`engine.current_delivery()`); see engine/live_journal.py.
+
         Raises:
             ConfigError: unknown names; `StateLockedError` when another process runs the
                 same strategy and symbol on the same state directory.
-            StateError: a state file is corrupt (it is moved aside, never dropped).
+            StateError: a state file is corrupt (it is moved aside, never dropped);
+                `StateWriteError` when a change cannot be written (the run stops first).
         """
         strategy, exchange = _names(
             context, {"strategy_name": strategy_name, "exchange_name": exchange_name}
@@ -186,6 +191,7 @@ class LiveUtils:
     def _attach(self, client: ClientStrategy, folder: Path) -> LiveSession:
         session = LiveSession(client.symbol, client.name, client.exchange.name, folder)
         client.state = session
+        client.journal = session.journal
         client.partial.store = session.partial
         if isinstance(client.risk, ClientRisk):
             client.risk.store = session.risk_positions(client.risk.name)
@@ -203,6 +209,8 @@ class LiveUtils:
         for note in recovered.notes:
             get_logger().info(f"live {client.name} {client.symbol}: {note}")
         pending = recovered.pending
+        history = session.history.items()
+        session.journal.reconcile(history, pending, recovered.scheduled, client.listens)
         client.restore(pending, recovered.scheduled, now)
         if pending is not None:
             client.partial.restore(pending.id)
@@ -231,7 +239,10 @@ class LiveUtils:
             when = clock.now_ms()
             started = time.perf_counter()
             try:
+                client.deliver(when)  # what an earlier tick's callback did not acknowledge
                 result = client.tick(when)
+            except StateError:
+                raise  # a change that cannot be saved stops the run (fail closed)
             except Exception as exc:
                 client.report(exc, when, "tick")
                 result = None

@@ -7,8 +7,13 @@ and cancelled signal), `data/partial/<symbol>` and `data/risk/<risk>`.
 Write order makes every crash recoverable without guessing:
 * a new open or scheduled signal is written at once, before user callbacks run;
 * a close or cancel is first recorded in the history, then the signal is cleared;
-* an `opened` history entry is written after the signal; recovery adds it if missing.
+* an `opened` history entry is written after the signal; recovery adds it if missing;
+* each lifecycle change goes to the history (opened, closed, cancelled) and then to the
+  journal `data/journal/…` before its callback runs (engine/live_journal.py).
 Recovery then finishes whatever a crash interrupted (`LiveSession.recover`).
+
+Every store is guarded: a write that fails with an OSError (read-only folder, full disk)
+raises `StateWriteError` naming the file, and the change is not made in memory.
 """
 
 from __future__ import annotations
@@ -19,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import ConfigError
+from engine.live_journal import LifecycleJournal
 from engine.models import Action, CancelledResult, ClosedResult, CloseReason, PnL, SignalRow
 from engine.persist import adapters
-from engine.persist.base import PersistBase, StateError
+from engine.persist.base import PersistBase, StateError, StateWriteError
 from engine.risk import ActivePosition
 
 OPENED, CLOSED, CANCELLED = "opened", "closed", "cancelled"
@@ -75,6 +81,59 @@ def closed_from_dict(entry: dict[str, Any]) -> ClosedResult:
         PnL(**entry["pnl"]),
         entry.get("ambiguous", False),
     )
+
+
+class GuardedStore(PersistBase):
+    """A store whose failed writes raise `StateWriteError` naming the file (fail closed)."""
+
+    def __init__(self, inner: PersistBase) -> None:
+        super().__init__(inner.entity_name, inner.base_dir)
+        self.inner = inner
+        self.path = Path(getattr(inner, "path", inner.base_dir / f"{inner.entity_name}.json"))
+
+    def _guard(self, write: Callable[..., None], *args: Any) -> None:
+        try:
+            write(*args)
+        except OSError as exc:
+            raise StateWriteError(
+                f"could not write the live state file {self.path}: {exc}. The change was not "
+                "made and the run stopped (nothing opened or closed in memory only). Make "
+                f"{self.path.parent} writable or free disk space, then start again: the run "
+                "resumes from the state on disk."
+            ) from exc
+
+    def wait_for_init(self) -> None:
+        """Prepare the wrapped store."""
+        self.inner.wait_for_init()
+
+    def read_value(self, key: str) -> Any:
+        """Return the value under `key` (KeyError when absent)."""
+        return self.inner.read_value(key)
+
+    def has_value(self, key: str) -> bool:
+        """Return whether `key` is stored."""
+        return self.inner.has_value(key)
+
+    def write_value(self, key: str, value: Any) -> None:
+        """Store `value` under `key`, or raise `StateWriteError`."""
+        self._guard(self.inner.write_value, key, value)
+
+    def remove_value(self, key: str) -> None:
+        """Forget `key`, or raise `StateWriteError`."""
+        self._guard(self.inner.remove_value, key)
+
+    def remove_all(self) -> None:
+        """Forget every key, or raise `StateWriteError`."""
+        self._guard(self.inner.remove_all)
+
+    def items(self) -> list[tuple[str, Any]]:
+        """Return every `(key, value)`, keys in natural order."""
+        return self.inner.items()
+
+
+def guarded(adapter: adapters.PersistAdapter, entity: str, state_dir: Path) -> GuardedStore:
+    """Return the store of `entity` of an adapter's kind, its writes guarded."""
+    return GuardedStore(adapter.create(entity, state_dir))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,19 +211,23 @@ class LiveSession:
         self.symbol, self.strategy_name, self.exchange_name = symbol, strategy_name, exchange_name
         self.state_dir = state_dir
         entity = f"{symbol}_{strategy_name}"
-        self.signals = adapters.PersistSignalAdapter.create(entity, state_dir)
-        self.schedules = adapters.PersistScheduleAdapter.create(entity, state_dir)
-        self.history = adapters.PersistHistoryAdapter.create(entity, state_dir)
+        self.signals = guarded(adapters.PersistSignalAdapter, entity, state_dir)
+        self.schedules = guarded(adapters.PersistScheduleAdapter, entity, state_dir)
+        self.history = guarded(adapters.PersistHistoryAdapter, entity, state_dir)
         self.partial = PartialLevels(
-            adapters.PersistPartialAdapter.create(symbol, state_dir), strategy_name, self._later
+            guarded(adapters.PersistPartialAdapter, symbol, state_dir), strategy_name, self._later
+        )
+        self.journal = LifecycleJournal(
+            guarded(adapters.PersistJournalAdapter, entity, state_dir), self._record
         )
         self._written: tuple[SignalRow | None, SignalRow | None] = (None, None)
         self._wanted: tuple[SignalRow | None, SignalRow | None] = (None, None)
         self._deferred: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        self._recorded: set[str] = set()
 
     def risk_positions(self, risk_name: str) -> RiskPositions:
         """Return the store of a risk profile's positions."""
-        return RiskPositions(adapters.PersistRiskAdapter.create(risk_name, self.state_dir))
+        return RiskPositions(guarded(adapters.PersistRiskAdapter, risk_name, self.state_dir))
 
     def _later(self, fn: Callable[..., None], *args: Any) -> None:
         self._deferred.append((fn, args))
@@ -211,7 +274,10 @@ class LiveSession:
             self._record(result)
 
     def _record(self, result: Any) -> None:
-        self.history.write_value(f"{result.signal.id}:{result.action}", result_to_dict(result))
+        key = f"{result.signal.id}:{result.action}"
+        if key not in self._recorded:  # the journal may have written it before a callback
+            self.history.write_value(key, result_to_dict(result))
+            self._recorded.add(key)
 
     # ----- recovery ------------------------------------------------------------------------
 

@@ -54,12 +54,14 @@ PersistScheduleAdapter = PersistAdapter("schedule")
 PersistRiskAdapter = PersistAdapter("risk")
 PersistPartialAdapter = PersistAdapter("partial")
 PersistHistoryAdapter = PersistAdapter("history")
+PersistJournalAdapter = PersistAdapter("journal")
 ALL_ADAPTERS = (
     PersistSignalAdapter,
     PersistScheduleAdapter,
     PersistRiskAdapter,
     PersistPartialAdapter,
     PersistHistoryAdapter,
+    PersistJournalAdapter,
 )
 
 
@@ -86,6 +88,11 @@ def use_persist_partial_adapter(factory: PersistFactory) -> None:
 def use_persist_history_adapter(factory: PersistFactory) -> None:
     """Store the history of live signals (opened, closed, cancelled) with `factory`."""
     PersistHistoryAdapter.use(factory)
+
+
+def use_persist_journal_adapter(factory: PersistFactory) -> None:
+    """Store the lifecycle journal of live callbacks (what was delivered) with `factory`."""
+    PersistJournalAdapter.use(factory)
 
 
 def set_state_dir(path: str | Path) -> None:

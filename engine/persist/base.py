@@ -17,6 +17,14 @@ class StateError(DataError):
     """A state file is unreadable; it was moved aside and the run refuses to guess."""
 
 
+class StateWriteError(StateError):
+    """A live state change could not be written (read-only folder, full disk): the run stops.
+
+    The change it belonged to was not acted on in memory (fail closed): what is on disk is
+    still the whole truth, and the next start resumes from it.
+    """
+
+
 class StateLockedError(ConfigError):
     """Another process already runs on the same state (same directory, strategy and symbol)."""
 
