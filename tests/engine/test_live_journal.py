@@ -83,7 +83,9 @@ class Recorder:
 
 def add_strategy(get_signal: Callable[..., Any], recorder: Recorder | None = None) -> None:
     callbacks = recorder.callbacks() if recorder is not None else None
-    engine.add_strategy(strategy_name="s", interval="1m", get_signal=get_signal, callbacks=callbacks)
+    engine.add_strategy(
+        strategy_name="s", interval="1m", get_signal=get_signal, callbacks=callbacks
+    )
 
 
 def first_only(dto: dict[str, Any]) -> Callable[..., Any]:
@@ -178,7 +180,10 @@ def test_each_partial_level_is_delivered_once_live(tmp_path: Path) -> None:
     partials = [call for call in recorder.calls if call[0] == "on_partial_profit"]
     # the VWAP of the last five candles: all at 112 first reaches 10 %; 4 of 5 at 123 is
     # (4 * 123 + 112) / 5 = 120.8, the first to reach 20 %
-    assert [call[1] for call in partials] == [f"{sid}:partial_profit:10", f"{sid}:partial_profit:20"]
+    assert [call[1] for call in partials] == [
+        f"{sid}:partial_profit:10",
+        f"{sid}:partial_profit:20",
+    ]
     assert [call[4] for call in partials] == [112.0, pytest.approx(120.8)]
     assert [call[5] for call in partials] == [pytest.approx(12.0), pytest.approx(20.8)]
 
@@ -258,7 +263,7 @@ def test_a_process_killed_inside_on_open_gets_it_again_with_the_same_key(tmp_pat
     script.write_text(textwrap.dedent(CHILD.format(root=str(ROOT), log=str(log), state=str(state))))
     child = subprocess.run([sys.executable, str(script)], capture_output=True, timeout=60)
     assert child.returncode == -signal.SIGKILL, child.stderr.decode()
-    [(name, key, price)] = [line.split() for line in log.read_text().splitlines()]
+    [(_, key, price)] = [line.split() for line in log.read_text().splitlines()]
     add_exchange("x", rising())
     recorder = Recorder()
     add_strategy(lambda symbol, when: None, recorder)
