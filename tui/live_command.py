@@ -106,6 +106,7 @@ def live_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from engine.errors import EngineError
     from engine.live import Live, LiveStart
     from engine.loader import load_module
+    from engine.persist import StateError
     from engine.strategies import register_builtin_strategies
 
     def say(payload: dict[str, Any], text: str) -> None:
@@ -158,7 +159,10 @@ def live_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 text += f" {result.close_reason} pnl {result.pnl.pnl_percentage:+.2f}%"
             say({"event": str(result.action), "result": _row(result)}, text)
     except (EngineError, OSError) as exc:
-        err.write(f"error: {exc}\n")
+        kind = "state error" if isinstance(exc, StateError) else "error"
+        err.write(f"{kind}: {exc}\n")
+        if args.json:
+            say({"event": "error", "kind": kind, "message": str(exc)}, "")
         return EXIT_FAILED
     finally:
         off()

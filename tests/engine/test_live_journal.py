@@ -27,6 +27,7 @@ from engine.persist import (
 )
 from engine.persist.adapters import ALL_ADAPTERS
 from tests.engine.helpers import MIN, SYMBOL, T0, add_exchange, flat, long_dto, series
+from tui.cli import main
 
 pytestmark = pytest.mark.usefixtures("clean_engine")
 ROOT = Path(__file__).resolve().parents[2]
@@ -349,3 +350,31 @@ def test_a_read_only_state_folder_opens_nothing(tmp_path: Path, listen: Any) -> 
         folder.chmod(0o755)
     assert str(folder) in str(raised.value) and "Permission denied" in str(raised.value)
     assert got == [] and recorder.calls == [] and errors == []
+
+
+FULL_DISK_MODULE = """
+import errno, os
+import engine
+
+class FullDisk(engine.TinyDBPersist):
+    def write_value(self, key, value):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
+
+engine.use_persist_signal_adapter(FullDisk)
+"""
+
+
+def test_desk_live_exits_1_with_the_state_error(tmp_path: Path, capsys: Any) -> None:
+    module = tmp_path / "full_disk.py"
+    module.write_text(FULL_DISK_MODULE)
+    state = tmp_path / "state"
+    argv = ["live", "--module", str(module), "--state-dir", str(state), "--json", "--no-report"]
+    assert main(argv) == 1
+    out, err = capsys.readouterr()
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [line["event"] for line in lines] == ["started", "error"]
+    path = state / "data" / "signal" / "BTCUSDT_bracket.json"
+    for text in (err, lines[1]["message"]):
+        assert str(path.absolute()) in text and "No space left on device" in text
+    assert err.startswith("state error: ") and "strategy error" not in err
+    assert lines[1]["kind"] == "state error"
