@@ -244,7 +244,8 @@ class LiveScreen(Screen[None]):
         previous = self.snapshots.get(key)
         self.snapshots[key] = snapshot
         if previous is None or previous.state is not snapshot.state:
-            self._alert(f"{snapshot.spec.label}: {snapshot.state}" + _detail(snapshot))
+            failed = "error" if snapshot.state is LoopState.FAILED else None  # red: it stopped
+            self._alert(f"{snapshot.spec.label}: {snapshot.state}" + _detail(snapshot), failed)
         p = snapshot.position
         if p is not None and p.recovered and (previous is None or previous.position is None):
             self._alert(
