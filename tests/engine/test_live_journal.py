@@ -378,3 +378,27 @@ def test_desk_live_exits_1_with_the_state_error(tmp_path: Path, capsys: Any) -> 
         assert str(path.absolute()) in text and "No space left on device" in text
     assert err.startswith("state error: ") and "strategy error" not in err
     assert lines[1]["kind"] == "state error"
+
+
+def test_a_close_saved_in_the_history_but_not_the_journal_is_delivered_on_restart(
+    tmp_path: Path,
+) -> None:
+    class ClosesFail(TinyDBPersist):
+        def write_value(self, key: str, value: Any) -> None:
+            if key.endswith(":closed"):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(self.path))
+            super().write_value(key, value)
+
+    add_exchange("x", rising())
+    recorder = Recorder()
+    add_strategy(first_only(long_dto(101.0, 99.0, 600)), recorder)
+    engine.use_persist_journal_adapter(ClosesFail)
+    with pytest.raises(StateWriteError):
+        until_closed(tmp_path)
+    sid = recorder.calls[0][3]
+    assert recorder.names() == ["on_open"]  # the close reached the history, not the journal
+    PersistJournalAdapter.reset()
+    stop = threading.Event()
+    stop.set()
+    assert list(live(tmp_path, start=START + 60 * MIN, stop=stop)) == []  # nothing resumed
+    assert recorder.calls[1:] == [("on_close", f"{sid}:closed", False, sid, 101.0)]
