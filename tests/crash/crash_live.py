@@ -62,28 +62,33 @@ class Figures:
     duplicates: int = 0
 
 
+def live_argv(state_dir: Path, speed: float) -> list[str]:
+    """The `desk live --json` command of the crash tests: the logging strategy, fast clock."""
+    return [
+        sys.executable,
+        "-m",
+        "tui.cli",
+        "live",
+        "--module",
+        str(MODULE),
+        "--symbol",
+        SYMBOL,
+        "--strategy",
+        STRATEGY,
+        "--speed",
+        str(speed),
+        "--state-dir",
+        str(state_dir),
+        "--json",
+        "--no-report",
+    ]
+
+
 class Child:
     """One `desk live` process whose stdout lines are collected by a thread."""
 
     def __init__(self, state_dir: Path, speed: float, log: Path) -> None:
-        cmd = [
-            sys.executable,
-            "-m",
-            "tui.cli",
-            "live",
-            "--module",
-            str(MODULE),
-            "--symbol",
-            SYMBOL,
-            "--strategy",
-            STRATEGY,
-            "--speed",
-            str(speed),
-            "--state-dir",
-            str(state_dir),
-            "--json",
-            "--no-report",
-        ]
+        cmd = live_argv(state_dir, speed)
         env = {
             **os.environ,
             "PYTHONPATH": str(ROOT),

@@ -16,7 +16,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,9 +24,8 @@ from typing import Any
 
 import pytest
 
-from tests.crash.crash_live import MODULE, ROOT, SYMBOL, read_store
+from tests.crash.crash_live import ROOT, STRATEGY, SYMBOL, live_argv, read_store
 
-STRATEGY = "journaled"
 ENTITY = f"{SYMBOL}_{STRATEGY}.json"
 
 
@@ -54,24 +52,7 @@ class LiveChild:
     """A real `desk live --json` on the demo market, its JSON lines read as they come."""
 
     def __init__(self, state: Path, callbacks: Path, stderr: Path) -> None:
-        command = [
-            sys.executable,
-            "-m",
-            "tui.cli",
-            "live",
-            "--module",
-            str(MODULE),
-            "--strategy",
-            STRATEGY,
-            "--symbol",
-            SYMBOL,
-            "--speed",
-            "20000",
-            "--state-dir",
-            str(state),
-            "--json",
-            "--no-report",
-        ]
+        command = live_argv(state, 20000)
         env = {**os.environ, "PYTHONPATH": str(ROOT), "CRASH_CALLBACK_LOG": str(callbacks)}
         self.stderr_path = stderr
         self._stderr = open(stderr, "wb")  # noqa: SIM115 (closed in finish())
