@@ -181,6 +181,7 @@ class LiveSession:
             (self.history, "history"),
             (partial, "partial"),
         )
+        self._sound = False
         self._written: tuple[SignalRow | None, SignalRow | None] = (None, None)
         self._wanted: tuple[SignalRow | None, SignalRow | None] = (None, None)
         self._deferred: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
@@ -287,6 +288,21 @@ class LiveSession:
             )
         return row
 
+    def check(self) -> None:
+        """Parse every value of the session's signal, schedule, history and partial files.
+
+        Runs once per session, before anything is read from them (`recover`,
+        `closed_history`). A value that does not fit sets its file aside.
+
+        Raises:
+            StateError: a file does not parse or fit its shape; it was moved aside.
+        """
+        if self._sound:
+            return
+        for store, kind in self._checked:
+            check_store(store, kind)
+        self._sound = True
+
     def recover(self) -> Recovered:
         """Check every state file, read the saved signals and finish what a crash interrupted.
 
@@ -294,8 +310,7 @@ class LiveSession:
             StateError: a file does not parse or fit its shape (it was moved aside), or the
                 files contradict each other (a position the history calls open is missing).
         """
-        for store, kind in self._checked:
-            check_store(store, kind)
+        self.check()
         notes: list[str] = []
         pending, scheduled = self._read(self.signals, notes), self._read(self.schedules, notes)
         history = dict(self.history.items())
@@ -357,6 +372,11 @@ class LiveSession:
         )
 
     def closed_history(self) -> list[ClosedResult]:
-        """Return the closed signals of earlier runs, in the order they closed."""
+        """Return the closed signals of earlier runs, in the order they closed.
+
+        Raises:
+            StateError: a state file is corrupt (see `check`).
+        """
+        self.check()
         entries = [v for k, v in self.history.items() if k.endswith(f":{CLOSED}")]
         return [closed_from_dict(e) for e in sorted(entries, key=lambda e: e["timestamp"])]

@@ -84,6 +84,6 @@ def corrupt(path: Path, why: str) -> StateError:
     return StateError(
         f"state file {path} is corrupt: {why}. It was moved to {aside}. The run stopped "
         "instead of guessing which positions are open: check your positions on the exchange, "
-        f"then either restore a good copy to {path.name} or leave it absent to start with no "
-        "open signal, and start again."
+        f"then either restore a good copy to {path.name} or leave it absent (an absent file "
+        "starts empty: no open signal, no history, a demo clock starting now), and start again."
     )
