@@ -13,14 +13,17 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import engine
 from engine.live_owner import owner_path, read_owner
 from tests.engine.helpers import reset_engine
 from tui.cli import main
+from tui.live_bridge import LiveBridge, LoopChanged, LoopSpec, LoopState
 
 ROOT = Path(__file__).resolve().parents[1]
 SYMBOL, STRATEGY = "BTCUSDT", "idle"
@@ -156,3 +159,22 @@ def test_a_second_start_on_a_running_session_is_refused_and_moves_no_clock(
         assert again.started()["now_ms"] >= started["now_ms"]  # no jump back in time
     finally:
         assert again.interrupt() == 0
+
+
+def test_the_desk_opened_on_a_running_session_leaves_its_files_and_clock_alone(
+    tmp_path: Path,
+) -> None:
+    engine.add_strategy(strategy_name=STRATEGY, interval="1m", get_signal=lambda s, w: None)
+    headless = Session(tmp_path, "60")
+    state = tmp_path / "state"
+    try:
+        headless.started()
+        before = fingerprint(state)
+        posted: list[Any] = []
+        bridge = LiveBridge(posted.append, state)
+        bridge.run_loop(LoopSpec(STRATEGY, SYMBOL, "demo", 3600.0), threading.Event())
+        assert fingerprint(state) == before  # no clock anchor, no loop book, no owner change
+    finally:
+        assert headless.interrupt() == 0
+    last = [m.snapshot for m in posted if isinstance(m, LoopChanged)][-1]
+    assert last.state is LoopState.FAILED and "another live run of idle" in last.detail

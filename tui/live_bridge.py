@@ -29,6 +29,7 @@ import engine
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.data.demo_live import resume_scaled_clock
 from engine.live import Live, LiveStart
+from engine.live_schema import finite_speed
 from engine.models import Action, SignalRow
 from engine.persist import TinyDBPersist
 from engine.pnl import profit_loss
@@ -337,16 +338,17 @@ class LiveBridge:
             self._tracked[spec.key] = _Tracked(
                 spec, LoopState.STOPPING if stop.is_set() else LoopState.STARTING
             )
-        self.book.write(spec, LoopState.STOPPING if stop.is_set() else LoopState.RUNNING)
         self._emit(spec)
 
-        def build_clock() -> Clock:  # called by Live.run once it holds the session's lock
+        def build_clock() -> Clock:  # Live.run calls it once it holds the session's lock
+            self.book.write(spec, LoopState.STOPPING if stop.is_set() else LoopState.RUNNING)
             clock = self._clock_factory(spec, self.state_dir)
             with self._lock:
                 self._tracked[spec.key].clock = clock
             return clock
 
         try:
+            finite_speed(spec.speed)
             results = Live.run(
                 spec.symbol,
                 strategy_name=spec.strategy_name,
