@@ -38,6 +38,8 @@ from engine.risk import ClientRisk
 from engine.strategy import ClientStrategy
 
 TICK_TTL_MS = 60_001
+LOCK_WAIT_S = 1.0
+"""How long a start waits for the session's lock: a reader (`read_owner`) holds it an instant."""
 _SOURCE = "Live.run"
 _YIELDED = (Action.OPENED, Action.CLOSED, Action.CANCELLED)
 _active: set[tuple[str, str, str]] = set()
@@ -162,7 +164,7 @@ class LiveUtils:
         on_start: Callable[[LiveStart], Any] | None,
     ) -> Iterator[Any]:
         folder.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(lock_path(folder, symbol, strategy)), timeout=0)
+        lock = FileLock(str(lock_path(folder, symbol, strategy)), timeout=LOCK_WAIT_S)
         key = (str(folder.resolve()), symbol, strategy)
         with _active_lock:
             taken = key in _active
@@ -193,9 +195,11 @@ class LiveUtils:
             yield from self._ticks(client, session, clock, stop, cancel)
         finally:
             with _active_lock:
-                remove_owner(folder, symbol, strategy)
-                _active.discard(key)
-                lock.release()
+                try:
+                    remove_owner(folder, symbol, strategy)
+                finally:
+                    _active.discard(key)
+                    lock.release()
 
     def _attach(self, client: ClientStrategy, folder: Path) -> LiveSession:
         session = LiveSession(client.symbol, client.name, client.exchange.name, folder)

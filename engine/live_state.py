@@ -9,6 +9,12 @@ Write order makes every crash recoverable without guessing:
 * a close or cancel is first recorded in the history, then the signal is cleared;
 * an `opened` history entry is written after the signal; recovery adds it if missing.
 Recovery then finishes whatever a crash interrupted (`LiveSession.recover`).
+
+A cleared signal is a removed key, never a stored `null`. Recovery trusts nothing it has
+not parsed: every value must fit its shape (engine/live_schema.py) and a recovered signal
+must pass the rules a new one passes; a file that does not is moved aside and the start
+stops with a `StateError`, as it does when the history calls open a position that the
+signal file lacks.
 """
 
 from __future__ import annotations

@@ -19,12 +19,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from filelock import FileLock
 
 import engine
 from engine.clock import SYSTEM_CLOCK, SimulatedClock
 from engine.data.demo_live import ClockAnchor, ScaledClock
 from engine.live import Live, LiveStart
-from engine.live_owner import OWNER_KEYS, owner_path, read_owner
+from engine.live_owner import OWNER_KEYS, lock_path, owner_path, read_owner
 from engine.live_state import LiveSession, row_to_dict
 from engine.models import SignalRow
 from engine.persist import StateError, StateLockedError
@@ -380,3 +381,13 @@ def test_a_stale_owner_file_is_not_taken_for_a_running_session(tmp_path: Path) -
         cancel.set()
         thread.join(10)
     assert owner is not None and owner.pid == os.getpid()
+
+
+def test_a_start_waits_an_instant_for_a_reader_holding_the_lock(tmp_path: Path) -> None:
+    reader = FileLock(str(lock_path(tmp_path, SYMBOL, "s")), timeout=0, thread_local=False)
+    reader.acquire()  # what read_owner does for an instant, here for 0.3 s
+    threading.Timer(0.3, reader.release).start()
+    cancel, thread, starts = held_session(tmp_path)
+    cancel.set()
+    thread.join(10)
+    assert len(starts) == 1 and not reader.is_locked
