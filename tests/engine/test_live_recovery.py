@@ -302,6 +302,19 @@ def test_a_strategy_reusing_a_signal_id_gets_a_clear_error_and_no_second_positio
     assert history.keys() == ["same:closed", "same:opened"]
 
 
+def test_a_file_storing_one_key_twice_is_set_aside_whole(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "signal" / f"{SYMBOL}_s.json"
+    path.parent.mkdir(parents=True)
+    twice = {"1": {"key": SYMBOL, "value": row_to_dict(row("a"))}}
+    twice["2"] = {"key": SYMBOL, "value": row_to_dict(row("b"))}
+    content = json.dumps({"values": twice}).encode()
+    path.write_bytes(content)
+    with pytest.raises(StateError, match=f"{SYMBOL}' is stored twice"):
+        LiveSession(SYMBOL, "s", "x", tmp_path)
+    (aside,) = path.parent.glob("*.corrupt-*")
+    assert aside.read_bytes() == content and not path.exists()
+
+
 # ----- the lock holder owns the clock and says who it is ---------------------------------------
 
 
@@ -391,3 +404,20 @@ def test_a_start_waits_an_instant_for_a_reader_holding_the_lock(tmp_path: Path) 
     cancel.set()
     thread.join(10)
     assert len(starts) == 1 and not reader.is_locked
+
+
+@pytest.mark.parametrize(
+    "content",
+    ["", "null", "{broken", '{"pid": 1}', '{"pid": "1", "started_at_ms": 1, "strategy": "s", '
+     '"symbol": "TESTUSDT", "exchange": "x", "speed": null}'],
+    ids=["empty", "null", "truncated", "missing keys", "pid not a number"],
+)  # fmt: skip
+def test_an_unreadable_owner_file_reads_as_no_owner(tmp_path: Path, content: str) -> None:
+    cancel, thread, _ = held_session(tmp_path)
+    try:
+        owner_path(tmp_path, SYMBOL, "s").write_text(content, encoding="utf-8")
+        owner = read_owner(tmp_path, SYMBOL, "s")
+    finally:
+        cancel.set()
+        thread.join(10)
+    assert owner is None
