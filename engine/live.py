@@ -6,6 +6,7 @@ callbacks (`on_open`, `on_close`, …) are where a user places real orders.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -19,10 +20,11 @@ from engine import events
 from engine.builtins import exchange_store, shared_demo_store
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.config import snapshot
-from engine.data.demo_live import DemoLiveFeed
+from engine.data.demo_live import DemoLiveFeed, ScaledClock, check_live_symbol
 from engine.errors import ConfigError
 from engine.events import DoneContract, PerformanceContract
 from engine.exchange import ClientExchange
+from engine.live_owner import Owner, lock_path, remove_owner, write_owner
 from engine.live_state import LiveSession, Recovered
 from engine.live_stats import LiveEventLog, LiveStatistics, live_statistics
 from engine.logger import get_logger
@@ -36,6 +38,8 @@ from engine.risk import ClientRisk
 from engine.strategy import ClientStrategy
 
 TICK_TTL_MS = 60_001
+LOCK_WAIT_S = 1.0
+"""How long a start waits for the session's lock: a reader (`read_owner`) holds it an instant."""
 _SOURCE = "Live.run"
 _YIELDED = (Action.OPENED, Action.CLOSED, Action.CANCELLED)
 _active: set[tuple[str, str, str]] = set()
@@ -105,12 +109,15 @@ class LiveUtils:
         stop: threading.Event | None = None,
         cancel: threading.Event | None = None,
         on_start: Callable[[LiveStart], Any] | None = None,
+        clock_factory: Callable[[], Clock] | None = None,
     ) -> Iterator[Any]:
         """Run a strategy live on a symbol; yield its opened, closed and cancelled signals.
 
         Ticks every minute (60 001 ms) on `clock` (the wall clock by default; tests pass a
         `SimulatedClock`). On start it takes the session's process lock and resumes the
-        signals saved in `state_dir` (default `./dump`). Setting `stop` is a graceful stop:
+        signals saved in `state_dir` (default `./dump`). A clock that keeps state (the demo
+        market's fast clock writes its anchor) comes from `clock_factory`, called only once
+        the lock is held, so a refused start never touches it. Setting `stop` is a graceful stop:
         no new signal, a scheduled one is dropped, an open one is watched until it closes,
         then the run ends. Setting `cancel` ends the run at once; the state is kept.
 
@@ -129,8 +136,12 @@ class LiveUtils:
         )
         strategies.get(strategy, _SOURCE)
         exchanges.get(exchange, _SOURCE)
+        check_live_symbol(exchange, symbol)
+        if clock is not None and clock_factory is not None:
+            raise ConfigError(f"{_SOURCE}: give clock or clock_factory, not both")
         folder = Path(state_dir) if state_dir is not None else get_state_dir()
-        options = (profile, clock or SYSTEM_CLOCK, folder, stop, cancel, on_start)
+        make_clock = clock_factory or (lambda: clock or SYSTEM_CLOCK)
+        options = (profile, make_clock, folder, stop, cancel, on_start)
         return self._loop(symbol, strategy, exchange, *options)
 
     def _client(
@@ -151,14 +162,14 @@ class LiveUtils:
         strategy: str,
         exchange: str,
         profile: str | None,
-        clock: Clock,
+        make_clock: Callable[[], Clock],
         folder: Path,
         stop: threading.Event | None,
         cancel: threading.Event | None,
         on_start: Callable[[LiveStart], Any] | None,
     ) -> Iterator[Any]:
         folder.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(folder / f"live-{symbol}_{strategy}.lock"), timeout=0)
+        lock = FileLock(str(lock_path(folder, symbol, strategy)), timeout=LOCK_WAIT_S)
         key = (str(folder.resolve()), symbol, strategy)
         with _active_lock:
             taken = key in _active
@@ -175,6 +186,10 @@ class LiveUtils:
                 )
             _active.add(key)
         try:
+            clock = make_clock()
+            speed = clock.anchor.speed if isinstance(clock, ScaledClock) else None
+            started = Owner(os.getpid(), SYSTEM_CLOCK.now_ms(), strategy, symbol, exchange, speed)
+            write_owner(folder, started)
             client = self._client(symbol, strategy, exchange, profile, clock)
             session = self._attach(client, folder)
             recovered = session.recover()
@@ -185,8 +200,11 @@ class LiveUtils:
             yield from self._ticks(client, session, clock, stop, cancel)
         finally:
             with _active_lock:
-                _active.discard(key)
-                lock.release()
+                try:
+                    remove_owner(folder, symbol, strategy)
+                finally:
+                    _active.discard(key)
+                    lock.release()
 
     def _attach(self, client: ClientStrategy, folder: Path) -> LiveSession:
         session = LiveSession(client.symbol, client.name, client.exchange.name, folder)

@@ -107,6 +107,10 @@ class SignalState(Protocol):
         """Persist the current pending and scheduled signals (None means none)."""
         ...
 
+    def check_new_id(self, signal_id: Any) -> None:
+        """Raise `SignalValidationError` when an earlier signal already used `signal_id`."""
+        ...
+
 
 def _first_true(mask: np.ndarray, stop: int) -> int:
     """Return the first index `< stop` where `mask` is true, or -1."""
@@ -324,6 +328,8 @@ class ClientStrategy:
         position = dto.get("position")
         if open_price is None:
             signal_id = dto["id"] if "id" in dto else new_signal_id(self.ids)
+            if "id" in dto and self.state is not None:
+                self.state.check_new_id(signal_id)
             scheduled = False
             if "price_open" not in dto:
                 open_price = price

@@ -6,6 +6,7 @@ import argparse
 import json
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -58,19 +59,29 @@ def _exchange(args: argparse.Namespace) -> str:
     return str(args.exchange)
 
 
-def _clock(args: argparse.Namespace, exchange: str) -> Any:
-    from engine.clock import SYSTEM_CLOCK
+def _clock_factory(args: argparse.Namespace, exchange: str) -> Callable[[], Any] | None:
+    """Check `--speed` now; return what builds the fast clock once the session's lock is held.
+
+    The fast clock writes its anchor to `<state-dir>/data/clock.json`: only the process
+    that owns the session may do that, so a refused start never moves a running clock.
+    """
     from engine.data.demo_live import resume_scaled_clock
     from engine.errors import ConfigError
+    from engine.live_schema import finite_speed
     from engine.persist import TinyDBPersist
 
     if args.speed is None:
-        return SYSTEM_CLOCK
+        return None
+    speed = finite_speed(args.speed)
     if exchange != "demo":
         raise ConfigError("--speed only works on the demo market: a real one has no future")
-    store = TinyDBPersist("clock", Path(args.state_dir) / "data")
-    store.wait_for_init()
-    return resume_scaled_clock(args.speed, store, f"{args.symbol}_{args.strategy}")
+
+    def build() -> Any:
+        store = TinyDBPersist("clock", Path(args.state_dir) / "data")
+        store.wait_for_init()
+        return resume_scaled_clock(speed, store, f"{args.symbol}_{args.strategy}")
+
+    return build
 
 
 def _row(value: Any) -> Any:
@@ -146,7 +157,7 @@ def live_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             strategy_name=args.strategy,
             exchange_name=exchange,
             profile=args.profile,
-            clock=_clock(args, exchange),
+            clock_factory=_clock_factory(args, exchange),
             state_dir=args.state_dir,
             stop=stopper.stop,
             cancel=stopper.cancel,

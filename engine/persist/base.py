@@ -86,6 +86,19 @@ class PersistBase(ABC):
     def items(self) -> list[tuple[str, Any]]:
         """Return every `(key, value)` pair, keys in natural order."""
 
+    def quarantine(self, why: str) -> StateError:
+        """Set aside what this store holds and return the error that says what to do.
+
+        The default adapter moves its file aside; this default, for adapters with no file,
+        only explains, so that a run refuses to start rather than guess.
+        """
+        return StateError(
+            f"the {self.base_dir.name} state of {self.entity_name} ({type(self).__name__}) is "
+            f"corrupt: {why}. The run stopped instead of guessing which positions are open: "
+            "check your positions on the exchange, fix or clear that entry in the adapter's "
+            "storage, and start again."
+        )
+
     def keys(self) -> list[str]:
         """Return every key, in natural order (digit runs compared as numbers)."""
         return [key for key, _ in self.items()]
