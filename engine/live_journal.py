@@ -23,8 +23,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
+from engine.live_schema import value_problem
 from engine.models import SignalRow
-from engine.persist.base import PersistBase, StateError
+from engine.persist.base import PersistBase
 
 SCHEDULED, OPENED, CLOSED, CANCELLED = "scheduled", "opened", "closed", "cancelled"
 PARTIAL_PROFIT, PARTIAL_LOSS = "partial_profit", "partial_loss"
@@ -221,18 +222,11 @@ class LifecycleJournal:
 
 
 def _checked(value: Any, key: str, store: PersistBase) -> dict[str, Any]:
-    """Return a journal entry read back, or explain which file holds something else."""
-    fields = {"seq", "event", "signal", "price", "extra", "delivered"}
-    if (
-        isinstance(value, dict)
-        and fields <= value.keys()
-        and value["event"] in CALLBACKS
-        and isinstance(value["signal"], dict)
-        and set(value["signal"]) == set(SignalRow._fields)
-    ):
-        return value
-    raise StateError(
-        f"the journal entry {key!r} in {store.base_dir / store.entity_name} holds {value!r}, "
-        "which is not a lifecycle change; move the file away after checking your positions "
-        "(its undelivered callbacks will not be delivered), and start again"
-    )
+    """Return a journal entry read back; set the journal aside if it holds something else."""
+    problem = value_problem("journal", key, value)
+    if problem:
+        raise store.quarantine(
+            f"entry {key!r} is not a lifecycle change ({problem}); its undelivered callbacks "
+            "are in the file moved aside"
+        )
+    return dict(value)

@@ -26,7 +26,7 @@ from engine.models import SignalRow
 from engine.persist.base import PersistBase
 from engine.validation import signal_errors
 
-Kind = Literal["signal", "schedule", "history", "partial", "risk", "clock"]
+Kind = Literal["signal", "schedule", "history", "partial", "risk", "clock", "journal"]
 _Name = Annotated[str, Field(min_length=1)]
 _Time = Annotated[int, Field(gt=0)]
 
@@ -111,6 +111,17 @@ class ClockDoc(_Strict):
     speed: Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
+class JournalDoc(_Strict):
+    """One lifecycle change of the journal (engine/live_journal.py `LifecycleJournal.record`)."""
+
+    seq: _Time
+    event: Literal["scheduled", "opened", "partial_profit", "partial_loss", "closed", "cancelled"]
+    signal: SignalDoc
+    price: float
+    extra: list[float]
+    delivered: bool
+
+
 _MODELS: dict[str, type[_Strict]] = {
     "signal": SignalDoc,
     "schedule": SignalDoc,
@@ -118,6 +129,7 @@ _MODELS: dict[str, type[_Strict]] = {
     "partial": PartialDoc,
     "risk": RiskDoc,
     "clock": ClockDoc,
+    "journal": JournalDoc,
 }
 
 
@@ -161,6 +173,10 @@ def value_problem(kind: Kind, key: str, value: Any) -> str:
     if isinstance(doc, HistoryDoc):
         if not key.endswith(f":{doc.action}"):
             return f"the key does not end with the entry's action {doc.action!r}"
+        return signal_problem(value["signal"])
+    if isinstance(doc, JournalDoc):
+        if not key.startswith(f"{doc.signal.id}:{doc.event}"):
+            return f"the key does not start with the entry's signal and event {doc.event!r}"
         return signal_problem(value["signal"])
     return ""
 

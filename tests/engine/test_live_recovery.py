@@ -1,7 +1,7 @@
 """Strict recovery: a live start never trusts a state file it cannot read whole and right.
 
 The matrix runs `desk live` (the real CLI) over a state directory with one broken file:
-each kind of file (signal, schedule, history, partial, risk, clock) times each corruption
+each kind of file (signal, schedule, history, partial, risk, clock, journal) times each corruption
 (undecodable bytes, `null`, wrong shape, truncated JSON). Every row must refuse to start
 with a message naming the file, move the file aside with its bytes intact, and print no
 traceback. One row per kind also runs the CLI in a child process.
@@ -82,6 +82,14 @@ POSITION = {
     "exchange_name": "demo",
     "open_timestamp": START,
 }
+JOURNAL_ENTRY = {
+    "seq": 1,
+    "event": "opened",
+    "signal": demo_signal(),
+    "price": 42000.0,
+    "extra": [],
+    "delivered": True,
+}
 ANCHOR = {"wall_ms": START, "sim_ms": START, "speed": 60.0}
 WITHOUT_PNL = {k: v for k, v in CLOSED_ENTRY.items() if k not in ("pnl", "close_reason")}
 KINDS: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
@@ -117,6 +125,12 @@ KINDS: dict[str, tuple[str, str, dict[str, Any], dict[str, Any]]] = {
         POSITION | {"open_timestamp": "yesterday"},
     ),
     "clock": ("data/clock.json", f"{DEMO_SYMBOL}_{STRATEGY}", ANCHOR, ANCHOR | {"speed": 0}),
+    "journal": (
+        f"data/journal/{DEMO_SYMBOL}_{STRATEGY}.json",
+        "sig-1:opened",
+        JOURNAL_ENTRY,
+        JOURNAL_ENTRY | {"event": "bought"},
+    ),
 }
 
 
@@ -139,6 +153,7 @@ IN_A_CHILD = [
     ("partial", "truncated"),
     ("risk", "undecodable"),
     ("clock", "null"),
+    ("journal", "wrong shape"),
 ]
 
 
