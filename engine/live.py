@@ -33,7 +33,7 @@ from engine.persist.adapters import get_state_dir
 from engine.persist.base import StateError, StateLockedError
 from engine.registration import exchanges, risk_client, strategies
 from engine.reports.live import live_report
-from engine.reports.markdown import save_report
+from engine.reports.markdown import needs_strategy, save_report
 from engine.risk import ClientRisk
 from engine.strategy import ClientStrategy
 
@@ -309,13 +309,22 @@ class LiveUtils:
         """Run live in a thread; return `stop()`, a graceful stop.
 
         After `stop()` no new signal opens and the open one is watched until it closes;
-        then `listen_done_live` fires. A fatal error goes to `listen_exit`.
+        then `listen_done_live` fires. A fatal error goes to `listen_exit`, setup errors
+        too (unknown names, a state directory another run holds, a corrupt state file): as
+        upstream, `background` itself never raises; a run that could not start emits no
+        `done`.
         """
         stop = threading.Event()
-        results = self.run(symbol, context, stop=stop, **options)
-        strategy, exchange = _names(context, options)
+        label = f"{(context or {}).get('strategyName') or options.get('strategy_name')}-{symbol}"
 
         def consume() -> None:
+            try:
+                strategy, exchange = _names(context, options)
+                results = self.run(symbol, context, stop=stop, **options)
+            except Exception as exc:
+                get_logger().warn(f"Live.background {label} could not start: {exc!r}")
+                events.exit_emitter.emit(exc)
+                return
             try:
                 for _ in results:
                     pass
@@ -324,7 +333,7 @@ class LiveUtils:
                 events.exit_emitter.emit(exc)
             events.done_live_emitter.emit(DoneContract(exchange, strategy, False, symbol))
 
-        threading.Thread(target=consume, name=f"live-{strategy}-{symbol}", daemon=True).start()
+        threading.Thread(target=consume, name=f"live-{label}", daemon=True).start()
         return stop.set
 
     def get_data(self, symbol: str, strategy_name: str) -> LiveStatistics:
@@ -338,8 +347,16 @@ class LiveUtils:
         """Return the markdown report of the live session of `strategy_name` on `symbol`."""
         return live_report(strategy_name, self.get_data(symbol, strategy_name))
 
-    def dump(self, symbol: str, strategy_name: str, path: str | Path = "./dump/live") -> Path:
-        """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
+    def dump(
+        self, symbol: str, strategy_name: str | None = None, path: str | Path = "./dump/live"
+    ) -> Path:
+        """Write the report to `<path>/<strategy_name>.md` and return the file's path.
+
+        Raises:
+            ConfigError: called upstream's way, `dump(strategy_name)` (the message shows the
+                Python call).
+        """
+        strategy_name = needs_strategy("Live", symbol, strategy_name, str(path))
         return save_report(
             path, strategy_name, self.get_report(symbol, strategy_name), "Live trading report"
         )

@@ -109,6 +109,11 @@ class StrategyCallbacks(Schema):
         on_cancel: `(symbol, signal, price, backtest)` when a scheduled entry is cancelled.
         on_partial_profit: `(symbol, signal, price, revenue_percent, backtest)`.
         on_partial_loss: `(symbol, signal, price, loss_percent, backtest)`.
+        on_write: `(symbol, signal_or_none, backtest)` in live runs, each time the open
+            signal is saved to the state directory (a new one is on disk when it is
+            called; `None` is the close, cleared from disk by the end of that tick).
+            Never in backtests, which write no state (upstream's `onWrite`, there mostly a
+            testing aid).
     """
 
     on_tick: Fn | None = None
@@ -120,6 +125,7 @@ class StrategyCallbacks(Schema):
     on_cancel: Fn | None = None
     on_partial_profit: Fn | None = None
     on_partial_loss: Fn | None = None
+    on_write: Fn | None = None
 
 
 class StrategySchema(Schema):

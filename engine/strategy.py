@@ -161,6 +161,7 @@ class ClientStrategy:
         self.always_idle = not backtest
         self._window = settings.avg_price_candles
         self.ids = _ids  # where signal ids come from; a run may seed its own generator
+        self._when = 0  # the time of the tick being processed (for callbacks outside one)
 
     # ----- signal state ----------------------------------------------------------------
 
@@ -174,6 +175,8 @@ class ClientStrategy:
         if self.state is not None:  # saved first: a failed write changes nothing in memory
             self.state.save(self.symbol, self.name, row, self._scheduled)
         self._pending = row
+        if self.state is not None and self.callbacks is not None:
+            self._callback(self._when, "on_write", row, self.is_backtest)
 
     @property
     def scheduled(self) -> SignalRow | None:
@@ -416,6 +419,7 @@ class ClientStrategy:
 
     def tick(self, when: int) -> Any:
         """Advance one step at time `when` and return the tick result."""
+        self._when = when
         if self.stopped:
             return self._idle(when, self._price_or_nan(when))
         if self._scheduled is not None and self._pending is None:
