@@ -53,6 +53,8 @@ class LoopState(StrEnum):
     STOPPED = "stopped"
     DISCONNECTED = "disconnected"
     FAILED = "failed"
+    ATTACHED = "attached"
+    """Run by another process (a headless `desk live`): shown read-only, never in the book."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,14 +138,14 @@ class LiveSignalReceived(Message):
 
 @dataclass
 class PartialReached(Message):
-    """A live position crossed a partial profit or loss level."""
+    """A live position crossed a partial profit or loss level (price and time when known)."""
 
     spec: LoopSpec
     kind: str
     level: int
     signal_id: str
-    price: float
-    at_ms: int
+    price: float | None = None
+    at_ms: int | None = None
 
 
 @dataclass
@@ -333,7 +335,6 @@ class LiveBridge:
             self._tracked[spec.key] = _Tracked(
                 spec, LoopState.STOPPING if stop.is_set() else LoopState.STARTING
             )
-        self.book.write(spec, LoopState.STOPPING if stop.is_set() else LoopState.RUNNING)
         self._emit(spec)
         try:
             clock = self._clock_factory(spec, self.state_dir)
@@ -354,6 +355,7 @@ class LiveBridge:
         except Exception as exc:  # a failed loop shows its reason; the desk goes on
             title, msg = describe_error(exc)
             self._finish(spec, LoopState.FAILED, f"{title}: {msg}")
+            self.book.write(spec, LoopState.FAILED)  # refused or failed: never reconnected
             return
         if cancel.is_set() and not stop.is_set():
             self._finish(spec, LoopState.DISCONNECTED, "the desk closed; reconnects on restart")
@@ -381,6 +383,10 @@ class LiveBridge:
         key = LoopSpec(start.strategy_name, start.symbol).key
         with self._lock:
             tracked = self._tracked[key]
+            stopping = tracked.state is LoopState.STOPPING
+        # Only a loop that holds its lock is remembered as running (a refused one never is).
+        self.book.write(tracked.spec, LoopState.STOPPING if stopping else LoopState.RUNNING)
+        with self._lock:
             if tracked.state is LoopState.STARTING:
                 tracked.state = LoopState.RUNNING
             tracked.now_ms = start.now_ms
