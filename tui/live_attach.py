@@ -38,7 +38,10 @@ from tui.runs import SignalStatus, SignalView
 
 OWNER_GLOB = "live-*.owner.json"
 UNKNOWN = math.nan
-"""The attached desk has no price feed: the unrealised PnL of a position shows as `—`."""
+"""The attached desk has no price feed: the unrealised PnL of a position shows as `—`.
+
+One object, so two snapshots holding it compare equal (NaN is only equal to itself by identity).
+"""
 
 
 @dataclass

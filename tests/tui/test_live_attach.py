@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -22,10 +23,20 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Label
 
-from engine.live_owner import owner_path, read_owner
+from engine.live_owner import Owner, owner_path, read_owner
+from engine.models import SignalRow
 from tui.app import DeskApp, make_app
 from tui.formatting import fixed_clock
-from tui.live_bridge import BOOK_FILE, LoopBook, LoopSpec, LoopState
+from tui.live_attach import Attachment
+from tui.live_bridge import (
+    BOOK_FILE,
+    LiveSignalReceived,
+    LoopBook,
+    LoopChanged,
+    LoopSpec,
+    LoopState,
+    PartialReached,
+)
 from tui.screens.live import LiveScreen
 from tui.screens.live_modals import ConfirmAttachedStopModal
 from tui.screenshots import DEMO_MOMENT
@@ -93,6 +104,28 @@ class Headless:
             self.proc.send_signal(signal.SIGCONT)
             self.proc.kill()
         self.proc.communicate(timeout=10)
+
+
+@pytest.fixture
+def hold_lock() -> Iterator[Callable[[Path], None]]:
+    """Hold the bracket BTCUSDT session lock of a state directory from another process."""
+    holders: list[subprocess.Popen[str]] = []
+
+    def hold(state_dir: Path) -> None:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        lock = state_dir / f"live-{SYMBOL}_{STRATEGY}.lock"
+        code = (
+            f"import time\nfrom filelock import FileLock\nlock = FileLock({str(lock)!r})\n"
+            "lock.acquire()\nprint('held', flush=True)\ntime.sleep(120)"
+        )
+        holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        holders.append(holder)
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+
+    yield hold
+    for holder in holders:
+        holder.kill()
+        holder.wait(timeout=10)
 
 
 @pytest.fixture
@@ -214,37 +247,115 @@ async def test_attached_desk_shows_new_signals_and_never_writes_the_owners_files
     assert book[KEY][1] is LoopState.RUNNING  # the desk left its book as it was, unwritten
 
 
-async def test_a_refused_loop_is_never_remembered_as_running(tmp_path: Path) -> None:
+async def test_a_refused_loop_is_never_remembered_as_running(
+    tmp_path: Path, hold_lock: Callable[[Path], None]
+) -> None:
+    app = desk(tmp_path)
+    state_dir = live_dir(app)
+    hold_lock(state_dir)  # held by another process, with no owner file: nothing to attach to
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("l", "N")
+        await pilot.pause()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: loop_state(app) is LoopState.FAILED, "the refusal")
+        detail = screen_of(app).snapshots[KEY].detail
+        assert "another live run of bracket on BTCUSDT" in detail
+    assert LoopBook(state_dir / BOOK_FILE).to_reconnect() == []
+    again = desk(tmp_path)
+    async with again.run_test(size=(120, 40)) as pilot:
+        await pilot.press("l")
+        await pilot.pause(0.3)
+        assert KEY not in screen_of(again).snapshots  # nothing auto-started
+
+
+def write_store(path: Path, values: dict[str, Any]) -> None:
+    """Write a state file the way the TinyDB adapter lays it out."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    docs = {str(i): {"key": k, "value": v} for i, (k, v) in enumerate(values.items(), 1)}
+    path.write_text(json.dumps({"values": docs}), encoding="utf-8")
+
+
+def signal_row(signal_id: str) -> dict[str, Any]:
+    """Return a stored long signal of bracket on BTCUSDT."""
+    fields: dict[str, Any] = dict.fromkeys(SignalRow._fields, 0)
+    fields.update(
+        id=signal_id,
+        position="long",
+        symbol=SYMBOL,
+        strategy_name=STRATEGY,
+        exchange_name="demo",
+        price_open=100.0,
+        price_take_profit=110.0,
+        price_stop_loss=95.0,
+        pending_at=T_OPEN,
+        scheduled_at=T_OPEN,
+        note=None,
+    )
+    return fields
+
+
+T_OPEN = 1_704_067_200_000
+
+
+def test_an_attachment_turns_state_files_into_messages_once(
+    tmp_path: Path, hold_lock: Callable[[Path], None]
+) -> None:
+    hold_lock(tmp_path)
+    owner = Owner(4242, T_OPEN, STRATEGY, SYMBOL, "demo", 60.0)
+    owner_path(tmp_path, SYMBOL, STRATEGY).write_text(json.dumps(asdict(owner)), encoding="utf-8")
+    assert read_owner(tmp_path, SYMBOL, STRATEGY) == owner
+    entity = f"{SYMBOL}_{STRATEGY}"
+    opened = {"action": "opened", "signal": signal_row("s1"), "current_price": 100.0}
+    opened["timestamp"] = T_OPEN
+    write_store(tmp_path / "data/history" / f"{entity}.json", {"s1:opened": opened})
+    write_store(tmp_path / "data/signal" / f"{entity}.json", {SYMBOL: signal_row("s1")})
+    levels = {"strategy_name": STRATEGY, "profit_levels": [10], "loss_levels": []}
+    write_store(tmp_path / "data/partial" / f"{SYMBOL}.json", {"s1": levels})
+    attachment = Attachment(owner, tmp_path)
+    first = attachment.poll()
+    kinds = [type(m).__name__ for m in first]
+    assert kinds == ["LiveSignalReceived", "PartialReached", "LoopChanged"]
+    signal_message, partial, changed = first
+    assert isinstance(signal_message, LiveSignalReceived)
+    assert (signal_message.view.signal_id, signal_message.at_ms) == ("s1", T_OPEN)
+    assert isinstance(partial, PartialReached) and (partial.kind, partial.level) == ("profit", 10)
+    assert isinstance(changed, LoopChanged)
+    snapshot = changed.snapshot
+    assert snapshot.state is LoopState.ATTACHED and snapshot.detail == "pid 4242, read-only"
+    assert snapshot.position is not None and snapshot.position.price_take_profit == 110.0
+    assert attachment.poll() == []  # nothing new: nothing told twice
+    closed_at = T_OPEN + 30 * 60_000
+    closed = {
+        "action": "closed",
+        "signal": signal_row("s1"),
+        "current_price": 110.0,
+        "timestamp": closed_at,
+        "close_timestamp": closed_at,
+        "close_reason": "take_profit",
+        "pnl": {"pnl_percentage": 9.6, "price_open": 100.0, "price_close": 110.0},
+    }
+    write_store(
+        tmp_path / "data/history" / f"{entity}.json",
+        {"s1:opened": opened, "s1:closed": closed},
+    )
+    write_store(tmp_path / "data/signal" / f"{entity}.json", {SYMBOL: None})
+    second = attachment.poll()
+    assert [type(m).__name__ for m in second] == ["LiveSignalReceived", "LoopChanged"]
+    assert isinstance(second[0], LiveSignalReceived) and second[0].view.pnl_percentage == 9.6
+    assert isinstance(second[1], LoopChanged) and second[1].snapshot.position is None
+
+
+async def test_an_owner_file_left_by_a_dead_process_is_not_attached(tmp_path: Path) -> None:
     app = desk(tmp_path)
     state_dir = live_dir(app)
     state_dir.mkdir(parents=True)
-    lock = state_dir / f"live-{SYMBOL}_{STRATEGY}.lock"
-    holder = subprocess.Popen(
-        [
-            sys.executable,
-            "-c",
-            "import time\nfrom filelock import FileLock\n"
-            f"lock = FileLock({str(lock)!r})\nlock.acquire()\nprint('held', flush=True)\n"
-            "time.sleep(60)",
-        ],
-        stdout=subprocess.PIPE,
-        text=True,
+    (state_dir / f"live-{SYMBOL}_{STRATEGY}.lock").touch()  # no process holds it
+    stale = {"pid": 1, "started_at_ms": 0, "strategy": STRATEGY, "symbol": SYMBOL}
+    owner_path(state_dir, SYMBOL, STRATEGY).write_text(
+        json.dumps(stale | {"exchange": "demo", "speed": None}), encoding="utf-8"
     )
-    try:
-        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
-        async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("l", "N")
-            await pilot.pause()
-            await pilot.press("enter")
-            await wait_for(pilot, lambda: loop_state(app) is LoopState.FAILED, "the refusal")
-            detail = screen_of(app).snapshots[KEY].detail
-            assert "another live run of bracket on BTCUSDT" in detail
-        assert LoopBook(state_dir / BOOK_FILE).to_reconnect() == []
-        again = desk(tmp_path)
-        async with again.run_test(size=(120, 40)) as pilot:
-            await pilot.press("l")
-            await pilot.pause(0.3)
-            assert KEY not in screen_of(again).snapshots  # nothing auto-started
-    finally:
-        holder.kill()
-        holder.wait(timeout=10)
+    assert read_owner(state_dir, SYMBOL, STRATEGY) is None
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.press("l")
+        await pilot.pause(0.7)
+        assert banner(app) == "" and screen_of(app).attached == {}

@@ -225,11 +225,15 @@ class LiveScreen(Screen[None]):
         self.app.push_screen(LiveLauncherModal(strategies, symbols, self.last_spec), chosen)
 
     def open_positions(self) -> list[str]:
-        """Return the labels of the loops that hold an open position (what quitting leaves)."""
+        """Return the labels of the loops that hold an open position (what quitting leaves).
+
+        Attached loops are left out: their own process keeps watching them.
+        """
         return [
             snapshot.spec.label
-            for snapshot in self.snapshots.values()
+            for key, snapshot in self.snapshots.items()
             if snapshot.position is not None
+            and (key not in self.attached or self.attached[key].ended)
         ]
 
     def _cursor_spec(self) -> LoopSpec | None:
@@ -283,13 +287,13 @@ class LiveScreen(Screen[None]):
 
     def _attach_new(self, owners: list[Owner]) -> None:
         for owner in owners:
-            key = spec_of(owner).key
-            known = self.attached.get(key)
-            if self.bridge.is_running(spec_of(owner)):
+            spec = spec_of(owner)
+            known = self.attached.get(spec.key)
+            if self.bridge.is_running(spec):
                 continue
             if known is None or known.ended or known.owner != owner:
-                self.attached[key] = Attachment(owner, self.bridge.state_dir)
-                self._alert(f"attached to pid {owner.pid}: {spec_of(owner).label} (read-only)")
+                self.attached[spec.key] = Attachment(owner, self.bridge.state_dir)
+                self._alert(f"attached to pid {owner.pid}: {spec.label} (read-only)")
         self._show_banner()
 
     def _show_banner(self) -> None:
