@@ -21,7 +21,7 @@ from engine.data.candle_cache import Gap, Span
 from engine.data.store import CandleArrays, to_ms
 from engine.errors import ConfigError, DataError, TemporaryError
 from engine.intervals import interval_ms
-from engine.secrets import ApiCredentials, mask, redact
+from engine.secrets import ApiCredentials, mask, mask_secrets, redact
 
 PAGE_LIMIT = 1000
 COMMIT_SECONDS = 1.0
@@ -143,7 +143,7 @@ class CcxtMarket:
         raise AssertionError("unreachable")
 
     def _text(self, exc: Exception) -> str:
-        text = redact(str(exc), self.credentials)
+        text = mask_secrets(redact(str(exc), self.credentials))
         return text if len(text) <= 300 else text[:300] + "…"
 
     def load_markets(self) -> None:
