@@ -8,7 +8,9 @@ only when their size or modification time moved: `data/signal/<symbol>_<strategy
 file whole, so a read sees the old file or the new one.
 
 What it reads becomes the live screen's usual messages: a loop snapshot in the `attached`
-state, one signal message per new history entry and one alert per new partial level.
+state, one signal message per new history entry and one alert per new partial level. On the
+demo market the desk also knows the price: the owner's clock is read from `data/clock.json`
+(its anchor) and the demo market is deterministic, so positions show their unrealised PnL.
 """
 
 from __future__ import annotations
@@ -17,15 +19,21 @@ import json
 import math
 import os
 import signal
+import time
+from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from textual.message import Message
 
+from engine.data.demo import generate
+from engine.data.demo_live import ClockAnchor, ScaledClock
 from engine.live_owner import Owner, read_owner
 from engine.models import SignalRow
 from tui.live_bridge import (
+    PAPER_EXCHANGES,
+    PRICE_POINTS,
     LiveSignalReceived,
     LoopChanged,
     LoopSnapshot,
@@ -33,12 +41,14 @@ from tui.live_bridge import (
     LoopState,
     PartialReached,
     PositionView,
+    position_view,
 )
 from tui.runs import SignalStatus, SignalView
 
 OWNER_GLOB = "live-*.owner.json"
+MINUTE_MS = 60_000
 UNKNOWN = math.nan
-"""The attached desk has no price feed: the unrealised PnL of a position shows as `—`.
+"""No price off the demo market: the unrealised PnL of a position shows as `—`.
 
 One object, so two snapshots holding it compare equal (NaN is only equal to itself by identity).
 """
@@ -133,6 +143,7 @@ class Attachment:
     _seen_levels: set[tuple[str, str, int]] = field(default_factory=set)
     _stamps: dict[Path, tuple[int, int] | None] = field(default_factory=dict)
     _values: dict[Path, dict[str, Any] | None] = field(default_factory=dict)
+    _prices: deque[tuple[int, float]] = field(default_factory=lambda: deque(maxlen=PRICE_POINTS))
     _last: LoopSnapshot | None = None
 
     @property
@@ -177,13 +188,18 @@ class Attachment:
         messages.extend(self._partials(spec))
         if not self.ended and read_owner(self.state_dir, spec.symbol, spec.strategy_name) is None:
             self.ended = True
+        quote = None if self.ended else self._demo_quote(entity)
+        if quote is not None:
+            now_ms, price = quote
+            if not self._prices or self._prices[-1][0] < now_ms:
+                self._prices.append(quote)
         snapshot = LoopSnapshot(
             spec,
             self._state(),
             now_ms,
             price,
-            self._position(entity),
-            (),
+            self._position(entity, quote[1] if quote is not None else None),
+            tuple(self._prices),
             self._detail(),
         )
         if snapshot != self._last:
@@ -191,7 +207,29 @@ class Attachment:
             messages.append(LoopChanged(snapshot))
         return messages
 
-    def _position(self, entity: str) -> PositionView | None:
+    def _demo_quote(self, entity: str) -> tuple[int, float] | None:
+        """Return the owner's time and the demo market's last close, None off the demo."""
+        if self.owner.exchange not in PAPER_EXCHANGES:
+            return None
+        now = int(time.time() * 1000)
+        if self.owner.speed is not None:
+            saved = (self._read(self.state_dir / "data" / "clock.json") or {}).get(entity)
+            if not isinstance(saved, dict):
+                return None
+            try:
+                anchor = ClockAnchor(
+                    int(saved["wall_ms"]), int(saved["sim_ms"]), float(saved["speed"])
+                )
+            except (TypeError, KeyError, ValueError):
+                return None
+            if not anchor.speed > 0:
+                return None
+            now = ScaledClock(anchor).now_ms()
+        minute = now - now % MINUTE_MS - MINUTE_MS  # the last closed minute, as the owner sees
+        candles = generate(self.owner.symbol, minute, minute + MINUTE_MS).to_candles()
+        return (now, candles[-1].close) if candles else None
+
+    def _position(self, entity: str, price: float | None) -> PositionView | None:
         values = self._read(self._file("signal", entity)) or {}
         row = values.get(self.owner.symbol)
         if not isinstance(row, dict):
@@ -200,6 +238,8 @@ class Attachment:
             pending = SignalRow(**row)
         except TypeError:
             return None
+        if price is not None:
+            return position_view(pending, price)
         return PositionView(
             pending.id,
             str(pending.position),

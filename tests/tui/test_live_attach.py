@@ -23,6 +23,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Label
 
+from engine.data.demo import generate
 from engine.live_owner import Owner, owner_path, read_owner
 from engine.models import SignalRow
 from tui.app import DeskApp, make_app
@@ -45,6 +46,7 @@ from tui.widgets.vim_table import VimTable
 ROOT = Path(__file__).resolve().parents[2]
 SYMBOL, STRATEGY = "BTCUSDT", "bracket"
 KEY = f"{STRATEGY}:{SYMBOL}"
+MINUTE_MS = 60_000
 SPEED = 1800.0
 """A tick every 33 ms; bracket's positions last at most 120 simulated minutes (4 s)."""
 
@@ -219,6 +221,11 @@ async def test_attached_desk_shows_new_signals_and_never_writes_the_owners_files
         await wait_for(pilot, lambda: loop_state(app) is LoopState.ATTACHED, "attached")
         shown_at_attach = signal_rows(app)
         assert f"{KEY}:" in " ".join(shown_at_attach)  # the history so far, with the open
+        attached = screen_of(app).snapshots[KEY]
+        assert attached.now_ms is not None and attached.prices  # the owner's clock, read
+        minute = attached.now_ms - attached.now_ms % MINUTE_MS - MINUTE_MS
+        (candle,) = generate(SYMBOL, minute, minute + MINUTE_MS).to_candles()
+        assert attached.price == candle.close  # the demo market's last closed minute
         await pilot.pause(1.2)  # at least two more polls
         await pilot.press("x")
         await pilot.pause()

@@ -300,13 +300,14 @@ class LiveScreen(Screen[None]):
         running = [a for a in self.attached.values() if not a.ended]
         banner = self.query_one("#live-banner", Label)
         banner.display = bool(running)
-        banner.update(
-            " · ".join(
-                f"attached to pid {a.owner.pid} ({a.spec.label}, read-only)" for a in running
-            )
+        text = " · ".join(
+            f"attached to pid {a.owner.pid} ({a.spec.label}, read-only; x asks it to stop)"
+            for a in running
         )
+        style = desk_color(self.app.theme_variables, "warning").hex
+        banner.update(Text(text, style=f"bold {style}"))
 
-    @work(thread=True, group="live-attach", description="Attached loops")
+    @work(thread=True, exit_on_error=False, group="live-attach", description="Attached loops")
     def _poll_attached(self) -> None:
         """Read what the attached loops changed, and look for new headless loops."""
         with self._polling:
