@@ -54,6 +54,8 @@ class LoopState(StrEnum):
     STOPPED = "stopped"
     DISCONNECTED = "disconnected"
     FAILED = "failed"
+    ATTACHED = "attached"
+    """Run by another process (a headless `desk live`): shown read-only, never in the book."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,14 +139,14 @@ class LiveSignalReceived(Message):
 
 @dataclass
 class PartialReached(Message):
-    """A live position crossed a partial profit or loss level."""
+    """A live position crossed a partial profit or loss level (price and time when known)."""
 
     spec: LoopSpec
     kind: str
     level: int
     signal_id: str
-    price: float
-    at_ms: int
+    price: float | None = None
+    at_ms: int | None = None
 
 
 @dataclass
@@ -364,6 +366,8 @@ class LiveBridge:
         except Exception as exc:  # a failed loop shows its reason; the desk goes on
             title, msg = describe_error(exc)
             self._finish(spec, LoopState.FAILED, f"{title}: {msg}")
+            if spec.key in self.book.read():  # remembered: never reconnected on next launch
+                self.book.write(spec, LoopState.FAILED)
             return
         if cancel.is_set() and not stop.is_set():
             self._finish(spec, LoopState.DISCONNECTED, "the desk closed; reconnects on restart")
