@@ -117,13 +117,21 @@ class ReportSummary(Static):
     """The key figures, in as many label/value pairs per line as the width takes.
 
     Args:
-        figures: What to show, in order.
+        figures: What to show, in order (none: the panel is hidden).
     """
 
     def __init__(self, figures: Sequence[Figure], *, id: str | None = None) -> None:
         super().__init__(id=id, classes="pane")
         self.figures = tuple(figures)
         self.border_title = "Summary"
+        self.display = bool(self.figures)
+
+    def show(self, figures: Sequence[Figure], title: str) -> None:
+        """Show other figures under another border title (none: hide the panel)."""
+        self.figures = tuple(figures)
+        self.border_title = title
+        self.display = bool(self.figures)
+        self.refresh(layout=True)
 
     def render(self) -> Table:
         """Lay the figures out, as many label/value pairs per line as the width takes."""
