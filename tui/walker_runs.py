@@ -303,6 +303,10 @@ class HeatRuns:
         """Return every (run, strategy) heatmap the runs make, oldest run first."""
         return [(run, name) for run in self._runs for name in run.request.strategies]
 
+    def latest(self, strategy_name: str, symbol: str) -> HeatRun | None:
+        """Return the newest run with a finished backtest of the strategy on the symbol."""
+        return next((r for r in reversed(self._runs) if (strategy_name, symbol) in r.pnls), None)
+
 
 def default_walker_request(
     strategies: Sequence[str],

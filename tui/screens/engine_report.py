@@ -20,7 +20,7 @@ from tui.engine_bridge import statistics_of
 from tui.screens.report import ReportScreen
 from tui.walker_runs import (
     REPORT_KINDS,
-    HeatRun,
+    HeatRuns,
     backtest_data,
     closed_signals,
     partial_levels,
@@ -97,8 +97,8 @@ class EngineReportScreen(ReportScreen):
         symbol: The symbol the strategy ran on.
         strategy_name: The strategy.
         kind: The report shown first (`backtest`, `schedule`, `performance`, `partial`, `heat`).
-        heat_run: The walker run that ranked the pair: the heatmap is the strategy's in it
-            (None: the engine's, of every run of the session).
+        heat_runs: The session's walker runs: the heatmap is the strategy's in the newest run
+            that ranked the pair (none did: the engine's, of every run of the session).
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -120,16 +120,17 @@ class EngineReportScreen(ReportScreen):
         symbol: str,
         strategy_name: str,
         kind: str = "backtest",
-        heat_run: HeatRun | None = None,
+        *,
+        heat_runs: HeatRuns,
     ) -> None:
         self.symbol = symbol
         self.strategy_name = strategy_name
         self.kind = kind
-        self.heat_run = heat_run
+        self.heat_runs = heat_runs
         super().__init__(self._content())
 
     def _content(self) -> ReportContent:
-        run = self.heat_run
+        run = self.heat_runs.latest(self.strategy_name, self.symbol)
         heat = run.statistics(self.strategy_name) if run is not None else None
         return engine_report_content(self.kind, self.symbol, self.strategy_name, heat)
 
