@@ -13,6 +13,7 @@ import pytest
 from textual.widgets import Label, Markdown
 
 import engine
+from tui.formatting import MISSING
 from tui.screens.engine_report import EngineReportScreen
 from tui.screens.walker import WalkerScreen
 from tui.screenshots import demo_app, settle
@@ -52,6 +53,7 @@ async def test_keys_1_to_5_show_the_engine_reports_of_a_ranked_pair_as_tables(
         trades = screen.query_one("#report-trades-table", ReportTable)
         assert trades.has_focus and trades.row_count == len(heard["closed"])
         assert "…" not in visible_text(trades)
+        assert MISSING not in column(trades, "PnL")  # in money, as a desk run's report
 
         await pilot.press("2")
         await settle(pilot)

@@ -1,10 +1,11 @@
 """The engine's reports of one strategy on one symbol, native, one key each.
 
 Opened from the walker's rankings: `1`–`5` show the backtest (summary and every closed
-signal), schedule, performance, partial and heatmap reports of the pair's latest backtest,
-each as the desk's report view (summary, then tables that fit the width), built from the
-engine's structured data (`tui.walker_runs`). The heatmap is the strategy's in the walker
-run that ranked the pair (the engine's `Heat` adds up every run of the session).
+signal, in money on the desk's default balance), schedule, performance, partial and
+heatmap reports of the pair's latest backtest, each as the desk's report view (summary,
+then tables that fit the width), built from the engine's structured data
+(`tui.walker_runs`). The heatmap is the strategy's in the walker run that ranked the pair
+(the engine's `Heat` adds up every run of the session).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from textual.widgets import Label
 
 import engine
 from engine.heat import HeatmapStatistics
-from tui.engine_bridge import statistics_of
+from tui.engine_bridge import statistics_of, with_money
+from tui.runs import DEFAULT_BALANCE
 from tui.screens.report import ReportScreen
 from tui.walker_runs import (
     REPORT_KINDS,
@@ -35,10 +37,11 @@ from tui.widgets.report_sections import (
     performance_table,
     schedule_table,
 )
-from tui.widgets.report_summary import run_figures
+from tui.widgets.report_summary import MONEY_FIGURES, run_figures
 from tui.widgets.report_view import ReportContent, ReportView
 
 BACKTEST_FIGURES = (
+    *MONEY_FIGURES,
     "total_signals",
     "win_rate",
     "win_count",
@@ -49,7 +52,7 @@ BACKTEST_FIGURES = (
     "max_drawdown",
     "ambiguous_closes",
 )
-"""The engine's backtest statistics the backtest report's summary shows."""
+"""The figures the backtest report's summary shows: the account's, then the engine's."""
 
 
 def _section(title: str, table: TableData) -> ReportContent:
@@ -77,8 +80,10 @@ def engine_report_content(
     title = f"{labels[kind]} · {strategy_name} · {symbol}"
     if kind == "backtest":
         stats = backtest_data(symbol, strategy_name)
-        summary = tuple(run_figures(statistics_of(stats, BACKTEST_FIGURES)))
-        return ReportContent(title, summary, trades_table(closed_signals(stats)), ())
+        account = engine.Backtest.get_account(symbol, strategy_name, balance=DEFAULT_BALANCE)
+        summary = tuple(run_figures(statistics_of(stats, BACKTEST_FIGURES, account)))
+        trades = trades_table(with_money(closed_signals(stats), account))
+        return ReportContent(title, summary, trades, ())
     if kind == "schedule":
         return _section(title, schedule_table(scheduled_signals(symbol, strategy_name)))
     if kind == "performance":
@@ -102,7 +107,6 @@ class EngineReportScreen(ReportScreen):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        *ReportScreen.BINDINGS,
         *(
             Binding(
                 str(n),
@@ -113,6 +117,9 @@ class EngineReportScreen(ReportScreen):
             )
             for n, (kind, label) in enumerate(REPORT_KINDS, start=1)
         ),
+        # Each report is one table and has no file: the footer shows the five reports' keys.
+        Binding("p", "copy_path", "Copy path", show=False, id="engine-report-copy-path"),
+        Binding("]", "next_section", "Next section", show=False, id="engine-report-next"),
     ]
 
     def __init__(
