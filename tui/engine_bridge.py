@@ -39,7 +39,7 @@ from engine.data.store import CandleArrays
 from engine.errors import EngineError, StrategyError
 from engine.loader import load_module
 from engine.models import Action, CancelledResult, ClosedResult, TickResult
-from engine.performance import performance_statistics
+from engine.performance import PerformanceStatistics, performance_statistics
 from engine.strategies import register_builtin_strategies
 from tui.alerts import PartialAlerted, RiskRejected, partial_alert
 from tui.formatting import format_date, format_timestamp, to_datetime, to_ms
@@ -244,7 +244,7 @@ def scheduled_update(result: Any, known: ScheduledSignal | None) -> ScheduledSig
     return None
 
 
-def timing_rows(stats: Any) -> tuple[TimingRow, ...]:
+def timing_rows(stats: PerformanceStatistics) -> tuple[TimingRow, ...]:
     """Return the rows of the engine's timing statistics (`Performance.get_data`), slowest first."""
     metrics = sorted(stats.metric_stats.values(), key=lambda m: -m.total_duration)
     return tuple(
@@ -345,8 +345,9 @@ class EngineBridge:
     def _on_signal(self, result: Any) -> None:
         if not self._is_active(result):
             return
-        signal_id = getattr(getattr(result, "signal", None), "id", None)
-        scheduled = scheduled_update(result, self._scheduled.get(str(signal_id)))
+        signal = getattr(result, "signal", None)
+        known = self._scheduled.get(signal.id) if signal is not None else None
+        scheduled = scheduled_update(result, known)
         if scheduled is not None:
             self._scheduled[scheduled.signal_id] = scheduled
         view = signal_view(result)

@@ -353,8 +353,8 @@ def scheduled_signals(symbol: str, strategy_name: str) -> tuple[ScheduledSignal,
     """Return the limit signals of the pair's latest backtest (`Schedule.get_data`).
 
     A scheduled signal that closed activated (at its `pending_at`); a cancelled one waited
-    its event's `duration`; any other is still waiting. The engine's store keeps the last
-    250 events only.
+    its event's `duration`; any other reads as still waiting (also one that activated and was
+    still open at the end). The engine's store keeps the last 250 events only.
     """
     stats = engine.Schedule.get_data(symbol, strategy_name)
     closed = backtest_data(symbol, strategy_name).signal_list
