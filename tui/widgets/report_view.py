@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label, TabbedContent, TabPane
+from textual.widgets import Label, TabbedContent, TabPane, Tabs
 
 from tui.runs import RunRecord
 from tui.widgets.report_data import (
@@ -89,7 +89,8 @@ class ReportView(Vertical):
 
     The summary panel shows the figures of the tab on screen: a section's own (the schedule's
     counts, the partial levels') when it has some, else the report's key figures; a report
-    with neither has no panel. A section without rows says so in a sentence.
+    with neither has no panel. A section without rows says so in a sentence. A report of one
+    table shows no tab strip.
 
     Args:
         content: What to show.
@@ -122,8 +123,10 @@ class ReportView(Vertical):
                         yield Label(section.empty, classes="hint report-empty")
 
     def on_mount(self) -> None:
-        """Show the figures of the first tab."""
-        self._show_figures(self.query_one(TabbedContent).active)
+        """Show the figures of the first tab; hide the tab strip of a report of one table."""
+        tabs = self.query_one(TabbedContent)
+        tabs.query_one(Tabs).display = len(self.query(TabPane)) > 1
+        self._show_figures(tabs.active)
 
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         """Show the figures of the tab that came on screen."""
