@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import Label, Markdown
+from textual.widgets import Label, Markdown, Tabs
 
 import engine
 from tui.formatting import MISSING
@@ -49,6 +49,7 @@ async def test_keys_1_to_5_show_the_engine_reports_of_a_ranked_pair_as_tables(
         screen = app.screen
         assert isinstance(screen, EngineReportScreen) and screen.strategy_name == "limit"
         assert not screen.query(Markdown)  # native tables only, never a squeezed document
+        assert not screen.query_one(Tabs).display  # one table: no tab strip takes rows
 
         trades = screen.query_one("#report-trades-table", ReportTable)
         assert trades.has_focus and trades.row_count == len(heard["closed"])

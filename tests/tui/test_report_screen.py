@@ -178,6 +178,23 @@ async def test_the_report_of_a_limit_run_lists_every_scheduled_signal(
         assert "Measured time" in summary and "…" not in summary  # every figure whole
 
 
+async def test_a_run_without_scheduled_signals_says_so(desk_root: Path) -> None:
+    app = demo_app(desk_root)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        bracket = app.state.run(1)  # the prepared history's first run: bracket opens at once
+        assert bracket is not None and bracket.request.strategy_name == "bracket"
+        assert not hear_backtest(bracket.request).scheduled()
+        await app.push_screen(ReportScreen(ReportContent.from_record(bracket)))
+        await pilot.press("]")
+        await settle(pilot)
+        tables, [label] = active_pane_widgets(pilot)
+        assert not tables
+        assert str(label.render()).startswith("No scheduled signals in this run")
+        summary = visible_text(app.screen.query_one(ReportSummary))
+        assert "Closed trades" in summary  # the run's own figures stay: the tab has none
+
+
 WIDE_MODULE = """
 from engine import add_strategy
 from engine.api import get_average_price
