@@ -120,7 +120,7 @@ class ReportView(Vertical):
                     if section.rows:
                         yield ReportTable(section)
                     else:
-                        yield Label(section.empty, classes="hint report-empty")
+                        yield Label(section.empty, classes="hint")
 
     def on_mount(self) -> None:
         """Show the figures of the first tab; hide the tab strip of a report of one table."""
