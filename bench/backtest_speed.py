@@ -2,12 +2,18 @@
 
 Usage:
     python bench/backtest_speed.py [--candles FILE] [--symbol BTCUSDT] [--repeat 3]
+        [--against DIR]
 
 Without --candles the demo market is used. Each measurement runs in a fresh child process
 (so peak RSS is its own) and prints import, load and run time, frames per second, closed
 signals, peak RSS and the whole process's wall time. A plain-Python loop that computes the
 same bracket trades without the engine runs in the same session as the baseline; ratios
-against it are what to compare across machines.
+against it are what to compare across machines. Rows are measured in alternating rounds.
+
+Two rows show what `async def` costs: the bracket strategy with its `get_signal` wrapped in
+an `async def` twin, and (with `--against DIR`, a checkout of another commit, e.g. made with
+`git worktree add DIR <commit>`) the same sync run with that commit's engine, to show that
+sync code runs at the same speed.
 """
 
 from __future__ import annotations
@@ -32,14 +38,16 @@ PROFILES = ("backtest-kit-1.4.10", "default")
 def child(args: argparse.Namespace) -> None:
     """Measure one run in this process and print JSON."""
     started = time.perf_counter()
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, args.root or str(ROOT))
     import engine
-    from engine.data.csv_import import csv_store
+    from engine.data.csv_import import load_candles
+    from engine.data.store import CandleStore
     from engine.strategies import register_builtin_strategies
 
     imported = time.perf_counter()
     if args.candles:
-        store, _ = csv_store(args.candles, args.symbol)
+        store = CandleStore()
+        store.put(args.symbol, load_candles(args.candles).candles)
     else:
         from engine.builtins import shared_demo_store
 
@@ -63,10 +71,19 @@ def child(args: argparse.Namespace) -> None:
             format_quantity=lambda s, q: f"{q:.8f}",
         )
         engine.add_frame(frame_name="bench", interval="1m", start_date=first, end_date=end)
+        strategy = "bracket"
+        if args.async_twin:
+            from engine.strategies import bracket
+
+            async def twin(symbol: str, when: datetime) -> Any:
+                return bracket.get_signal(symbol, when)
+
+            strategy = "bracket-async"
+            engine.add_strategy({**bracket.SCHEMA, "strategy_name": strategy, "get_signal": twin})
         run_started = time.perf_counter()
         results = engine.Backtest.run(
             args.symbol,
-            strategy_name="bracket",
+            strategy_name=strategy,
             exchange_name="bench",
             frame_name="bench",
             profile=args.profile,
@@ -153,6 +170,11 @@ def main() -> None:
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--days", type=int, default=365, help=argparse.SUPPRESS)
     parser.add_argument("--profile", default="default", help=argparse.SUPPRESS)
+    parser.add_argument("--root", help=argparse.SUPPRESS)
+    parser.add_argument("--async-twin", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--against", metavar="DIR", help="also run the sync bracket with the engine in DIR"
+    )
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -169,13 +191,18 @@ def main() -> None:
     for days in (30, 365):
         rows = [("plain-Python baseline", ["--baseline"], False)]
         rows += [(f"engine {p}", ["--profile", p], False) for p in PROFILES]
+        rows.append(("engine default, async get_signal", ["--async-twin"], False))
+        if args.against:
+            rows.append((f"engine default @ {args.against}", ["--root", args.against], False))
         if args.candles:
             rows.append((f"engine {PROFILES[0]}, cold", ["--profile", PROFILES[0]], True))
-        for label, extra, cold in rows:
-            cmd = [*source, "--days", str(days), *extra]
-            runs = [measure(cmd, cold) for _ in range(args.repeat)]
-            best = min(runs, key=lambda r: r["run"])
-            best["process"] = min(r["process"] for r in runs)
+        runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in rows}
+        for _ in range(args.repeat):  # alternating rounds: noise hits every row alike
+            for label, extra, cold in rows:
+                runs[label].append(measure([*source, "--days", str(days), *extra], cold))
+        for label, extra, _ in rows:
+            best = min(runs[label], key=lambda r: r["run"])
+            best["process"] = min(r["process"] for r in runs[label])
             if "--baseline" in extra:
                 baseline_run[days] = best["run"]
             ratio = best["run"] / baseline_run[days] if baseline_run.get(days) else math.nan

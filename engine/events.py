@@ -12,6 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
+from engine.asyncs import syncify
 from engine.logger import get_logger
 
 if TYPE_CHECKING:
@@ -36,8 +37,10 @@ class Emitter(Generic[T]):
         """Add `fn`; return a function that removes it.
 
         `internal` marks the engine's own stores: they receive what is emitted but do not
-        make the engine measure or build anything extra for them.
+        make the engine measure or build anything extra for them. An `async def` listener
+        is run to completion before the next listener is called.
         """
+        fn = syncify(fn)
         with self._lock:
             self.listeners = (*self.listeners, fn)
             if internal:
@@ -58,6 +61,7 @@ class Emitter(Generic[T]):
     def once(self, filter_fn: Callable[[T], bool], fn: Callable[[T], Any]) -> Unsubscribe:
         """Call `fn` for the first value that passes `filter_fn`, then unsubscribe."""
         done = threading.Event()
+        fn = syncify(fn)
 
         def wrapper(value: T) -> None:
             if done.is_set() or not filter_fn(value):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.asyncs import syncify
 from engine.errors import ConfigError
 from engine.registry import Registry
 from engine.risk import ClientRisk, NoRisk, Risk, RiskCallbacks
@@ -95,7 +96,7 @@ def risk_client(risk_name: str | None, source: str, fresh: bool = False) -> Risk
     schema = risks.get(risk_name, source)
     if fresh or risk_name not in _risk_clients:
         validations = [
-            v["validate"] if isinstance(v, dict) else v for v in schema.validations or []
+            syncify(v["validate"] if isinstance(v, dict) else v) for v in schema.validations or []
         ]
         _risk_clients[risk_name] = ClientRisk(risk_name, validations, schema.callbacks)
     return _risk_clients[risk_name]

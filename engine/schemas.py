@@ -5,11 +5,12 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
+from engine.asyncs import syncify
 from engine.errors import ConfigError
 from engine.intervals import FRAME_INTERVALS
 
@@ -67,7 +68,8 @@ def _explain(kind: str, cls: type[Schema], exc: ValidationError) -> str:
     return f"{kind} schema validation failed: " + "; ".join(lines)
 
 
-Fn = Callable[..., Any]
+Fn = Annotated[Callable[..., Any], AfterValidator(syncify)]
+"""A user function; an `async def` one is wrapped to run to completion (engine.asyncs)."""
 
 
 class StrategyCallbacks(Schema):

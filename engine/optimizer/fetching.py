@@ -8,13 +8,13 @@ by `id` (first wins, order kept).
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 import time
 from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from engine.asyncs import wait
 from engine.errors import DataError
 from engine.optimizer.schema import FetchArgs
 
@@ -31,12 +31,8 @@ ITERATION_MAX_DOCUMENTS = 10_000
 def settle(value: T | Awaitable[T]) -> T:
     """Return `value`, or what it resolves to when user code returned an awaitable."""
     if inspect.isawaitable(value):
-        return asyncio.run(_wait(value))
+        return wait(value)
     return value
-
-
-async def _wait(awaitable: Awaitable[T]) -> T:
-    return await awaitable
 
 
 def fetch_all(
