@@ -23,6 +23,7 @@ from engine.data.demo_live import DemoLiveFeed
 from engine.errors import ConfigError
 from engine.events import DoneContract, PerformanceContract
 from engine.exchange import ClientExchange
+from engine.live_catchup import catch_up
 from engine.live_state import LiveSession, Recovered
 from engine.live_stats import LiveEventLog, LiveStatistics, live_statistics
 from engine.logger import get_logger
@@ -34,6 +35,7 @@ from engine.reports.live import live_report
 from engine.reports.markdown import save_report
 from engine.risk import ClientRisk
 from engine.strategy import ClientStrategy
+from engine.watchdog import FATAL, guarded_tick
 
 TICK_TTL_MS = 60_001
 _SOURCE = "Live.run"
@@ -175,8 +177,12 @@ class LiveUtils:
             recovered = session.recover()
             now = clock.now_ms()
             self._resume(client, session, recovered, now)
+            recovered, caught = catch_up(
+                client, session, recovered, clock.now_ms, self._emit, stop, cancel
+            )
             if on_start is not None:
                 on_start(LiveStart(symbol, strategy, exchange, folder, now, recovered))
+            yield from caught
             yield from self._ticks(client, session, clock, stop, cancel)
         finally:
             with _active_lock:
@@ -231,7 +237,9 @@ class LiveUtils:
             when = clock.now_ms()
             started = time.perf_counter()
             try:
-                result = client.tick(when)
+                result = guarded_tick(client, when, stop, cancel)
+            except FATAL:
+                raise
             except Exception as exc:
                 client.report(exc, when, "tick")
                 result = None
