@@ -213,13 +213,13 @@ class _Replay:
         if self.missing:
             notes.append(
                 f"catch-up: the exchange has no candle for {_spans(self.missing)} "
-                f"({len(self.missing)} minutes); those minutes were judged on the candles "
-                "it has, or not at all"
+                f"({_minutes(self.missing)}); those minutes were judged on the candles it "
+                "has, or not at all"
             )
         if self.unjudged:
             notes.append(
-                f"catch-up: {_spans(self.unjudged)} ({len(self.unjudged)} minutes) could not "
-                f"be judged (no candles); a TP, SL or expiry in them was not seen"
+                f"catch-up: {_spans(self.unjudged)} ({_minutes(self.unjudged)}) could not be "
+                "judged (no candles): a TP, SL or expiry in them was not seen"
             )
         notes.extend(f"catch-up: {failure}" for failure in self.failures)
         for note in notes[len(self.results) :]:
@@ -242,8 +242,8 @@ def catch_up(
     until less than a minute is left, since replaying takes time on a fast clock too.
 
     Returns:
-        The recovery with the signals left open and the catch-up's notes added, and the
-        opened, closed or cancelled results for the run to yield.
+        The recovery (the signals found on disk) with the catch-up's notes added, and the
+        opened, closed or cancelled results of the replay, for the run to yield.
     """
     replay = _Replay(client, session, emit, stop, cancel)
     origin = _origin(client)
@@ -256,13 +256,7 @@ def catch_up(
         if _minute(first) >= _minute(now):
             break
     notes = replay.notes(f"{client.name} {client.symbol}")
-    caught = replace(
-        recovered,
-        pending=client.pending,
-        scheduled=client.scheduled,
-        notes=(*recovered.notes, *notes),
-    )
-    return caught, iter(replay.results)
+    return replace(recovered, notes=(*recovered.notes, *notes)), iter(replay.results)
 
 
 def _result_time(result: Any) -> int:
@@ -272,6 +266,10 @@ def _result_time(result: Any) -> int:
 
 def _iso(ms: int) -> str:
     return ms_to_datetime(ms).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _minutes(ticks: list[int]) -> str:
+    return f"{len(ticks)} minute" + ("" if len(ticks) == 1 else "s")
 
 
 def _spans(ticks: list[int]) -> str:
