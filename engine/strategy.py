@@ -194,7 +194,7 @@ class ClientStrategy:
             self.report(exc, when, what)
             return None
         except SystemExit as exc:
-            raise exit_error(self.name, what, exc) from exc
+            raise exit_error(self.name, exc) from exc
         finally:
             context.leave(token)
 
@@ -249,7 +249,7 @@ class ClientStrategy:
             self.report(exc, when, "get_signal")
             return None
         except SystemExit as exc:
-            raise exit_error(self.name, "get_signal", exc) from exc
+            raise exit_error(self.name, exc) from exc
 
     def _build_row(self, dto: dict[str, Any], price: float, when: int) -> SignalRow:
         """Turn a normalised dto into a signal row (SPEC §5.1's three cases) and validate it."""

@@ -33,6 +33,7 @@ POLL_SECONDS = 0.05
 _CALLS = {"_call": "what", "_get_signal": None, "_fetch_user": None}
 """Engine frames that run user code, and the local naming the call (None: fixed name)."""
 _FIXED = {"_get_signal": "get_signal", "_fetch_user": "get_candles"}
+_ENGINE_DIR = str(Path(__file__).resolve().parent)
 
 
 class StrategyTimeoutError(StrategyError):
@@ -59,11 +60,11 @@ FATAL = (StrategyExitError, StrategyHungError)
 """Errors that end a live run (every other tick error is reported and the run goes on)."""
 
 
-def exit_error(strategy: str, what: str, exc: SystemExit) -> StrategyExitError:
-    """Return the error for a `sys.exit(code)` in strategy code (`what`: the call)."""
+def exit_error(strategy: str, exc: SystemExit) -> StrategyExitError:
+    """Return the error for a `sys.exit(code)` in strategy code (the call found in `exc`)."""
     error = StrategyExitError(
-        f"strategy {strategy} called sys.exit({exc.code!r}) in {what}; a strategy must not "
-        "exit the process: return None to skip a signal, or raise an exception to report "
+        f"strategy {strategy} called sys.exit({exc.code!r}) in {_exited_in(exc)}; a strategy "
+        "must not exit the process: return None to skip a signal, or raise an exception to report "
         "an error"
     )
     error.__cause__ = exc
@@ -71,15 +72,20 @@ def exit_error(strategy: str, what: str, exc: SystemExit) -> StrategyExitError:
 
 
 def _running_call(frame: FrameType | None) -> tuple[str, str]:
-    """Return (the user call, where its code is) for a worker thread's current frame."""
+    """Return (the user call, the user's line it is at) for an innermost frame.
+
+    Walks outwards to the engine frame that called user code; the user's line is the one
+    in the function the engine called (the strategy's own code, not a library under it).
+    """
     where = ""
     while frame is not None:
         code = frame.f_code
-        if code.co_name in _CALLS:
-            local = _CALLS[code.co_name]
-            name = frame.f_locals.get(local) if local else _FIXED[code.co_name]
-            return str(name), where
-        if not where and "/engine/" not in code.co_filename.replace("\\", "/"):
+        if code.co_filename.startswith(_ENGINE_DIR):
+            if code.co_name in _CALLS:
+                local = _CALLS[code.co_name]
+                name = frame.f_locals.get(local) if local else _FIXED[code.co_name]
+                return str(name), where
+        else:
             where = f"{Path(code.co_filename).name}:{frame.f_lineno} in {code.co_name}"
         frame = frame.f_back
     return "tick", where
@@ -124,7 +130,7 @@ def guarded_tick(
         try:
             outcome.append((True, client.tick(when)))
         except SystemExit as exc:  # from user code the strategy does not wrap (get_candles)
-            outcome.append((False, exit_error(client.name, _exited_in(exc), exc)))
+            outcome.append((False, exit_error(client.name, exc)))
         except BaseException as exc:  # handed to the waiting thread, raised there
             outcome.append((False, exc))
         finally:
