@@ -95,7 +95,7 @@ def test_a_stop_ends_the_run_once_the_hung_call_is_past_its_budget(
     engine.add_strategy(strategy_name="s", interval="1m", get_signal=get_signal)
     errors = listen(engine.listen_error)
     started = time.monotonic()
-    with pytest.raises(StrategyHungError, match="past its budget of 0.3 s"):
+    with pytest.raises(StrategyHungError, match=r"past its budget of 0\.3 s"):
         live(tmp_path, stop=stop)
     assert 0.3 <= time.monotonic() - started < 3
     assert [type(e) for e in errors] == [StrategyTimeoutError]
