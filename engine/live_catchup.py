@@ -199,7 +199,7 @@ class _Replay:
             elif signal is None and scheduled is not None and client.scheduled is None:
                 self.failures.append(
                     f"scheduled signal {scheduled.id} was dropped at {_iso(when)}: the price "
-                    "crossed its stop loss before its entry price"
+                    "crossed its stop loss before its entry price, or the risk profile refused it"
                 )
         return client.pending is not None or client.scheduled is not None
 

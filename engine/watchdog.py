@@ -16,6 +16,7 @@ never returns:
 
 from __future__ import annotations
 
+import contextvars
 import sys
 import threading
 import time
@@ -136,7 +137,10 @@ def guarded_tick(
         finally:
             done.set()
 
-    worker = threading.Thread(target=work, name=f"strategy-{client.name}", daemon=True)
+    caller = contextvars.copy_context()  # the tick sees the caller's context variables
+    worker = threading.Thread(
+        target=caller.run, args=(work,), name=f"strategy-{client.name}", daemon=True
+    )
     started = time.monotonic()
     worker.start()
     late = False

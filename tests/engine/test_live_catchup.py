@@ -3,8 +3,14 @@ or is cancelled) at the minute and price an uninterrupted run would have used.""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -302,3 +308,68 @@ def test_a_scheduled_signal_activated_and_closed_while_down_matches(tmp_path: Pa
     assert results[0].signal.pending_at // MIN == opened.signal.pending_at // MIN
     assert results[0].signal.price_open == 99.0 and not results[0].signal.is_scheduled
     assert minute_price_reason(results[1]) == minute_price_reason(closed)
+
+
+def test_a_scheduled_signal_that_timed_out_while_down_is_cancelled_at_its_minute(
+    tmp_path: Path,
+) -> None:
+    engine.set_config(CC_SCHEDULE_AWAIT_MINUTES=20)
+    add_exchange("x", series(T0, [100.0] * 400))
+    add_strategy(at_start(long_dto(101.0, 97.0, 600, price_open=99.0)))
+    cancel = threading.Event()
+
+    def on_signal(result: Any) -> None:
+        if result.action == "scheduled":
+            cancel.set()
+
+    off = engine.listen_signal_live(on_signal)
+    try:
+        assert list(run(tmp_path, START, cancel=cancel)) == []
+    finally:
+        off()
+    stop = threading.Event()
+    stop.set()
+    [cancelled] = list(run(tmp_path, RESTART, stop=stop))
+    assert cancelled.action == "cancelled"
+    assert cancelled.close_timestamp == START + 20 * MIN  # the price never reached 99
+    assert LiveSession(SYMBOL, "s", "x", tmp_path).recover().scheduled is None
+
+
+def test_a_killed_desk_live_catches_up_on_the_demo_market_when_restarted(
+    tmp_path: Path,
+) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "tui.cli",
+        "live",
+        "--speed",
+        "3000",  # 50 simulated minutes a second
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--json",
+        "--no-report",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[2])}
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert first.stdout is not None
+        events = [json.loads(first.stdout.readline()) for _ in range(2)]
+        assert [e["event"] for e in events] == ["started", "opened"]
+    finally:
+        first.kill()
+        first.wait(30)
+    opened = events[1]["result"]["signal"]
+    time.sleep(4)  # 200 simulated minutes: the two-hour bracket is resolved by now
+    second = subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        assert second.stdout is not None
+        started, closed = (json.loads(second.stdout.readline()) for _ in range(2))
+    finally:
+        second.send_signal(signal.SIGINT)
+        second.communicate(timeout=30)
+    assert started["pending"]["id"] == opened["id"]
+    assert any("caught up: closed" in note for note in started["notes"])
+    assert closed["event"] == "closed" and closed["result"]["signal"]["id"] == opened["id"]
+    close_ts = closed["result"]["close_timestamp"]
+    assert opened["pending_at"] < close_ts <= opened["pending_at"] + 120 * MIN < started["now_ms"]
