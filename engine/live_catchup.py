@@ -42,7 +42,7 @@ from engine.watchdog import FATAL, guarded_tick
 
 MINUTE_MS = 60_000
 PAGE = 500
-"""Candles asked for per request (every exchange ccxt knows serves at least this many)."""
+"""Candles asked for per request; an exchange that serves fewer is paged on from its last."""
 _RESOLVED = (Action.CLOSED, Action.CANCELLED)
 
 
@@ -135,7 +135,7 @@ class _Replay:
         self.client, self.session, self.emit = client, session, emit
         self.stop, self.cancel = stop, cancel
         self.results: list[Any] = []
-        self.missing: list[int] = []
+        self.missing: set[int] = set()
         self.unjudged: list[int] = []
         self.failures: list[str] = []
 
@@ -156,19 +156,17 @@ class _Replay:
                 f"fetching candles from {_iso(candles.fetched_until)} failed ({candles.error})"
             )
         ts = candles.arrays.timestamp
+        expected = range(
+            first - first % MINUTE_MS, min(last, candles.fetched_until - 1) + 1, MINUTE_MS
+        )
+        self.missing.update(set(expected) - set(ts.tolist()))
         for when in ticks:
             if self.cancel is not None and self.cancel.is_set():
                 return False
             since, last_open = self.window(when)
             lo = int(ts.searchsorted(since, "left"))
             hi = int(ts.searchsorted(last_open, "right"))
-            closing = _minute(last_open)
-            if closing >= candles.fetched_until:
-                self.unjudged.append(when)
-                continue
-            if lo == hi or int(ts[hi - 1]) != closing:
-                self.missing.append(when)
-            if lo == hi:
+            if lo == hi or _minute(last_open) >= candles.fetched_until:
                 self.unjudged.append(when)
                 continue
             if not self.step(when, vwap(candles.arrays, lo, hi)):
@@ -211,19 +209,21 @@ class _Replay:
             for result in self.results
         ]
         if self.missing:
+            missing = sorted(self.missing)
             notes.append(
-                f"catch-up: the exchange has no candle for {_spans(self.missing)} "
-                f"({_minutes(self.missing)}); those minutes were judged on the candles it "
-                "has, or not at all"
+                f"catch-up: the exchange has no candles opening {_spans(missing)} "
+                f"({_minutes(missing)}); the minutes after them were judged on the candles "
+                "it has"
             )
         if self.unjudged:
             notes.append(
-                f"catch-up: {_spans(self.unjudged)} ({_minutes(self.unjudged)}) could not be "
-                "judged (no candles): a TP, SL or expiry in them was not seen"
+                f"catch-up: the minutes {_spans(self.unjudged)} ({_minutes(self.unjudged)}) "
+                "could not be judged (no candles): a TP, SL or expiry in them was not seen"
             )
         notes.extend(f"catch-up: {failure}" for failure in self.failures)
-        for note in notes[len(self.results) :]:
-            get_logger().warn(f"live {name}: {note}")
+        for i, note in enumerate(notes):
+            log = get_logger().info if i < len(self.results) else get_logger().warn
+            log(f"live {name}: {note}")
         return notes
 
 
@@ -250,7 +250,7 @@ def catch_up(
     if origin is None:
         return recovered, iter(())
     first, now = origin + MINUTE_MS, clock_now()
-    while replay.run(first, now):
+    while replay.run(first, now) and not replay.failures:
         first += len(_ticks(first, now)) * MINUTE_MS
         now = clock_now()
         if _minute(first) >= _minute(now):
@@ -273,7 +273,7 @@ def _minutes(ticks: list[int]) -> str:
 
 
 def _spans(ticks: list[int]) -> str:
-    """Return minutes as ranges: `2024-01-01 00:05 UTC to 00:09 UTC, 00:20 UTC`."""
+    """Return minutes as ranges, e.g. `2024-01-01 00:05 UTC to 2024-01-01 00:09 UTC`."""
     spans: list[tuple[int, int]] = []
     for when in sorted(_minute(t) for t in ticks):
         if spans and when - spans[-1][1] <= MINUTE_MS:

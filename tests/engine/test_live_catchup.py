@@ -234,11 +234,9 @@ def test_missing_candles_are_reported_and_the_close_still_matches(
     _, results, start = interrupted(tmp_path / "restarted", RESTART)
     assert minute_price_reason(results[0]) == minute_price_reason(closed)
     assert closed.close_timestamp // MIN * MIN == T0 + 73 * MIN  # three at 102 by minute 73
-    # the candles of minutes 50..54 close minutes 51..55; minute 55 has none at all
-    missing = (
-        "the exchange has no candle for 2024-01-01 00:51 UTC to 2024-01-01 00:55 UTC (5 minutes)"
-    )
-    unjudged = "2024-01-01 00:55 UTC (1 minute) could not be judged"
+    # the VWAP window of minute 55 is minutes 50..54: it has no candle at all
+    missing = "no candles opening 2024-01-01 00:50 UTC to 2024-01-01 00:54 UTC (5 minutes)"
+    unjudged = "the minutes 2024-01-01 00:55 UTC (1 minute) could not be judged"
     notes = " | ".join(start.recovered.notes)
     assert missing in notes and unjudged in notes
     assert missing in caplog.text and unjudged in caplog.text
@@ -279,7 +277,8 @@ def test_candles_that_cannot_be_fetched_are_reported_and_the_position_stays_open
     notes = " | ".join(starts[0].recovered.notes)
     assert "fetching candles from 2024-01-01 00:06 UTC failed" in notes
     assert "exchange unreachable" in notes
-    assert "2024-01-01 00:11 UTC to 2024-01-01 01:49 UTC (99 minutes) could not be judged" in notes
+    unjudged = "2024-01-01 00:11 UTC to 2024-01-01 01:49 UTC (99 minutes) could not be judged"
+    assert unjudged in notes
     assert LiveSession(SYMBOL, "s", "x", tmp_path).recover().pending == opened.signal
 
 
