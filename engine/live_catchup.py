@@ -149,16 +149,14 @@ class _Replay:
         ticks = _ticks(first, now)
         if not ticks:
             return True
-        first, last = self.window(ticks[0])[0], self.window(ticks[-1])[1]
-        candles = _fetch(self.client.exchange, self.client.symbol, first, _minute(last))
+        oldest, newest = self.window(ticks[0])[0], _minute(self.window(ticks[-1])[1])
+        candles = _fetch(self.client.exchange, self.client.symbol, oldest, newest)
         if candles.error:
             self.failures.append(
                 f"fetching candles from {_iso(candles.fetched_until)} failed ({candles.error})"
             )
         ts = candles.arrays.timestamp
-        expected = range(
-            first - first % MINUTE_MS, min(last, candles.fetched_until - 1) + 1, MINUTE_MS
-        )
+        expected = range(_minute(oldest), min(newest, candles.fetched_until - 1) + 1, MINUTE_MS)
         self.missing.update(set(expected) - set(ts.tolist()))
         for when in ticks:
             if self.cancel is not None and self.cancel.is_set():
