@@ -26,8 +26,8 @@ DEFAULTS: dict[str, float] = {
     "CC_GET_CANDLES_MIN_CANDLES_FOR_MEDIAN": 5,
     "CC_STRATEGY_TIMEOUT_SECONDS": 30,
 }
-"""`CC_STRATEGY_TIMEOUT_SECONDS` is the time budget of one strategy call in live runs (0: no
-budget); backtests do not use it."""
+"""`CC_STRATEGY_TIMEOUT_SECONDS` is the time budget of the strategy code one live tick runs
+(`get_signal`, callbacks, the exchange's `get_candles`; 0: no budget); backtests do not use it."""
 
 _lock = threading.Lock()
 _values: dict[str, Any] = dict(DEFAULTS)
@@ -42,7 +42,7 @@ class Settings:
         profile: the execution profile name.
         legacy: true for `backtest-kit-1.4.10` (reproduce upstream exactly, look-ahead included).
         schedule_await_minutes .. min_candles_for_median: the `CC_*` values.
-        strategy_timeout_seconds: the budget of one strategy call in live runs (0: none).
+        strategy_timeout_seconds: the budget of a live tick's strategy code (0: none).
     """
 
     profile: str

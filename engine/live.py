@@ -35,7 +35,7 @@ from engine.reports.live import live_report
 from engine.reports.markdown import save_report
 from engine.risk import ClientRisk
 from engine.strategy import ClientStrategy
-from engine.watchdog import FATAL, guarded_tick
+from engine.watchdog import FATAL, guarded
 
 TICK_TTL_MS = 60_001
 _SOURCE = "Live.run"
@@ -237,7 +237,7 @@ class LiveUtils:
             when = clock.now_ms()
             started = time.perf_counter()
             try:
-                result = guarded_tick(client, when, stop, cancel)
+                result = guarded(client, when, stop, cancel, client.tick, when)
             except FATAL:
                 raise
             except Exception as exc:

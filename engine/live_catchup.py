@@ -38,7 +38,7 @@ from engine.logger import get_logger
 from engine.models import Action
 from engine.partial import revenue_percent
 from engine.strategy import ClientStrategy
-from engine.watchdog import FATAL, guarded_tick
+from engine.watchdog import FATAL, guarded
 
 MINUTE_MS = 60_000
 PAGE = 500
@@ -150,7 +150,18 @@ class _Replay:
         if not ticks:
             return True
         oldest, newest = self.window(ticks[0])[0], _minute(self.window(ticks[-1])[1])
-        candles = _fetch(self.client.exchange, self.client.symbol, oldest, newest)
+        client = self.client
+        candles = guarded(
+            client,
+            now,
+            self.stop,
+            self.cancel,
+            _fetch,
+            client.exchange,
+            client.symbol,
+            oldest,
+            newest,
+        )
         if candles.error:
             self.failures.append(
                 f"fetching candles from {_iso(candles.fetched_until)} failed ({candles.error})"
@@ -180,7 +191,7 @@ class _Replay:
                 client.partial.check(signal, price, revenue_percent(signal, price), when, False)
             return True
         try:
-            result = guarded_tick(client, when, self.stop, self.cancel)
+            result = guarded(client, when, self.stop, self.cancel, client.tick, when)
         except FATAL:
             raise
         except Exception as exc:

@@ -1,6 +1,6 @@
 """A time budget on strategy code in live runs, and stops that work while it hangs.
 
-A live tick runs the user's `get_signal`, callbacks and exchange `get_candles`. `guarded_tick`
+A live tick runs the user's `get_signal`, callbacks and exchange `get_candles`. `guarded`
 runs it on a worker thread and waits on it in the calling thread, so Ctrl+C and SIGTERM
 (whose handlers set the run's stop and cancel events) are seen even while the user's code
 never returns:
@@ -20,9 +20,10 @@ import contextvars
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from engine.errors import EngineError, StrategyError
 from engine.exchange import ms_to_datetime
@@ -30,6 +31,7 @@ from engine.exchange import ms_to_datetime
 if TYPE_CHECKING:
     from engine.strategy import ClientStrategy
 
+T = TypeVar("T")
 POLL_SECONDS = 0.05
 _CALLS = {"_call": "what", "_get_signal": None, "_fetch_user": None}
 """Engine frames that run user code, and the local naming the call (None: fixed name)."""
@@ -107,16 +109,18 @@ def describe(thread: threading.Thread) -> str:
     return f"{call} (at {where})" if where else call
 
 
-def guarded_tick(
+def guarded(
     client: ClientStrategy,
     when: int,
     stop: threading.Event | None,
     cancel: threading.Event | None,
-) -> Any:
-    """Run `client.tick(when)` (strategy code) under the live time budget.
+    fn: Callable[..., T],
+    *args: Any,
+) -> T:
+    """Run `fn(*args)` (strategy code of `client`, e.g. its tick at `when`) under the budget.
 
     Returns:
-        What the tick returned; what it raised is raised here (`SystemExit` as
+        What `fn` returned; what it raised is raised here (`SystemExit` as
         `StrategyExitError`).
 
     Raises:
@@ -129,7 +133,7 @@ def guarded_tick(
 
     def work() -> None:
         try:
-            outcome.append((True, client.tick(when)))
+            outcome.append((True, fn(*args)))
         except SystemExit as exc:  # from user code the strategy does not wrap (get_candles)
             outcome.append((False, exit_error(client.name, exc)))
         except BaseException as exc:  # handed to the waiting thread, raised there

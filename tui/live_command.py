@@ -46,7 +46,7 @@ def add_parser(verbs: Any) -> None:
         "--timeout",
         type=float,
         metavar="SECONDS",
-        help="time budget of one strategy call (get_signal, a callback, get_candles): past it "
+        help="time budget of the strategy code of one tick (get_signal, callbacks, get_candles): past it "
         "the call is reported, and Ctrl+C or SIGTERM end the run even if it never returns "
         "(default: CC_STRATEGY_TIMEOUT_SECONDS, 30; 0: no budget)",
     )
