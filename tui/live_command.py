@@ -46,8 +46,9 @@ def add_parser(verbs: Any) -> None:
         "--timeout",
         type=float,
         metavar="SECONDS",
-        help="time budget of the strategy code of one tick (get_signal, callbacks, get_candles): past it "
-        "the call is reported, and Ctrl+C or SIGTERM end the run even if it never returns "
+        help="time budget of the strategy code of one tick (get_signal, callbacks, "
+        "get_candles): past it the call is reported, and Ctrl+C or SIGTERM end the run even "
+        "if it never returns "
         "(default: CC_STRATEGY_TIMEOUT_SECONDS, 30; 0: no budget)",
     )
     add_profile_option(live)
