@@ -101,3 +101,16 @@ def test_what_a_strategy_prints_under_json_goes_to_stderr(tmp_path: Path) -> Non
     assert process.returncode == 0, err.read_text()
     assert [line["event"] for line in json_lines(out)] == ["started", "stopped"]
     assert "hello from the strategy" not in out
+
+
+def test_a_negative_timeout_is_refused_with_the_fix(tmp_path: Path) -> None:
+    process, err = start(tmp_path, "return None", "--timeout", "-1")
+    try:
+        out, _ = process.communicate(timeout=60)
+    finally:
+        process.kill()
+    assert process.returncode == 1
+    assert "error: --timeout must be a number of seconds >= 0 (0 turns the budget off), was -1" in (
+        err.read_text()
+    )
+    assert out == ""
