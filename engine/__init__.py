@@ -57,6 +57,7 @@ from engine.events import (
 )
 from engine.heat import Heat
 from engine.live import Live
+from engine.live_journal import Delivery, current_delivery
 from engine.logger import set_logger
 from engine.models import CancelledResult, Candle, ClosedResult, PnL, SignalRow, TickResult
 from engine.optimizer import Optimizer, add_optimizer, list_optimizers
@@ -66,12 +67,18 @@ from engine.performance import Performance
 from engine.persist import (
     MemoryPersist,
     PersistBase,
+    PersistPartialAdapter,
+    PersistRiskAdapter,
+    PersistScheduleAdapter,
+    PersistSignalAdapter,
     StateError,
     StateLockedError,
+    StateWriteError,
     TinyDBPersist,
     get_state_dir,
     set_state_dir,
     use_persist_history_adapter,
+    use_persist_journal_adapter,
     use_persist_partial_adapter,
     use_persist_risk_adapter,
     use_persist_schedule_adapter,
@@ -107,6 +114,7 @@ __all__ = [
     "ConfigError",
     "Constant",
     "DataError",
+    "Delivery",
     "EngineError",
     "EquityFraction",
     "FixedAmount",
@@ -117,6 +125,10 @@ __all__ = [
     "Partial",
     "Performance",
     "PersistBase",
+    "PersistPartialAdapter",
+    "PersistRiskAdapter",
+    "PersistScheduleAdapter",
+    "PersistSignalAdapter",
     "PnL",
     "PositionSize",
     "Schedule",
@@ -126,6 +138,7 @@ __all__ = [
     "SignalValidationError",
     "StateError",
     "StateLockedError",
+    "StateWriteError",
     "StrategyError",
     "TemporaryError",
     "TickResult",
@@ -139,6 +152,7 @@ __all__ = [
     "add_strategy",
     "add_walker",
     "ccxt_exchange",
+    "current_delivery",
     "exchange_store",
     "format_price",
     "format_quantity",
@@ -187,6 +201,7 @@ __all__ = [
     "set_logger",
     "set_state_dir",
     "use_persist_history_adapter",
+    "use_persist_journal_adapter",
     "use_persist_partial_adapter",
     "use_persist_risk_adapter",
     "use_persist_schedule_adapter",

@@ -26,7 +26,7 @@ from engine.logger import get_logger
 from engine.models import Action, ClosedResult
 from engine.registration import exchanges, frames, risk_client, strategies
 from engine.reports.backtest import backtest_report
-from engine.reports.markdown import save_report
+from engine.reports.markdown import needs_strategy, save_report
 from engine.stats import BacktestStatistics, backtest_statistics
 from engine.strategy import ClientStrategy
 
@@ -274,13 +274,21 @@ class BacktestUtils:
         """Run a backtest in a thread; return a function that stops it.
 
         Emits `listen_done_backtest` when it ends (also after a stop); a fatal error goes to
-        `listen_exit`.
+        `listen_exit`, setup errors too (an unknown strategy, exchange or frame): as
+        upstream, `background` itself never raises; a run that could not start emits no
+        `done`.
         """
         cancel = threading.Event()
-        results = self.run(symbol, context, cancel=cancel, **names)
-        strategy, exchange, _ = _names(context, names)
+        label = f"{(context or {}).get('strategyName') or names.get('strategy_name')}-{symbol}"
 
         def consume() -> None:
+            try:
+                strategy, exchange, _ = _names(context, names)
+                results = self.run(symbol, context, cancel=cancel, **names)
+            except Exception as exc:
+                get_logger().warn(f"Backtest.background {label} could not start: {exc!r}")
+                events.exit_emitter.emit(exc)
+                return
             try:
                 for _ in results:
                     pass
@@ -289,7 +297,7 @@ class BacktestUtils:
                 events.exit_emitter.emit(exc)
             events.done_backtest_emitter.emit(DoneContract(exchange, strategy, True, symbol))
 
-        thread = threading.Thread(target=consume, name=f"backtest-{strategy}-{symbol}", daemon=True)
+        thread = threading.Thread(target=consume, name=f"backtest-{label}", daemon=True)
         thread.start()
 
         def stop() -> None:
@@ -357,8 +365,16 @@ class BacktestUtils:
         """Return the markdown report of the last backtest of `strategy_name` on `symbol`."""
         return backtest_report(strategy_name, self.get_data(symbol, strategy_name))
 
-    def dump(self, symbol: str, strategy_name: str, path: str | Path = "./dump/backtest") -> Path:
-        """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
+    def dump(
+        self, symbol: str, strategy_name: str | None = None, path: str | Path = "./dump/backtest"
+    ) -> Path:
+        """Write the report to `<path>/<strategy_name>.md` and return the file's path.
+
+        Raises:
+            ConfigError: called upstream's way, `dump(strategy_name)` (the message shows the
+                Python call).
+        """
+        strategy_name = needs_strategy("Backtest", symbol, strategy_name, str(path))
         return save_report(
             path, strategy_name, self.get_report(symbol, strategy_name), "Backtest report"
         )

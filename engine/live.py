@@ -6,6 +6,7 @@ callbacks (`on_open`, `on_close`, …) are where a user places real orders.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -19,25 +20,28 @@ from engine import events
 from engine.builtins import exchange_store, shared_demo_store
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.config import snapshot
-from engine.data.demo_live import DemoLiveFeed
+from engine.data.demo_live import DemoLiveFeed, ScaledClock, check_live_symbol
 from engine.errors import ConfigError
 from engine.events import DoneContract, PerformanceContract
 from engine.exchange import ClientExchange
 from engine.live_catchup import catch_up
+from engine.live_owner import Owner, lock_path, remove_owner, write_owner
 from engine.live_state import LiveSession, Recovered
 from engine.live_stats import LiveEventLog, LiveStatistics, live_statistics
 from engine.logger import get_logger
 from engine.models import Action
 from engine.persist.adapters import get_state_dir
-from engine.persist.base import StateLockedError
+from engine.persist.base import StateError, StateLockedError
 from engine.registration import exchanges, risk_client, strategies
 from engine.reports.live import live_report
-from engine.reports.markdown import save_report
+from engine.reports.markdown import needs_strategy, save_report
 from engine.risk import ClientRisk
 from engine.strategy import ClientStrategy
 from engine.watchdog import FATAL, guarded
 
 TICK_TTL_MS = 60_001
+LOCK_WAIT_S = 1.0
+"""How long a start waits for the session's lock: a reader (`read_owner`) holds it an instant."""
 _SOURCE = "Live.run"
 _YIELDED = (Action.OPENED, Action.CLOSED, Action.CANCELLED)
 _active: set[tuple[str, str, str]] = set()
@@ -107,27 +111,39 @@ class LiveUtils:
         stop: threading.Event | None = None,
         cancel: threading.Event | None = None,
         on_start: Callable[[LiveStart], Any] | None = None,
+        clock_factory: Callable[[], Clock] | None = None,
     ) -> Iterator[Any]:
         """Run a strategy live on a symbol; yield its opened, closed and cancelled signals.
 
         Ticks every minute (60 001 ms) on `clock` (the wall clock by default; tests pass a
         `SimulatedClock`). On start it takes the session's process lock and resumes the
-        signals saved in `state_dir` (default `./dump`). Setting `stop` is a graceful stop:
+        signals saved in `state_dir` (default `./dump`). A clock that keeps state (the demo
+        market's fast clock writes its anchor) comes from `clock_factory`, called only once
+        the lock is held, so a refused start never touches it. Setting `stop` is a graceful stop:
         no new signal, a scheduled one is dropped, an open one is watched until it closes,
         then the run ends. Setting `cancel` ends the run at once; the state is kept.
+
+        Lifecycle callbacks (on_schedule, on_open, on_partial_profit, on_partial_loss,
+        on_close, on_cancel) are journaled before they run and delivered at least once, in
+        order, with a stable key (`engine.current_delivery()`); see engine/live_journal.py.
 
         Raises:
             ConfigError: unknown names; `StateLockedError` when another process runs the
                 same strategy and symbol on the same state directory.
-            StateError: a state file is corrupt (it is moved aside, never dropped).
+            StateError: a state file is corrupt (it is moved aside, never dropped);
+                `StateWriteError` when a change cannot be written (the run stops first).
         """
         strategy, exchange = _names(
             context, {"strategy_name": strategy_name, "exchange_name": exchange_name}
         )
         strategies.get(strategy, _SOURCE)
         exchanges.get(exchange, _SOURCE)
+        check_live_symbol(exchange, symbol)
+        if clock is not None and clock_factory is not None:
+            raise ConfigError(f"{_SOURCE}: give clock or clock_factory, not both")
         folder = Path(state_dir) if state_dir is not None else get_state_dir()
-        options = (profile, clock or SYSTEM_CLOCK, folder, stop, cancel, on_start)
+        make_clock = clock_factory or (lambda: clock or SYSTEM_CLOCK)
+        options = (profile, make_clock, folder, stop, cancel, on_start)
         return self._loop(symbol, strategy, exchange, *options)
 
     def _client(
@@ -148,14 +164,14 @@ class LiveUtils:
         strategy: str,
         exchange: str,
         profile: str | None,
-        clock: Clock,
+        make_clock: Callable[[], Clock],
         folder: Path,
         stop: threading.Event | None,
         cancel: threading.Event | None,
         on_start: Callable[[LiveStart], Any] | None,
     ) -> Iterator[Any]:
         folder.mkdir(parents=True, exist_ok=True)
-        lock = FileLock(str(folder / f"live-{symbol}_{strategy}.lock"), timeout=0)
+        lock = FileLock(str(lock_path(folder, symbol, strategy)), timeout=LOCK_WAIT_S)
         key = (str(folder.resolve()), symbol, strategy)
         with _active_lock:
             taken = key in _active
@@ -172,6 +188,10 @@ class LiveUtils:
                 )
             _active.add(key)
         try:
+            clock = make_clock()
+            speed = clock.anchor.speed if isinstance(clock, ScaledClock) else None
+            started = Owner(os.getpid(), SYSTEM_CLOCK.now_ms(), strategy, symbol, exchange, speed)
+            write_owner(folder, started)
             client = self._client(symbol, strategy, exchange, profile, clock)
             session = self._attach(client, folder)
             recovered = session.recover()
@@ -186,12 +206,16 @@ class LiveUtils:
             yield from self._ticks(client, session, clock, stop, cancel)
         finally:
             with _active_lock:
-                _active.discard(key)
-                lock.release()
+                try:
+                    remove_owner(folder, symbol, strategy)
+                finally:
+                    _active.discard(key)
+                    lock.release()
 
     def _attach(self, client: ClientStrategy, folder: Path) -> LiveSession:
         session = LiveSession(client.symbol, client.name, client.exchange.name, folder)
         client.state = session
+        client.journal = session.journal
         client.partial.store = session.partial
         if isinstance(client.risk, ClientRisk):
             client.risk.store = session.risk_positions(client.risk.name)
@@ -209,6 +233,8 @@ class LiveUtils:
         for note in recovered.notes:
             get_logger().info(f"live {client.name} {client.symbol}: {note}")
         pending = recovered.pending
+        history = session.history.items()
+        session.journal.reconcile(history, pending, recovered.scheduled, client.listens)
         client.restore(pending, recovered.scheduled, now)
         if pending is not None:
             client.partial.restore(pending.id)
@@ -237,9 +263,11 @@ class LiveUtils:
             when = clock.now_ms()
             started = time.perf_counter()
             try:
+                # what an earlier tick's callback did not acknowledge, then this tick
+                guarded(client, when, stop, cancel, client.deliver, when)
                 result = guarded(client, when, stop, cancel, client.tick, when)
-            except FATAL:
-                raise
+            except (StateError, *FATAL):
+                raise  # a change that cannot be saved, a hung or exiting strategy: stop
             except Exception as exc:
                 client.report(exc, when, "tick")
                 result = None
@@ -288,13 +316,22 @@ class LiveUtils:
         """Run live in a thread; return `stop()`, a graceful stop.
 
         After `stop()` no new signal opens and the open one is watched until it closes;
-        then `listen_done_live` fires. A fatal error goes to `listen_exit`.
+        then `listen_done_live` fires. A fatal error goes to `listen_exit`, setup errors
+        too (unknown names, a state directory another run holds, a corrupt state file): as
+        upstream, `background` itself never raises; a run that could not start emits no
+        `done`.
         """
         stop = threading.Event()
-        results = self.run(symbol, context, stop=stop, **options)
-        strategy, exchange = _names(context, options)
+        label = f"{(context or {}).get('strategyName') or options.get('strategy_name')}-{symbol}"
 
         def consume() -> None:
+            try:
+                strategy, exchange = _names(context, options)
+                results = self.run(symbol, context, stop=stop, **options)
+            except Exception as exc:
+                get_logger().warn(f"Live.background {label} could not start: {exc!r}")
+                events.exit_emitter.emit(exc)
+                return
             try:
                 for _ in results:
                     pass
@@ -303,7 +340,7 @@ class LiveUtils:
                 events.exit_emitter.emit(exc)
             events.done_live_emitter.emit(DoneContract(exchange, strategy, False, symbol))
 
-        threading.Thread(target=consume, name=f"live-{strategy}-{symbol}", daemon=True).start()
+        threading.Thread(target=consume, name=f"live-{label}", daemon=True).start()
         return stop.set
 
     def get_data(self, symbol: str, strategy_name: str) -> LiveStatistics:
@@ -317,8 +354,16 @@ class LiveUtils:
         """Return the markdown report of the live session of `strategy_name` on `symbol`."""
         return live_report(strategy_name, self.get_data(symbol, strategy_name))
 
-    def dump(self, symbol: str, strategy_name: str, path: str | Path = "./dump/live") -> Path:
-        """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
+    def dump(
+        self, symbol: str, strategy_name: str | None = None, path: str | Path = "./dump/live"
+    ) -> Path:
+        """Write the report to `<path>/<strategy_name>.md` and return the file's path.
+
+        Raises:
+            ConfigError: called upstream's way, `dump(strategy_name)` (the message shows the
+                Python call).
+        """
+        strategy_name = needs_strategy("Live", symbol, strategy_name, str(path))
         return save_report(
             path, strategy_name, self.get_report(symbol, strategy_name), "Live trading report"
         )

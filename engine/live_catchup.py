@@ -37,6 +37,7 @@ from engine.live_state import LiveSession, Recovered
 from engine.logger import get_logger
 from engine.models import Action
 from engine.partial import revenue_percent
+from engine.persist.base import StateError
 from engine.strategy import ClientStrategy
 from engine.watchdog import FATAL, guarded
 
@@ -191,8 +192,9 @@ class _Replay:
                 client.partial.check(signal, price, revenue_percent(signal, price), when, False)
             return True
         try:
+            guarded(client, when, self.stop, self.cancel, client.deliver, when)
             result = guarded(client, when, self.stop, self.cancel, client.tick, when)
-        except FATAL:
+        except (StateError, *FATAL):
             raise
         except Exception as exc:
             client.report(exc, when, "catch-up tick")

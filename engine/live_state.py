@@ -7,8 +7,19 @@ and cancelled signal), `data/partial/<symbol>` and `data/risk/<risk>`.
 Write order makes every crash recoverable without guessing:
 * a new open or scheduled signal is written at once, before user callbacks run;
 * a close or cancel is first recorded in the history, then the signal is cleared;
-* an `opened` history entry is written after the signal; recovery adds it if missing.
+* an `opened` history entry is written after the signal; recovery adds it if missing;
+* each lifecycle change goes to the history (opened, closed, cancelled) and then to the
+  journal `data/journal/…` before its callback runs (engine/live_journal.py).
 Recovery then finishes whatever a crash interrupted (`LiveSession.recover`).
+
+Every store is guarded: a write that fails with an OSError (read-only folder, full disk)
+raises `StateWriteError` naming the file, and the change is not made in memory.
+
+A cleared signal is a removed key, never a stored `null`. Recovery trusts nothing it has
+not parsed: every value must fit its shape (engine/live_schema.py) and a recovered signal
+must pass the rules a new one passes; a file that does not is moved aside and the start
+stops with a `StateError`, as it does when the history calls open a position that the
+signal file lacks.
 """
 
 from __future__ import annotations
@@ -18,10 +29,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ConfigError
+from engine.errors import ConfigError, SignalValidationError
+from engine.live_journal import LifecycleJournal
+from engine.live_schema import Kind, check_store, signal_problem
 from engine.models import Action, CancelledResult, ClosedResult, CloseReason, PnL, SignalRow
 from engine.persist import adapters
-from engine.persist.base import PersistBase, StateError
+from engine.persist.base import PersistBase, StateError, StateWriteError
 from engine.risk import ActivePosition
 
 OPENED, CLOSED, CANCELLED = "opened", "closed", "cancelled"
@@ -33,14 +46,17 @@ def row_to_dict(row: SignalRow) -> dict[str, Any]:
 
 
 def row_from_dict(data: Any, where: str) -> SignalRow:
-    """Rebuild a signal row, or explain which stored file holds something else."""
-    try:
-        return SignalRow(**data)
-    except TypeError as exc:
+    """Rebuild a signal row, or explain which stored file holds something else.
+
+    The row must pass the rules a new signal passes (`engine.live_schema.signal_problem`).
+    """
+    problem = signal_problem(data)
+    if problem:
         raise StateError(
-            f"{where} holds {data!r}, which is not a signal ({exc}); move the file away "
-            "after checking your positions, and start again"
-        ) from None
+            f"{where} holds {data!r}, which is not a valid signal ({problem}); move the file "
+            "away after checking your positions, and start again"
+        )
+    return SignalRow(**data)
 
 
 def result_to_dict(result: Any) -> dict[str, Any]:
@@ -75,6 +91,77 @@ def closed_from_dict(entry: dict[str, Any]) -> ClosedResult:
         PnL(**entry["pnl"]),
         entry.get("ambiguous", False),
     )
+
+
+class GuardedStore(PersistBase):
+    """A store whose failed writes raise `StateWriteError` naming the file (fail closed)."""
+
+    def __init__(self, inner: PersistBase) -> None:
+        super().__init__(inner.entity_name, inner.base_dir)
+        self.inner = inner
+        self.path = Path(getattr(inner, "path", inner.base_dir / f"{inner.entity_name}.json"))
+
+    def _guard(self, write: Callable[..., None], *args: Any) -> None:
+        try:
+            write(*args)
+        except OSError as exc:
+            raise StateWriteError(
+                f"could not write the live state file {self.path}: {exc}. The change was not "
+                "made and the run stopped (nothing opened or closed in memory only). Make "
+                f"{self.path.parent} writable or free disk space, then start again: the run "
+                "resumes from the state on disk."
+            ) from exc
+
+    def wait_for_init(self) -> None:
+        """Prepare the wrapped store."""
+        self.inner.wait_for_init()
+
+    def read_value(self, key: str) -> Any:
+        """Return the value under `key` (KeyError when absent)."""
+        return self.inner.read_value(key)
+
+    def has_value(self, key: str) -> bool:
+        """Return whether `key` is stored."""
+        return self.inner.has_value(key)
+
+    def write_value(self, key: str, value: Any) -> None:
+        """Store `value` under `key`, or raise `StateWriteError`."""
+        self._guard(self.inner.write_value, key, value)
+
+    def remove_value(self, key: str) -> None:
+        """Forget `key`, or raise `StateWriteError`."""
+        self._guard(self.inner.remove_value, key)
+
+    def remove_all(self) -> None:
+        """Forget every key, or raise `StateWriteError`."""
+        self._guard(self.inner.remove_all)
+
+    def items(self) -> list[tuple[str, Any]]:
+        """Return every `(key, value)`, keys in natural order."""
+        return self.inner.items()
+
+    def quarantine(self, why: str) -> StateError:
+        """Set the wrapped store aside (its file moved away) and return the error."""
+        return self.inner.quarantine(why)
+
+
+def guarded(adapter: adapters.PersistAdapter, entity: str, state_dir: Path) -> GuardedStore:
+    """Return the store of `entity` of an adapter's kind, its writes guarded."""
+    return GuardedStore(adapter.create(entity, state_dir))
+
+
+def _same_signal(saved: dict[str, Any], row: SignalRow) -> bool:
+    """Tell whether a history entry's signal is `row` itself, not one that reused its id."""
+    return (saved["id"], saved["scheduled_at"], saved["pending_at"]) == (
+        row.id,
+        row.scheduled_at,
+        row.pending_at,
+    )
+
+
+def _where(store: PersistBase) -> str:
+    """Name a store as the user finds it: its file, or its adapter's folder and entity."""
+    return str(getattr(store, "path", store.base_dir / store.entity_name))
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,19 +239,56 @@ class LiveSession:
         self.symbol, self.strategy_name, self.exchange_name = symbol, strategy_name, exchange_name
         self.state_dir = state_dir
         entity = f"{symbol}_{strategy_name}"
-        self.signals = adapters.PersistSignalAdapter.create(entity, state_dir)
-        self.schedules = adapters.PersistScheduleAdapter.create(entity, state_dir)
-        self.history = adapters.PersistHistoryAdapter.create(entity, state_dir)
-        self.partial = PartialLevels(
-            adapters.PersistPartialAdapter.create(symbol, state_dir), strategy_name, self._later
+        self.signals = guarded(adapters.PersistSignalAdapter, entity, state_dir)
+        self.schedules = guarded(adapters.PersistScheduleAdapter, entity, state_dir)
+        self.history = guarded(adapters.PersistHistoryAdapter, entity, state_dir)
+        partial = guarded(adapters.PersistPartialAdapter, symbol, state_dir)
+        self.partial = PartialLevels(partial, strategy_name, self._later)
+        self.journal = LifecycleJournal(
+            guarded(adapters.PersistJournalAdapter, entity, state_dir), self._record
         )
+        self._checked: tuple[tuple[PersistBase, Kind], ...] = (
+            (self.signals, "signal"),
+            (self.schedules, "schedule"),
+            (self.history, "history"),
+            (partial, "partial"),
+        )
+        self._sound = False
         self._written: tuple[SignalRow | None, SignalRow | None] = (None, None)
         self._wanted: tuple[SignalRow | None, SignalRow | None] = (None, None)
         self._deferred: list[tuple[Callable[..., None], tuple[Any, ...]]] = []
+        self._recorded: set[str] = set()
 
     def risk_positions(self, risk_name: str) -> RiskPositions:
-        """Return the store of a risk profile's positions."""
-        return RiskPositions(adapters.PersistRiskAdapter.create(risk_name, self.state_dir))
+        """Return the store of a risk profile's positions, once every position in it parses.
+
+        Raises:
+            StateError: a stored position does not fit its shape (the file was moved aside).
+        """
+        store = guarded(adapters.PersistRiskAdapter, risk_name, self.state_dir)
+        check_store(store, "risk")
+        return RiskPositions(store)
+
+    def check_new_id(self, signal_id: Any) -> None:
+        """Refuse an id that an earlier signal of this session used.
+
+        A signal id is how callbacks tell real orders apart, and the history is keyed by it:
+        a reused id would make `on_close` of one position look like another's, and after a
+        restart the new position would read as already closed.
+
+        Raises:
+            SignalValidationError: the id is in the history; the message says the fix.
+        """
+        keys = self.history.keys()
+        used = [key for key in keys if key.rpartition(":")[0] == signal_id]
+        if used:
+            raise SignalValidationError(
+                f"get_signal returned id {signal_id!r}, which an earlier signal of "
+                f"{self.strategy_name} on {self.symbol} already used (history entry "
+                f"{used[-1]!r}); signal ids must be unique, they are how your callbacks tell "
+                "real orders apart: return a new id for every signal, or leave id out and "
+                "the engine draws one"
+            )
 
     def _later(self, fn: Callable[..., None], *args: Any) -> None:
         self._deferred.append((fn, args))
@@ -190,7 +314,11 @@ class LiveSession:
         self._wanted = (pending, scheduled)
 
     def _write(self, store: PersistBase, row: SignalRow | None) -> None:
-        store.write_value(self.symbol, None if row is None else row_to_dict(row))
+        """Store `row`, or clear the signal by removing its key (never by writing null)."""
+        if row is None:
+            store.remove_value(self.symbol)
+        else:
+            store.write_value(self.symbol, row_to_dict(row))
 
     def commit(self, result: Any) -> None:
         """Finish a tick: history first for closes, then clears, then history of opens."""
@@ -211,15 +339,20 @@ class LiveSession:
             self._record(result)
 
     def _record(self, result: Any) -> None:
-        self.history.write_value(f"{result.signal.id}:{result.action}", result_to_dict(result))
+        key = f"{result.signal.id}:{result.action}"
+        if key not in self._recorded:  # the journal may have written it before a callback
+            self.history.write_value(key, result_to_dict(result))
+            self._recorded.add(key)
 
     # ----- recovery ------------------------------------------------------------------------
 
-    def _read(self, store: PersistBase) -> SignalRow | None:
+    def _read(self, store: PersistBase, notes: list[str]) -> SignalRow | None:
         if not store.has_value(self.symbol):
             return None
         value = store.read_value(self.symbol)
-        if value is None:
+        if value is None:  # how an earlier version cleared a signal; recover() cross-checks
+            notes.append(f"removed the cleared {store.base_dir.name} entry of an earlier version")
+            store.remove_value(self.symbol)
             return None
         row = row_from_dict(value, f"the {store.base_dir.name} state of {store.entity_name}")
         if row.exchange_name != self.exchange_name or row.strategy_name != self.strategy_name:
@@ -231,24 +364,53 @@ class LiveSession:
             )
         return row
 
+    def check(self) -> None:
+        """Parse every value of the session's signal, schedule, history and partial files.
+
+        Runs once per session, before anything is read from them (`recover`,
+        `closed_history`). A value that does not fit sets its file aside.
+
+        Raises:
+            StateError: a file does not parse or fit its shape; it was moved aside.
+        """
+        if self._sound:
+            return
+        for store, kind in self._checked:
+            check_store(store, kind)
+        self._sound = True
+
     def recover(self) -> Recovered:
-        """Read the saved signals and finish whatever a crash interrupted."""
-        pending, scheduled = self._read(self.signals), self._read(self.schedules)
-        done = set(self.history.keys())
+        """Check every state file, read the saved signals and finish what a crash interrupted.
+
+        Raises:
+            StateError: a file does not parse or fit its shape (it was moved aside), or the
+                files contradict each other (a position the history calls open is missing).
+        """
+        self.check()
         notes: list[str] = []
-        if pending is not None and f"{pending.id}:{CLOSED}" in done:
+        pending, scheduled = self._read(self.signals, notes), self._read(self.schedules, notes)
+        history = dict(self.history.items())
+        closed = history.get(f"{pending.id}:{CLOSED}") if pending is not None else None
+        if pending is not None and closed is not None:
+            if not _same_signal(closed["signal"], pending):
+                raise self._contradiction(
+                    f"signal {pending.id} is open in {_where(self.signals)}, but a different "
+                    f"signal with the same id closed at {closed['close_timestamp']} (an "
+                    "earlier version let a strategy reuse an id)"
+                )
             notes.append(f"signal {pending.id} had closed before the stop; cleared it")
             self._write(self.signals, None)
             pending = None
         if scheduled is not None and (
-            f"{scheduled.id}:{CANCELLED}" in done
-            or f"{scheduled.id}:{OPENED}" in done
+            f"{scheduled.id}:{CANCELLED}" in history
+            or f"{scheduled.id}:{OPENED}" in history
             or (pending is not None and pending.id == scheduled.id)
         ):
             notes.append(f"scheduled signal {scheduled.id} had been resolved; cleared it")
             self._write(self.schedules, None)
             scheduled = None
-        if pending is not None and f"{pending.id}:{OPENED}" not in done:
+        self._check_open_positions(history, pending)
+        if pending is not None and f"{pending.id}:{OPENED}" not in history:
             notes.append(f"recorded the opening of signal {pending.id} in the history")
             entry = {
                 "action": OPENED,
@@ -261,7 +423,36 @@ class LiveSession:
         self._written = self._wanted = (pending, scheduled)
         return Recovered(pending, scheduled, tuple(notes))
 
+    def _check_open_positions(self, history: dict[str, Any], pending: SignalRow | None) -> None:
+        """Refuse to start when the history has an open position the signal file lacks."""
+        suffix = f":{OPENED}"
+        open_ids = [
+            key[: -len(suffix)]
+            for key in history
+            if key.endswith(suffix) and f"{key[: -len(suffix)]}:{CLOSED}" not in history
+        ]
+        lost = [sid for sid in open_ids if pending is None or sid != pending.id]
+        if lost:
+            holds = f"open signal {pending.id}" if pending is not None else "no open signal"
+            raise self._contradiction(
+                f"the history records signal {', '.join(lost)} as opened and never closed, "
+                f"but {_where(self.signals)} holds {holds}"
+            )
+
+    def _contradiction(self, what: str) -> StateError:
+        return StateError(
+            f"the live state of {self.strategy_name} on {self.symbol} contradicts itself: "
+            f"{what}. The run stopped instead of guessing which positions are open: check your "
+            f"positions on the exchange, then restore a good copy of {_where(self.signals)} "
+            f"or move {_where(self.history)} aside, and start again."
+        )
+
     def closed_history(self) -> list[ClosedResult]:
-        """Return the closed signals of earlier runs, in the order they closed."""
+        """Return the closed signals of earlier runs, in the order they closed.
+
+        Raises:
+            StateError: a state file is corrupt (see `check`).
+        """
+        self.check()
         entries = [v for k, v in self.history.items() if k.endswith(f":{CLOSED}")]
         return [closed_from_dict(e) for e in sorted(entries, key=lambda e: e["timestamp"])]

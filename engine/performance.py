@@ -19,7 +19,7 @@ from types import MappingProxyType
 
 from engine import events
 from engine.events import PerformanceContract
-from engine.reports.markdown import save_report
+from engine.reports.markdown import needs_strategy, save_report
 from engine.reports.performance import performance_report
 
 MAX_EVENTS = 10_000
@@ -132,9 +132,15 @@ class PerformanceUtils:
         return performance_report(strategy_name, self.get_data(symbol, strategy_name))
 
     def dump(
-        self, symbol: str, strategy_name: str, path: str | Path = "./dump/performance"
+        self, symbol: str, strategy_name: str | None = None, path: str | Path = "./dump/performance"
     ) -> Path:
-        """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
+        """Write the report to `<path>/<strategy_name>.md` and return the file's path.
+
+        Raises:
+            ConfigError: called upstream's way, `dump(strategy_name)` (the message shows the
+                Python call).
+        """
+        strategy_name = needs_strategy("Performance", symbol, strategy_name, str(path))
         return save_report(
             path, strategy_name, self.get_report(symbol, strategy_name), "Performance report"
         )

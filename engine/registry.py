@@ -50,7 +50,8 @@ class Registry(Generic[S]):
         if hint:
             return text + f". Did you mean {' or '.join(map(repr, hint))}?"
         known = ", ".join(map(repr, self._items)) or "none"
-        return text + f". Registered {self.kind}s: {known}"
+        kinds = "strategies" if self.kind == "strategy" else f"{self.kind}s"
+        return text + f". Registered {kinds}: {known}"
 
     def names(self) -> list[str]:
         """Return the registered names in registration order."""

@@ -15,7 +15,7 @@ from typing import Any
 from engine import events
 from engine.jsformat import js_round
 from engine.models import Action, CancelledResult, TickResult
-from engine.reports.markdown import save_report
+from engine.reports.markdown import needs_strategy, save_report
 from engine.reports.schedule import schedule_report
 from engine.stats import safe
 
@@ -136,8 +136,16 @@ class ScheduleUtils:
         """Return the markdown report of `strategy_name`'s scheduled signals on `symbol`."""
         return schedule_report(strategy_name, self.get_data(symbol, strategy_name))
 
-    def dump(self, symbol: str, strategy_name: str, path: str | Path = "./dump/schedule") -> Path:
-        """Write the report to `<path>/<strategy_name>.md` and return the file's path."""
+    def dump(
+        self, symbol: str, strategy_name: str | None = None, path: str | Path = "./dump/schedule"
+    ) -> Path:
+        """Write the report to `<path>/<strategy_name>.md` and return the file's path.
+
+        Raises:
+            ConfigError: called upstream's way, `dump(strategy_name)` (the message shows the
+                Python call).
+        """
+        strategy_name = needs_strategy("Schedule", symbol, strategy_name, str(path))
         return save_report(
             path, strategy_name, self.get_report(symbol, strategy_name), "Schedule report"
         )

@@ -71,7 +71,50 @@ Fn = Callable[..., Any]
 
 
 class StrategyCallbacks(Schema):
-    """Optional hooks of a strategy: each receives `(symbol, ..., backtest)` like upstream."""
+    """Optional hooks of a strategy: each receives `(symbol, ..., backtest)` like upstream.
+
+    In a backtest every hook is called at once, as upstream does. In a live run the
+    lifecycle hooks (`on_schedule`, `on_open`, `on_partial_profit`, `on_partial_loss`,
+    `on_close`, `on_cancel`) are where you place real orders, and the engine promises:
+
+    * **Written first.** The change is saved (signal file, history, then the journal
+      `data/journal/<symbol>_<strategy>`) before the hook runs. If it cannot be saved
+      (read-only folder, full disk) the hook does not run, nothing changes in memory and
+      the run stops with a `StateWriteError` naming the file.
+    * **At least once, with a key.** `engine.current_delivery()` inside the hook returns a
+      `Delivery` whose `key` (`"<signal id>:opened"`, `"<id>:closed"`,
+      `"<id>:partial_profit:20"`, …) is the same at every delivery of that change, and so
+      are the signal and the prices the hook is given. Use the key as your order's client
+      id: a repeated delivery (`delivery.redelivery` is True) must not place a second order.
+    * **Acknowledged when it returns.** A hook that returns is never called again for that
+      change. One that raises is reported (`listen_error`) and called again, with the same
+      key and prices, at the next tick and after a restart, until it returns; a process
+      killed during a hook calls it again on the next start.
+    * **In order.** Changes are delivered in the order they happened, each only after the
+      one before it returned: `on_close` of a signal never comes before its `on_open`.
+    * `on_partial_profit` / `on_partial_loss` are called once per level reached (10 %,
+      20 %, … of the price move; live only, a backtest calls them on every candle).
+    * `on_tick`, `on_active` and `on_idle` are per-tick notices, not journaled: a stop can
+      skip or repeat one, and `current_delivery()` is None in them. After a restart
+      `on_active` is called once for the resumed open signal.
+
+    Attributes:
+        on_tick: `(symbol, result, backtest)` after every tick.
+        on_open: `(symbol, signal, price_open, backtest)` when a position opens.
+        on_active: `(symbol, signal, price, backtest)` on each tick of an open position.
+        on_idle: `(symbol, price, backtest)` on each tick with no signal.
+        on_close: `(symbol, signal, close_price, backtest)` when a position closes.
+        on_schedule: `(symbol, signal, price, backtest)` when a limit entry is scheduled
+            (`price` is the market price then).
+        on_cancel: `(symbol, signal, price, backtest)` when a scheduled entry is cancelled.
+        on_partial_profit: `(symbol, signal, price, revenue_percent, backtest)`.
+        on_partial_loss: `(symbol, signal, price, loss_percent, backtest)`.
+        on_write: `(symbol, signal_or_none, backtest)` in live runs, each time the open
+            signal is saved to the state directory (a new one is on disk when it is
+            called; `None` is the close, cleared from disk by the end of that tick).
+            Never in backtests, which write no state (upstream's `onWrite`, there mostly a
+            testing aid).
+    """
 
     on_tick: Fn | None = None
     on_open: Fn | None = None
@@ -82,6 +125,7 @@ class StrategyCallbacks(Schema):
     on_cancel: Fn | None = None
     on_partial_profit: Fn | None = None
     on_partial_loss: Fn | None = None
+    on_write: Fn | None = None
 
 
 class StrategySchema(Schema):

@@ -1,7 +1,8 @@
 """Exchange API keys: read from the environment (or a `.env` file the user names), never stored.
 
 Keys live only in memory. Their `repr` and every message the engine builds show at most the
-last four characters; `redact` scrubs them from third-party error texts.
+last four characters; `redact` scrubs them from third-party error texts, and `mask_secrets`
+scrubs every secret configured in the environment (LLM keys too) from any error text.
 """
 
 from __future__ import annotations
@@ -98,6 +99,47 @@ def exchange_credentials(
         missing = key_name if not key else secret_name
         raise ConfigError(f"{missing} is not set; set both {key_name} and {secret_name}")
     return ApiCredentials(key, secret, env.get(password_name) or None)
+
+
+SECRET_SUFFIXES = ("_API_KEY", "_API_SECRET", "_API_PASSWORD", "_SECRET", "_TOKEN", "_PASSWORD")
+"""Environment variables whose values are secrets (LLM and exchange keys among them)."""
+MIN_SECRET_LENGTH = 8
+"""Shorter values are not masked: they would blank out ordinary words of a message."""
+_KEY_PREFIX = re.compile(r"^[A-Za-z]{2,4}-")
+
+
+def configured_secrets(environ: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    """Return the secret values set in the environment, longest first.
+
+    Secrets are the variables ending in one of `SECRET_SUFFIXES` (`DESK_LLM_API_KEY`,
+    `OPENAI_API_KEY`, `BINANCE_API_SECRET`, …) and the one `DESK_LLM_API_KEY_ENV` names.
+    """
+    env = os.environ if environ is None else environ
+    names = {name for name in env if name.upper().endswith(SECRET_SUFFIXES)}
+    if env.get("DESK_LLM_API_KEY_ENV"):
+        names.add(env["DESK_LLM_API_KEY_ENV"])
+    values = {env.get(name, "") for name in names}
+    return tuple(sorted((v for v in values if len(v) >= MIN_SECRET_LENGTH), key=len, reverse=True))
+
+
+def mask_in_text(value: str) -> str:
+    """Return how a secret shows inside a message: `sk-…abcd` (a short prefix kept)."""
+    prefix = _KEY_PREFIX.match(value)
+    return (prefix.group(0) if prefix else "") + mask(value)
+
+
+def mask_secrets(
+    text: str, extra: tuple[str, ...] = (), environ: Mapping[str, str] | None = None
+) -> str:
+    """Mask every configured secret (and `extra` values) found in `text`.
+
+    Use it on any error text shown to the user: servers echo keys back in error bodies.
+    """
+    secrets = sorted({*configured_secrets(environ), *extra}, key=len, reverse=True)
+    for value in secrets:
+        if value:
+            text = text.replace(value, mask_in_text(value))
+    return text
 
 
 def redact(text: str, credentials: ApiCredentials | None) -> str:

@@ -6,6 +6,7 @@ The backtest engine itself never sizes positions; strategies and users call `Pos
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +143,29 @@ def _calculate(params: SizingParams, sizing_name: str, source: str) -> float:
     return quantity
 
 
+def _sizing_name(context: Mapping[str, Any] | None, sizing_name: str | None, source: str) -> str:
+    """Return the sizing named by keyword or by upstream's context object."""
+    if context is not None and not isinstance(context, Mapping):
+        raise ConfigError(
+            f"{source}: the context must be a mapping such as {{'sizingName': 'fixed'}}, "
+            f"was {context!r}"
+        )
+    named = context or {}
+    from_context = named.get("sizingName", named.get("sizing_name"))
+    if sizing_name is not None and from_context is not None and sizing_name != from_context:
+        raise ConfigError(
+            f"{source}: sizing_name={sizing_name!r} and the context's sizingName "
+            f"{from_context!r} disagree; give one of them"
+        )
+    name = sizing_name if sizing_name is not None else from_context
+    if not name:
+        raise ConfigError(
+            f"{source}: no sizing named; pass sizing_name='fixed' or, as upstream, a context "
+            "object {'sizingName': 'fixed'} after the prices"
+        )
+    return str(name)
+
+
 class PositionSizeUtils:
     """Compute position sizes with a registered sizing (upstream's `PositionSize`).
 
@@ -155,14 +179,20 @@ class PositionSizeUtils:
         account_balance: float,
         price_open: float,
         price_stop_loss: float,
+        context: Mapping[str, Any] | None = None,
         *,
-        sizing_name: str,
+        sizing_name: str | None = None,
     ) -> float:
-        """Risk `risk_percentage` of the balance between entry and stop loss."""
+        """Risk `risk_percentage` of the balance between entry and stop loss.
+
+        The sizing is named by `sizing_name=` or, as upstream, by a context object
+        (`{"sizingName": "fixed"}`) after the prices.
+        """
         params = SizingParams(
             FIXED_PERCENTAGE, symbol, account_balance, price_open, price_stop_loss=price_stop_loss
         )
-        return _calculate(params, sizing_name, "PositionSize.fixed_percentage")
+        source = "PositionSize.fixed_percentage"
+        return _calculate(params, _sizing_name(context, sizing_name, source), source)
 
     def kelly_criterion(
         self,
@@ -171,13 +201,15 @@ class PositionSizeUtils:
         price_open: float,
         win_rate: float,
         win_loss_ratio: float,
+        context: Mapping[str, Any] | None = None,
         *,
-        sizing_name: str,
+        sizing_name: str | None = None,
     ) -> float:
         """Invest the Kelly fraction (times `kelly_multiplier`) of the balance.
 
         `win_rate` is a fraction strictly between 0 and 1; `win_loss_ratio` is the average
-        win over the average loss. A negative edge gives 0.
+        win over the average loss. A negative edge gives 0. The sizing is named by
+        `sizing_name=` or by upstream's context object (`{"sizingName": "kelly"}`).
         """
         params = SizingParams(
             KELLY_CRITERION,
@@ -187,7 +219,8 @@ class PositionSizeUtils:
             win_rate=win_rate,
             win_loss_ratio=win_loss_ratio,
         )
-        return _calculate(params, sizing_name, "PositionSize.kelly_criterion")
+        source = "PositionSize.kelly_criterion"
+        return _calculate(params, _sizing_name(context, sizing_name, source), source)
 
     def atr_based(
         self,
@@ -195,12 +228,18 @@ class PositionSizeUtils:
         account_balance: float,
         price_open: float,
         atr: float,
+        context: Mapping[str, Any] | None = None,
         *,
-        sizing_name: str,
+        sizing_name: str | None = None,
     ) -> float:
-        """Risk `risk_percentage` of the balance over a stop `atr_multiplier` ATRs away."""
+        """Risk `risk_percentage` of the balance over a stop `atr_multiplier` ATRs away.
+
+        The sizing is named by `sizing_name=` or by upstream's context object
+        (`{"sizingName": "atr"}`).
+        """
         params = SizingParams(ATR_BASED, symbol, account_balance, price_open, atr=atr)
-        return _calculate(params, sizing_name, "PositionSize.atr_based")
+        source = "PositionSize.atr_based"
+        return _calculate(params, _sizing_name(context, sizing_name, source), source)
 
 
 PositionSize = PositionSizeUtils()

@@ -19,6 +19,18 @@ from engine.events import error_emitter, signal_backtest_emitter, signal_emitter
 from engine.exchange import ClientExchange, ms_to_datetime, vwap
 from engine.intervals import MINUTES, STRATEGY_INTERVALS
 from engine.jsformat import js_string
+from engine.live_journal import (
+    CALLBACKS,
+    CANCELLED,
+    CLOSED,
+    OPENED,
+    PARTIAL_LOSS,
+    PARTIAL_PROFIT,
+    SCHEDULED,
+    Entry,
+    LifecycleJournal,
+    delivering,
+)
 from engine.logger import get_logger
 from engine.models import (
     Action,
@@ -28,7 +40,7 @@ from engine.models import (
     SignalRow,
     TickResult,
 )
-from engine.partial import ClientPartial, revenue_percent
+from engine.partial import LEVELS, ClientPartial, revenue_percent
 from engine.pnl import profit_loss
 from engine.risk import Risk, RiskParams
 from engine.schemas import StrategySchema
@@ -96,6 +108,10 @@ class SignalState(Protocol):
         """Persist the current pending and scheduled signals (None means none)."""
         ...
 
+    def check_new_id(self, signal_id: Any) -> None:
+        """Raise `SignalValidationError` when an earlier signal already used `signal_id`."""
+        ...
+
 
 def _first_true(mask: np.ndarray, stop: int) -> int:
     """Return the first index `< stop` where `mask` is true, or -1."""
@@ -133,6 +149,8 @@ class ClientStrategy:
         self._pending: SignalRow | None = None
         self._scheduled: SignalRow | None = None
         self.state: SignalState | None = None
+        self.journal: LifecycleJournal | None = None
+        """Live runs only: lifecycle callbacks are journaled, then delivered from it."""
         self.last_signal_at: int | None = None
         self.stopped = False
         self.partial = ClientPartial()
@@ -144,6 +162,7 @@ class ClientStrategy:
         self.always_idle = not backtest
         self._window = settings.avg_price_candles
         self.ids = _ids  # where signal ids come from; a run may seed its own generator
+        self._when = 0  # the time of the tick being processed (for callbacks outside one)
 
     # ----- signal state ----------------------------------------------------------------
 
@@ -154,9 +173,11 @@ class ClientStrategy:
 
     @pending.setter
     def pending(self, row: SignalRow | None) -> None:
+        if self.state is not None:  # saved first: a failed write changes nothing in memory
+            self.state.save(self.symbol, self.name, row, self._scheduled)
         self._pending = row
-        if self.state is not None:
-            self.state.save(self.symbol, self.name, self._pending, self._scheduled)
+        if self.state is not None and self.callbacks is not None:
+            self._callback(self._when, "on_write", row, self.is_backtest)
 
     @property
     def scheduled(self) -> SignalRow | None:
@@ -165,18 +186,23 @@ class ClientStrategy:
 
     @scheduled.setter
     def scheduled(self, row: SignalRow | None) -> None:
-        self._scheduled = row
         if self.state is not None:
-            self.state.save(self.symbol, self.name, self._pending, self._scheduled)
+            self.state.save(self.symbol, self.name, self._pending, row)
+        self._scheduled = row
 
     def restore(self, pending: SignalRow | None, scheduled: SignalRow | None, when: int) -> None:
-        """Resume signals recovered after a restart (no save), firing on_active/on_schedule."""
+        """Resume signals recovered after a restart (no save), firing on_active/on_schedule.
+
+        With a journal, the lifecycle callbacks a stop left undelivered go first (oldest
+        first), and on_schedule is not repeated for a schedule already delivered.
+        """
         self._pending, self._scheduled = pending, scheduled
+        self.deliver(when)
         if self.callbacks is None:
             return
         if pending is not None:
             self._callback(when, "on_active", pending, pending.price_open, self.is_backtest)
-        if scheduled is not None:
+        if scheduled is not None and self.journal is None:
             self._callback(when, "on_schedule", scheduled, scheduled.price_open, self.is_backtest)
 
     # ----- user code -------------------------------------------------------------------
@@ -203,6 +229,59 @@ class ClientStrategy:
         fn = getattr(callbacks, name) if callbacks is not None else None
         if fn is not None:
             self._call(when, name, fn, self.symbol, *args)
+
+    def listens(self, event: str) -> bool:
+        """Return whether the strategy has a callback for a lifecycle `event`."""
+        return self.callbacks is not None and getattr(self.callbacks, CALLBACKS[event]) is not None
+
+    def _lifecycle(
+        self,
+        when: int,
+        event: str,
+        signal: SignalRow,
+        price: float,
+        *extra: float,
+        level: int | None = None,
+        result: Any = None,
+    ) -> None:
+        """Run a lifecycle callback: at once in a backtest; live, journaled then delivered."""
+        journal = self.journal
+        if journal is None:
+            self._callback(when, CALLBACKS[event], signal, price, *extra, self.is_backtest)
+            return
+        delivered = not self.listens(event)
+        journal.record(event, signal, price, extra, level, result, delivered)
+        self.deliver(when)
+
+    def deliver(self, when: int) -> None:
+        """Deliver the journaled lifecycle callbacks not yet acknowledged, oldest first.
+
+        Each is acknowledged (durably) once it returns. One that raises is reported, stays
+        in the journal, and the ones after it wait: all are tried again at the next tick
+        and after a restart. Without a journal (backtests) there is nothing to do.
+        """
+        journal = self.journal
+        if journal is None:
+            return
+        for entry in journal.undelivered():
+            if self.listens(entry.delivery.event) and not self._deliver(when, entry):
+                journal.failed(entry.delivery.key)
+                return
+            journal.acknowledge(entry.delivery.key)
+
+    def _deliver(self, when: int, entry: Entry) -> bool:
+        fn = getattr(self.callbacks, entry.callback)
+        token = context.enter(self._context(when))
+        try:
+            with delivering(entry.delivery):
+                fn(self.symbol, *entry.args, self.is_backtest)
+            return True
+        except Exception as exc:
+            what = f"{entry.callback} (delivery {entry.delivery.key}, delivered again later)"
+            self.report(exc, when, what)
+            return False
+        finally:
+            context.leave(token)
 
     def report(self, exc: Exception, when: int, what: str) -> None:
         """Send a recoverable error to `listen_error`, wrapped with where it happened."""
@@ -257,6 +336,8 @@ class ClientStrategy:
         position = dto.get("position")
         if open_price is None:
             signal_id = dto["id"] if "id" in dto else new_signal_id(self.ids)
+            if "id" in dto and self.state is not None:
+                self.state.check_new_id(signal_id)
             scheduled = False
             if "price_open" not in dto:
                 open_price = price
@@ -307,11 +388,6 @@ class ClientStrategy:
         result_signal: SignalRow | None = None,
     ) -> ClosedResult:
         pnl = profit_loss(signal.position, signal.price_open, price)
-        if self.callbacks is not None:
-            self._callback(when, "on_close", signal, price, self.is_backtest)
-        self.partial.clear(signal.id)
-        self.risk.remove_signal(self.symbol, self.name)
-        self.pending = None
         result = ClosedResult(
             Action.CLOSED,
             result_signal or signal,
@@ -324,17 +400,22 @@ class ClientStrategy:
             pnl,
             ambiguous,
         )
+        if self.callbacks is not None or self.journal is not None:
+            self._lifecycle(when, CLOSED, signal, price, result=result)
+        self.partial.clear(signal.id)
+        self.risk.remove_signal(self.symbol, self.name)
+        self.pending = None
         if self.callbacks is not None:
             self._callback(when, "on_tick", result, self.is_backtest)
         return result
 
     def _cancelled(self, signal: SignalRow, price: float, close_ts: int, when: int) -> Any:
         self.scheduled = None
-        if self.callbacks is not None:
-            self._callback(when, "on_cancel", signal, price, self.is_backtest)
         result = CancelledResult(
             Action.CANCELLED, signal, price, self.name, self.exchange.name, self.symbol, close_ts
         )
+        if self.callbacks is not None or self.journal is not None:
+            self._lifecycle(when, CANCELLED, signal, price, result=result)
         if self.callbacks is not None:
             self._callback(when, "on_tick", result, self.is_backtest)
         return result
@@ -343,6 +424,7 @@ class ClientStrategy:
 
     def tick(self, when: int) -> Any:
         """Advance one step at time `when` and return the tick result."""
+        self._when = when
         if self.stopped:
             return self._idle(when, self._price_or_nan(when))
         if self._scheduled is not None and self._pending is None:
@@ -354,8 +436,8 @@ class ClientStrategy:
             if row.is_scheduled:
                 self.scheduled = row
                 price = self.exchange.average_price(self.symbol, when)
-                if self.callbacks is not None:
-                    self._callback(when, "on_schedule", row, price, self.is_backtest)
+                if self.callbacks is not None or self.journal is not None:
+                    self._lifecycle(when, SCHEDULED, row, price)
                 result = self._result(Action.SCHEDULED, row, price)
                 if self.callbacks is not None:
                     self._callback(when, "on_tick", result, self.is_backtest)
@@ -393,9 +475,12 @@ class ClientStrategy:
             self.pending = None
             return self._idle(when, None)
         self.risk.add_signal(self.symbol, self.name, self.exchange.name, when)
-        if self.callbacks is not None:
-            self._callback(when, "on_open", row, row.price_open, self.is_backtest)
+        return self._opened(row, when)
+
+    def _opened(self, row: SignalRow, when: int) -> TickResult:
         result = self._result(Action.OPENED, row, row.price_open)
+        if self.callbacks is not None or self.journal is not None:
+            self._lifecycle(when, OPENED, row, row.price_open, result=result)
         if self.callbacks is not None:
             self._callback(when, "on_tick", result, self.is_backtest)
         return result
@@ -421,12 +506,7 @@ class ClientStrategy:
             row = signal._replace(pending_at=when, is_scheduled=False)
             self.pending = row
             self.risk.add_signal(self.symbol, self.name, self.exchange.name, when)
-            if self.callbacks is not None:
-                self._callback(when, "on_open", row, row.price_open, self.is_backtest)
-            result = self._result(Action.OPENED, row, row.price_open)
-            if self.callbacks is not None:
-                self._callback(when, "on_tick", result, self.is_backtest)
-            return result
+            return self._opened(row, when)
         result = self._result(Action.ACTIVE, signal, price)
         if self.callbacks is not None:
             self._callback(when, "on_tick", result, self.is_backtest)
@@ -455,12 +535,23 @@ class ClientStrategy:
     def _partial_step(self, signal: SignalRow, price: float, event_ts: int, when: int) -> None:
         revenue = revenue_percent(signal, price)
         self.partial.check(signal, price, revenue, event_ts, self.is_backtest)
+        if self.journal is not None:
+            self._partial_levels(signal, price, revenue, when)
+            return
         if self.callbacks is None:
             return
         if revenue > 0:
             self._callback(when, "on_partial_profit", signal, price, revenue, self.is_backtest)
         elif revenue < 0:
             self._callback(when, "on_partial_loss", signal, price, -revenue, self.is_backtest)
+
+    def _partial_levels(self, signal: SignalRow, price: float, revenue: float, when: int) -> None:
+        """Live: deliver on_partial_profit/loss once per level reached (10 %, 20 %, …)."""
+        event = PARTIAL_PROFIT if revenue > 0 else PARTIAL_LOSS
+        amount = abs(revenue)
+        for level in LEVELS:
+            if amount >= level:
+                self._lifecycle(when, event, signal, price, amount, level=level)
 
     def next_signal_time(self) -> int | None:
         """Return when the throttle next lets `get_signal` run, if nothing else is pending.

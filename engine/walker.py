@@ -332,21 +332,29 @@ class WalkerUtils:
         """Run a walker in a thread; return a function that stops it before its next strategy.
 
         Takes the arguments of `run`. Emits `listen_done_walker` when it ends (also after a
-        stop); a fatal error goes to `listen_exit`.
+        stop); a fatal error goes to `listen_exit`, setup errors too (an unknown walker,
+        strategy, exchange or frame): as upstream, `background` itself never raises; a run
+        that could not start emits no `done`.
         """
         cancel = threading.Event()
-        rows = self.run(symbol, context, cancel=cancel, **options)
-        name = _name(context, options.get("walker_name"))
-        exchange = walkers.get(name, "Walker.background").exchange_name or ""
+        name = str((context or {}).get("walkerName") or options.get("walker_name"))
 
         def consume() -> None:
+            try:
+                walker = _name(context, options.get("walker_name"))
+                exchange = walkers.get(walker, "Walker.background").exchange_name or ""
+                rows = self.run(symbol, context, cancel=cancel, **options)
+            except Exception as exc:
+                get_logger().warn(f"Walker.background {name} {symbol} could not start: {exc!r}")
+                exit_emitter.emit(exc)
+                return
             try:
                 for _ in rows:
                     pass
             except Exception as exc:
-                get_logger().warn(f"Walker.background {name} {symbol} failed: {exc!r}")
+                get_logger().warn(f"Walker.background {walker} {symbol} failed: {exc!r}")
                 exit_emitter.emit(exc)
-            done_walker_emitter.emit(DoneContract(exchange, name, True, symbol))
+            done_walker_emitter.emit(DoneContract(exchange, walker, True, symbol))
 
         thread = threading.Thread(target=consume, name=f"walker-{name}-{symbol}", daemon=True)
         thread.start()

@@ -33,9 +33,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 POLL_SECONDS = 0.05
-_CALLS = {"_call": "what", "_get_signal": None, "_fetch_user": None}
-"""Engine frames that run user code, and the local naming the call (None: fixed name)."""
 _FIXED = {"_get_signal": "get_signal", "_fetch_user": "get_candles"}
+"""Engine frames that run user code under a fixed name (`_call`, `_deliver` name theirs)."""
 _ENGINE_DIR = str(Path(__file__).resolve().parent)
 
 
@@ -74,6 +73,16 @@ def exit_error(strategy: str, exc: SystemExit) -> StrategyExitError:
     return error
 
 
+def _call_name(frame: FrameType) -> str | None:
+    """Return the user call an engine frame runs (None: the frame runs no user code)."""
+    function = frame.f_code.co_name
+    if function == "_call":
+        return str(frame.f_locals.get("what"))
+    if function == "_deliver":  # a journaled lifecycle callback
+        return str(getattr(frame.f_locals.get("entry"), "callback", "a callback"))
+    return _FIXED.get(function)
+
+
 def _running_call(frame: FrameType | None) -> tuple[str, str]:
     """Return (the user call, the user's line it is at) for an innermost frame.
 
@@ -84,10 +93,9 @@ def _running_call(frame: FrameType | None) -> tuple[str, str]:
     while frame is not None:
         code = frame.f_code
         if code.co_filename.startswith(_ENGINE_DIR):
-            if code.co_name in _CALLS:
-                local = _CALLS[code.co_name]
-                name = frame.f_locals.get(local) if local else _FIXED[code.co_name]
-                return str(name), where
+            name = _call_name(frame)
+            if name is not None:
+                return name, where
         else:
             where = f"{Path(code.co_filename).name}:{frame.f_lineno} in {code.co_name}"
         frame = frame.f_back

@@ -76,7 +76,9 @@ def test_sigterm_stops_a_run_whose_strategy_never_returns(tmp_path: Path) -> Non
     assert "stuck in get_signal (at mine.py:4 in get_signal)" in text
     assert "the saved state is kept for the next start" in text
     assert "Traceback" not in text
-    assert [line["event"] for line in json_lines(out)] == ["started"]
+    lines = json_lines(out)
+    assert [line["event"] for line in lines] == ["started", "error"]
+    assert "stuck in get_signal" in str(lines[1]["message"])
 
 
 def test_sys_exit_in_a_strategy_is_an_error_with_a_failing_exit(tmp_path: Path) -> None:
@@ -113,4 +115,5 @@ def test_a_negative_timeout_is_refused_with_the_fix(tmp_path: Path) -> None:
     assert "error: --timeout must be a number of seconds >= 0 (0 turns the budget off), was -1" in (
         err.read_text()
     )
-    assert out == ""
+    [line] = json_lines(out)
+    assert line["event"] == "error" and "--timeout must be" in str(line["message"])

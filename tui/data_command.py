@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 if TYPE_CHECKING:
     from engine.data.inventory import DatasetInfo
 
-EXIT_OK, EXIT_FAILED = 0, 1
+EXIT_OK, EXIT_FAILED, EXIT_INTERRUPTED = 0, 1, 130
 
 
 def add_parser(verbs: Any) -> None:
@@ -21,7 +21,9 @@ def add_parser(verbs: Any) -> None:
         "download",
         help="download candles through ccxt into the local cache",
         description="Download candles page by page (ccxt rate limits, retries on temporary "
-        "errors). Periods already cached are not asked again; missing candles are reported.",
+        "errors). Periods already cached are not asked again; missing candles are reported. "
+        "Pages are cached as they come: Ctrl+C keeps them, and the same command fetches the "
+        "rest. A range the exchange answers with no candles is not cached and asked again.",
     )
     download.add_argument("exchange", help="a ccxt exchange id, e.g. binance")
     download.add_argument("symbol", help="e.g. BTC/USDT or BTCUSDT")
@@ -89,6 +91,7 @@ def parse_date(text: str, option: str) -> int:
 def data_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run `desk data download`, `desk data list` or `desk data delete`."""
     from engine.errors import EngineError
+    from engine.secrets import mask_secrets
 
     try:
         if args.data_verb == "download":
@@ -96,8 +99,14 @@ def data_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         if args.data_verb == "delete":
             return _delete(args, out)
         return _list(args, out)
+    except KeyboardInterrupt:
+        err.write(
+            "interrupted: the pages downloaded so far are kept in the cache; run the same "
+            "command again to fetch the rest\n"
+        )
+        return EXIT_INTERRUPTED
     except (EngineError, OSError) as exc:
-        err.write(f"error: {exc}\n")
+        err.write(f"error: {mask_secrets(str(exc))}\n")
         return EXIT_FAILED
 
 
@@ -116,6 +125,7 @@ def _download(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     result = market.download(args.symbol, start, end, args.timeframe, refresh=args.refresh)
     gaps = [{"start": g.start_ms, "end": g.end_ms, "missing": g.count} for g in result.gaps]
+    unanswered = [{"start": lo, "end": hi} for lo, hi in result.unanswered]
     if args.json:
         payload = {
             "exchange": args.exchange,
@@ -124,6 +134,7 @@ def _download(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "candles": len(result.candles),
             "requests": result.requests,
             "gaps": gaps,
+            "unanswered": unanswered,
         }
         out.write(json.dumps(payload) + "\n")
         return EXIT_OK
@@ -135,6 +146,11 @@ def _download(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"gap: {gap.count} candles missing from {_iso(gap.start_ms)}\n")
     if len(result.gaps) > 20:
         err.write(f"… and {len(result.gaps) - 20} more gaps\n")
+    for lo, hi in result.unanswered:
+        err.write(
+            f"no answer: the exchange returned no candles from {_iso(lo)} to {_iso(hi)}; "
+            "not cached, asked again next time\n"
+        )
     return EXIT_OK
 
 

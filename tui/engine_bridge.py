@@ -5,6 +5,12 @@ The bridge subscribes to the engine's events and forwards them as desk messages 
 the engine's thread; `post` is thread-safe. Signal events are batched, progress snapshots
 merge in the message queue, and a flood of strategy errors is capped per run (all of them
 are counted: the finished run's `error_count` and `first_error`).
+
+A finished run also carries its report's other sections (`RunSections`): its scheduled
+signals and partial levels, collected from the run's own engine events as they come (the
+engine's `Schedule` store keeps the last 250 events only, its `Partial` store mixes every
+run of a symbol), and its timings from `engine.Performance` (the measurements taken since
+the run started).
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from engine.data.store import CandleArrays
 from engine.errors import EngineError, StrategyError
 from engine.loader import load_module
 from engine.models import Action, CancelledResult, ClosedResult, TickResult
+from engine.performance import PerformanceStatistics, performance_statistics
 from engine.strategies import register_builtin_strategies
 from tui.alerts import PartialAlerted, RiskRejected, partial_alert
 from tui.formatting import format_date, format_timestamp, to_datetime, to_ms
@@ -46,7 +53,17 @@ from tui.messages import (
     RunStarted,
     SignalsReceived,
 )
-from tui.runs import RunRecord, RunRequest, SignalStatus, SignalView
+from tui.runs import (
+    PartialLevel,
+    RunRecord,
+    RunRequest,
+    RunSections,
+    ScheduledSignal,
+    ScheduleOutcome,
+    SignalStatus,
+    SignalView,
+    TimingRow,
+)
 
 Post = Callable[[Message], Any]
 
@@ -197,6 +214,53 @@ def with_money(views: Iterable[SignalView], account: Any) -> tuple[SignalView, .
     return tuple(rows)
 
 
+def scheduled_update(result: Any, known: ScheduledSignal | None) -> ScheduledSignal | None:
+    """Return a limit signal's row after an engine result about it (None: nothing to keep).
+
+    A `scheduled` result starts the row; a later `cancelled` one ends it as cancelled, and an
+    opened or closed one (the signal reached its price) as activated.
+    """
+    signal = getattr(result, "signal", None)
+    if signal is None:
+        return None
+    action = result.action
+    if action is Action.SCHEDULED:
+        return ScheduledSignal(
+            signal_id=signal.id,
+            position=str(signal.position),
+            scheduled_at=signal.scheduled_at,
+            price_open=signal.price_open,
+            price_take_profit=signal.price_take_profit,
+            price_stop_loss=signal.price_stop_loss,
+            price_then=result.current_price,
+            note=signal.note,
+        )
+    if known is None or known.outcome is not ScheduleOutcome.WAITING:
+        return None
+    if action is Action.CANCELLED:
+        return known._replace(outcome=ScheduleOutcome.CANCELLED, ended_at=result.close_timestamp)
+    if action in (Action.OPENED, Action.ACTIVE, Action.CLOSED) and not signal.is_scheduled:
+        return known._replace(outcome=ScheduleOutcome.ACTIVATED, ended_at=signal.pending_at)
+    return None
+
+
+def timing_rows(stats: PerformanceStatistics) -> tuple[TimingRow, ...]:
+    """Return the rows of the engine's timing statistics (`Performance.get_data`), slowest first."""
+    metrics = sorted(stats.metric_stats.values(), key=lambda m: -m.total_duration)
+    return tuple(
+        TimingRow(
+            m.metric_type,
+            m.count,
+            m.total_duration,
+            m.avg_duration,
+            m.min_duration,
+            m.max_duration,
+            m.p95,
+        )
+        for m in metrics
+    )
+
+
 def describe_error(exc: BaseException) -> tuple[str, str]:
     """Return a (title, message) pair for an exception, without a traceback."""
     title = type(exc).__name__
@@ -248,6 +312,8 @@ class EngineBridge:
         self._last_flush = 0.0
         self._errors = 0
         self._first_error: str | None = None
+        self._scheduled: dict[str, ScheduledSignal] = {}
+        self._partials: list[PartialLevel] = []
 
     def subscribe(self) -> None:
         """Start forwarding engine events to the desk."""
@@ -279,6 +345,11 @@ class EngineBridge:
     def _on_signal(self, result: Any) -> None:
         if not self._is_active(result):
             return
+        signal = getattr(result, "signal", None)
+        known = self._scheduled.get(signal.id) if signal is not None else None
+        scheduled = scheduled_update(result, known)
+        if scheduled is not None:
+            self._scheduled[scheduled.signal_id] = scheduled
         view = signal_view(result)
         if view is None:
             return
@@ -309,7 +380,25 @@ class EngineBridge:
             self._post(EngineErrorReported(*describe_error(exc)))
 
     def _on_partial(self, kind: str, payload: Any) -> None:
-        signal_id = str(getattr(payload.data, "id", "?"))[:8]
+        signal = payload.data
+        active = self._active
+        if (
+            active is not None
+            and payload.backtest
+            and payload.symbol == active.symbol
+            and getattr(signal, "strategy_name", None) == active.strategy_name
+        ):
+            self._partials.append(
+                PartialLevel(
+                    payload.timestamp,
+                    kind,
+                    str(signal.id),
+                    str(signal.position),
+                    payload.level,
+                    payload.current_price,
+                )
+            )
+        signal_id = str(getattr(signal, "id", "?"))[:8]
         self._post(
             EngineNoticed(
                 f"partial {kind} {payload.level} % on {signal_id} ({payload.symbol}) "
@@ -505,7 +594,9 @@ class EngineBridge:
             return None
         with self._lock:
             self._buffer, self._errors, self._first_error = [], 0, None
+            self._scheduled, self._partials = {}, []
             self._active = request
+        started_ms = time.time_ns() // 1_000_000  # the engine stamps timings by the wall clock
         self._post(RunStarted(request, window.label))
         closed: list[SignalView] = []
         try:
@@ -524,7 +615,7 @@ class EngineBridge:
             if cancel.is_set():
                 self._post(RunCancelled(request, len(closed)))
                 return None
-            record = self._record(request, window, closed)
+            record = self._record(request, window, closed, started_ms)
             if persist is not None:
                 record = persist(record)
         except Exception as exc:  # the desk survives any failure of a run and shows it
@@ -543,7 +634,7 @@ class EngineBridge:
             self._post(EngineNoticed(f"… and {hidden} more engine errors in this run", "error"))
 
     def _record(
-        self, request: RunRequest, window: FrameWindow, closed: list[SignalView]
+        self, request: RunRequest, window: FrameWindow, closed: list[SignalView], started_ms: int
     ) -> RunRecord:
         stats = engine.Backtest.get_data(request.symbol, request.strategy_name)
         account = engine.Backtest.get_account(
@@ -563,6 +654,18 @@ class EngineBridge:
             report=report,
             error_count=self._errors,
             first_error=self._first_error,
+            sections=self._sections(request, started_ms),
+        )
+
+    def _sections(self, request: RunRequest, started_ms: int) -> RunSections:
+        """Return the run's scheduled signals, partial levels and timings."""
+        measured = engine.Performance.get_data(request.symbol, request.strategy_name)
+        this_run = [e for e in measured.events if e.timestamp >= started_ms]
+        timings = timing_rows(performance_statistics(request.strategy_name, this_run))
+        return RunSections(
+            scheduled=tuple(self._scheduled.values()),
+            partials=tuple(self._partials),
+            timings=timings,
         )
 
     def price_series(

@@ -29,6 +29,7 @@ import engine
 from engine.clock import SYSTEM_CLOCK, Clock
 from engine.data.demo_live import resume_scaled_clock
 from engine.live import Live, LiveStart
+from engine.live_schema import finite_speed
 from engine.models import Action, SignalRow
 from engine.persist import TinyDBPersist
 from engine.pnl import profit_loss
@@ -53,6 +54,8 @@ class LoopState(StrEnum):
     STOPPED = "stopped"
     DISCONNECTED = "disconnected"
     FAILED = "failed"
+    ATTACHED = "attached"
+    """Run by another process (a headless `desk live`): shown read-only, never in the book."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,14 +139,14 @@ class LiveSignalReceived(Message):
 
 @dataclass
 class PartialReached(Message):
-    """A live position crossed a partial profit or loss level."""
+    """A live position crossed a partial profit or loss level (price and time when known)."""
 
     spec: LoopSpec
     kind: str
     level: int
     signal_id: str
-    price: float
-    at_ms: int
+    price: float | None = None
+    at_ms: int | None = None
 
 
 @dataclass
@@ -198,7 +201,11 @@ def key_hint(exchange_name: str) -> str:
 
 
 def make_live_clock(spec: LoopSpec, state_dir: Path) -> Clock:
-    """Return the clock of a loop: the wall clock, or a faster one that resumes where it was."""
+    """Return the clock of a loop: the wall clock, or a faster one that resumes where it was.
+
+    The faster one writes its anchor: only call this holding the session's lock (as
+    `Live.run` does with its `clock_factory`).
+    """
     if spec.speed == 1 or spec.exchange_name not in PAPER_EXCHANGES:
         return SYSTEM_CLOCK
     store = TinyDBPersist("clock", state_dir / "data")
@@ -333,17 +340,22 @@ class LiveBridge:
             self._tracked[spec.key] = _Tracked(
                 spec, LoopState.STOPPING if stop.is_set() else LoopState.STARTING
             )
-        self.book.write(spec, LoopState.STOPPING if stop.is_set() else LoopState.RUNNING)
         self._emit(spec)
-        try:
+
+        def build_clock() -> Clock:  # Live.run calls it once it holds the session's lock
+            self.book.write(spec, LoopState.STOPPING if stop.is_set() else LoopState.RUNNING)
             clock = self._clock_factory(spec, self.state_dir)
             with self._lock:
                 self._tracked[spec.key].clock = clock
+            return clock
+
+        try:
+            finite_speed(spec.speed)
             results = Live.run(
                 spec.symbol,
                 strategy_name=spec.strategy_name,
                 exchange_name=spec.exchange_name,
-                clock=clock,
+                clock_factory=build_clock,
                 state_dir=self.state_dir,
                 stop=stop,
                 cancel=cancel,
@@ -354,6 +366,8 @@ class LiveBridge:
         except Exception as exc:  # a failed loop shows its reason; the desk goes on
             title, msg = describe_error(exc)
             self._finish(spec, LoopState.FAILED, f"{title}: {msg}")
+            if spec.key in self.book.read():  # remembered: never reconnected on next launch
+                self.book.write(spec, LoopState.FAILED)
             return
         if cancel.is_set() and not stop.is_set():
             self._finish(spec, LoopState.DISCONNECTED, "the desk closed; reconnects on restart")

@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
@@ -74,19 +75,29 @@ def _exchange(args: argparse.Namespace) -> str:
     return str(args.exchange)
 
 
-def _clock(args: argparse.Namespace, exchange: str) -> Any:
-    from engine.clock import SYSTEM_CLOCK
+def _clock_factory(args: argparse.Namespace, exchange: str) -> Callable[[], Any] | None:
+    """Check `--speed` now; return what builds the fast clock once the session's lock is held.
+
+    The fast clock writes its anchor to `<state-dir>/data/clock.json`: only the process
+    that owns the session may do that, so a refused start never moves a running clock.
+    """
     from engine.data.demo_live import resume_scaled_clock
     from engine.errors import ConfigError
+    from engine.live_schema import finite_speed
     from engine.persist import TinyDBPersist
 
     if args.speed is None:
-        return SYSTEM_CLOCK
+        return None
+    speed = finite_speed(args.speed)
     if exchange != "demo":
         raise ConfigError("--speed only works on the demo market: a real one has no future")
-    store = TinyDBPersist("clock", Path(args.state_dir) / "data")
-    store.wait_for_init()
-    return resume_scaled_clock(args.speed, store, f"{args.symbol}_{args.strategy}")
+
+    def build() -> Any:
+        store = TinyDBPersist("clock", Path(args.state_dir) / "data")
+        store.wait_for_init()
+        return resume_scaled_clock(speed, store, f"{args.symbol}_{args.strategy}")
+
+    return build
 
 
 def _set_timeout(seconds: float | None) -> None:
@@ -97,7 +108,7 @@ def _set_timeout(seconds: float | None) -> None:
         return
     if not math.isfinite(seconds) or seconds < 0:
         raise ConfigError(
-            f"--timeout must be a number of seconds >= 0 (0 turns the budget off), was {seconds}"
+            f"--timeout must be a number of seconds >= 0 (0 turns the budget off), was {seconds:g}"
         )
     set_config(CC_STRATEGY_TIMEOUT_SECONDS=seconds)
 
@@ -145,6 +156,7 @@ def live_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from engine.errors import EngineError
     from engine.live import Live, LiveStart
     from engine.loader import load_module
+    from engine.persist import StateError
     from engine.strategies import register_builtin_strategies
     from engine.watchdog import StrategyHungError
 
@@ -190,7 +202,7 @@ def live_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             strategy_name=args.strategy,
             exchange_name=exchange,
             profile=args.profile,
-            clock=_clock(args, exchange),
+            clock_factory=_clock_factory(args, exchange),
             state_dir=args.state_dir,
             stop=stopper.stop,
             cancel=stopper.cancel,
@@ -203,7 +215,10 @@ def live_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
                 text += f" {result.close_reason} pnl {result.pnl.pnl_percentage:+.2f}%"
             say({"event": str(result.action), "result": _row(result)}, text)
     except (EngineError, OSError) as exc:
-        err.write(f"error: {exc}\n")
+        kind = "state error" if isinstance(exc, StateError) else "error"
+        err.write(f"{kind}: {exc}\n")
+        if args.json:
+            say({"event": "error", "kind": kind, "message": str(exc)}, "")
         if isinstance(exc, StrategyHungError) and exc.thread.is_alive():
             _exit_now(out, err, EXIT_FAILED)
         return EXIT_FAILED

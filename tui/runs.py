@@ -83,6 +83,70 @@ class SignalView(NamedTuple):
     """When a limit signal started waiting for its price (None: it opened at once)."""
 
 
+class ScheduleOutcome(StrEnum):
+    """What became of a scheduled (limit) signal by the end of its run."""
+
+    ACTIVATED = "activated"
+    CANCELLED = "cancelled"
+    WAITING = "waiting"
+
+
+class ScheduledSignal(NamedTuple):
+    """A limit signal of a run: when it started waiting for its price and how that ended.
+
+    `ended_at` is when it activated or was cancelled (None: still waiting at the run's end);
+    `price_then` is the market price when it was scheduled.
+    """
+
+    signal_id: str
+    position: str
+    scheduled_at: int
+    price_open: float
+    price_take_profit: float
+    price_stop_loss: float
+    price_then: float
+    outcome: ScheduleOutcome = ScheduleOutcome.WAITING
+    ended_at: int | None = None
+    note: str | None = None
+
+
+class PartialLevel(NamedTuple):
+    """An open signal of a run reached a partial profit or loss level (percent of price move)."""
+
+    timestamp: int
+    kind: str
+    """`profit` or `loss`."""
+    signal_id: str
+    position: str
+    level: int
+    price: float
+
+
+class TimingRow(NamedTuple):
+    """The engine's timing of one step of a run (`engine.Performance`), in milliseconds."""
+
+    metric_type: str
+    measurements: int
+    total_ms: float
+    avg_ms: float
+    min_ms: float
+    max_ms: float
+    p95_ms: float
+
+
+class RunSections(BaseModel):
+    """A run's report sections besides its trades: scheduled signals, partial levels, timings.
+
+    A run's record has None instead when it was stored before the desk kept its sections.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    scheduled: tuple[ScheduledSignal, ...] = ()
+    partials: tuple[PartialLevel, ...] = ()
+    timings: tuple[TimingRow, ...] = ()
+
+
 class RunSummary(BaseModel):
     """A finished run as the history list shows it: what ran, its statistics, its errors.
 
@@ -132,11 +196,13 @@ class RunSummary(BaseModel):
 
 
 class RunRecord(RunSummary):
-    """A finished run in full: its summary, closed signals and markdown report."""
+    """A finished run in full: its summary, closed signals, markdown report and sections."""
 
     signals: tuple[SignalView, ...]
     report: str
+    sections: RunSections | None = None
+    """None for runs stored before the desk kept the sections (their report says so)."""
 
     def summary(self) -> RunSummary:
-        """Return the run without its signals and report."""
-        return RunSummary.model_validate(self.model_dump(exclude={"signals", "report"}))
+        """Return the run without its signals, report and sections."""
+        return RunSummary.model_validate(self.model_dump(exclude={"signals", "report", "sections"}))

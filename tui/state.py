@@ -120,13 +120,14 @@ def write_json(path: Path, data: Any) -> None:
 
 
 def write_run_file(path: Path, record: RunRecord) -> None:
-    """Write a run's closed signals and report, the part of a run the history index omits."""
+    """Write a run's closed signals, report and sections: what the history index omits."""
     write_json(
         path,
         {
             "format": RUN_FORMAT,
             "signals": [s._asdict() for s in record.signals],
             "report": record.report,
+            "sections": record.sections and record.sections.model_dump(mode="json"),
         },
     )
 
@@ -151,7 +152,7 @@ def write_report_file(folder: Path, strategy_name: str, run_id: int, record: Run
 
 
 def _read_run_file(path: Path) -> dict[str, Any] | None:
-    """Return a run file's signals and report, or None when unreadable or a symbolic link."""
+    """Return a run file's signals, report and sections, or None (unreadable, a symlink)."""
     try:
         handle = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
         with os.fdopen(handle, encoding="utf-8") as stream:
@@ -160,7 +161,10 @@ def _read_run_file(path: Path) -> dict[str, Any] | None:
         return None
     if not isinstance(detail, dict) or detail.get("format") != RUN_FORMAT:
         return None
-    return {"signals": detail.get("signals"), "report": detail.get("report")}
+    fields = {"signals": detail.get("signals"), "report": detail.get("report")}
+    if "sections" in detail:  # runs stored before the sections existed have none
+        fields["sections"] = detail["sections"]
+    return fields
 
 
 def _problem_with(path: Path) -> str | None:

@@ -8,6 +8,10 @@ next strategy. Rows are reported as each strategy finishes.
 Each walker or heatmap run of the session is kept as its own `HeatRun` in the desk's
 `HeatRuns` (built from the run's closed signals alone), so the heatmap screen shows exactly
 one run: never another frame's, a single backtest's or a live trade's signals.
+
+The engine's reports of a strategy on a symbol (the walker's report viewer) are read from
+the engine's stores as the desk's rows (`tui.runs`): the closed signals, the scheduled
+signals, the partial levels and the timings of the pair's latest backtest in this process.
 """
 
 from __future__ import annotations
@@ -25,9 +29,18 @@ import engine
 from engine.data.coverage import fit_range, frame_span
 from engine.events import WalkerContract
 from engine.heat import HeatmapStatistics, heatmap_statistics
+from engine.models import Action
 from engine.parallel import SerialExecutor
+from engine.stats import BacktestStatistics
 from engine.walker import add_walker, metric_field, walkers
-from tui.engine_bridge import DESK_WALKER, HEATMAP_WALKER, describe_error
+from tui.engine_bridge import (
+    DESK_WALKER,
+    HEATMAP_WALKER,
+    describe_error,
+    signal_view,
+    timing_rows,
+)
+from tui.runs import PartialLevel, ScheduledSignal, ScheduleOutcome, SignalView, TimingRow
 
 Post = Callable[[Message], Any]
 
@@ -290,6 +303,10 @@ class HeatRuns:
         """Return every (run, strategy) heatmap the runs make, oldest run first."""
         return [(run, name) for run in self._runs for name in run.request.strategies]
 
+    def latest(self, strategy_name: str, symbol: str) -> HeatRun | None:
+        """Return the newest run with a finished backtest of the strategy on the symbol."""
+        return next((r for r in reversed(self._runs) if (strategy_name, symbol) in r.pnls), None)
+
 
 def default_walker_request(
     strategies: Sequence[str],
@@ -321,17 +338,66 @@ REPORT_KINDS: tuple[tuple[str, str], ...] = (
 """The engine reports the report viewer offers for a strategy on a symbol: (kind, label)."""
 
 
-def engine_report(kind: str, symbol: str, strategy_name: str) -> str:
-    """Return one of the engine's markdown reports of a strategy on a symbol."""
-    if kind == "backtest":
-        return str(engine.Backtest.get_report(symbol, strategy_name))
-    if kind == "schedule":
-        return str(engine.Schedule.get_report(symbol, strategy_name))
-    if kind == "performance":
-        return str(engine.Performance.get_report(symbol, strategy_name))
-    if kind == "partial":
-        return str(engine.Partial.get_report(symbol))
-    if kind == "heat":
-        return str(engine.Heat.get_report(strategy_name))
-    known = ", ".join(k for k, _ in REPORT_KINDS)
-    raise ValueError(f"report kind {kind!r} is unknown; use one of {known}")
+def backtest_data(symbol: str, strategy_name: str) -> BacktestStatistics:
+    """Return the engine's statistics of the pair's latest backtest (`Backtest.get_data`)."""
+    return engine.Backtest.get_data(symbol, strategy_name)
+
+
+def closed_signals(stats: BacktestStatistics) -> tuple[SignalView, ...]:
+    """Return the desk's rows of a backtest's closed signals, in the order they closed."""
+    views = (signal_view(result) for result in stats.signal_list)
+    return tuple(view for view in views if view is not None)
+
+
+def scheduled_signals(symbol: str, strategy_name: str) -> tuple[ScheduledSignal, ...]:
+    """Return the limit signals of the pair's latest backtest (`Schedule.get_data`).
+
+    A scheduled signal that closed activated (at its `pending_at`); a cancelled one waited
+    its event's `duration`; any other reads as still waiting (also one that activated and was
+    still open at the end). The engine's store keeps the last 250 events only.
+    """
+    stats = engine.Schedule.get_data(symbol, strategy_name)
+    closed = backtest_data(symbol, strategy_name).signal_list
+    filled = {result.signal.id: result.signal.pending_at for result in closed}
+    rows = []
+    for event in stats.event_list:
+        outcome, ended_at = ScheduleOutcome.WAITING, None
+        scheduled_at = event.timestamp
+        if event.action is Action.CANCELLED and event.close_timestamp is not None:
+            outcome, ended_at = ScheduleOutcome.CANCELLED, event.close_timestamp
+            scheduled_at = event.close_timestamp - (event.duration or 0) * 60_000
+        elif event.signal_id in filled:
+            outcome, ended_at = ScheduleOutcome.ACTIVATED, filled[event.signal_id]
+        rows.append(
+            ScheduledSignal(
+                event.signal_id,
+                event.position,
+                scheduled_at,
+                event.price_open,
+                event.take_profit,
+                event.stop_loss,
+                event.current_price,
+                outcome,
+                ended_at,
+                event.note,
+            )
+        )
+    return tuple(rows)
+
+
+def partial_levels(symbol: str, strategy_name: str) -> tuple[PartialLevel, ...]:
+    """Return the partial levels the closed signals of the pair's latest backtest reached.
+
+    From `Partial.get_data`, whose store keeps the last 250 levels of a symbol.
+    """
+    closed = {result.signal.id for result in backtest_data(symbol, strategy_name).signal_list}
+    return tuple(
+        PartialLevel(e.timestamp, str(e.action), e.signal_id, e.position, e.level, e.current_price)
+        for e in engine.Partial.get_data(symbol).event_list
+        if e.signal_id in closed
+    )
+
+
+def timings(symbol: str, strategy_name: str) -> tuple[TimingRow, ...]:
+    """Return the engine's timings of the pair's runs in this process (`Performance.get_data`)."""
+    return timing_rows(engine.Performance.get_data(symbol, strategy_name))

@@ -10,7 +10,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -108,20 +111,42 @@ def load(exchange: str, symbol: str, timeframe: str) -> CacheEntry | None:
 def save(
     exchange: str, symbol: str, timeframe: str, candles: CandleArrays, spans: tuple[Span, ...]
 ) -> Path:
-    """Write the candles (sorted, one per timestamp) and covered ranges, atomically."""
+    """Write the candles (sorted, one per timestamp) and covered ranges, atomically.
+
+    A Ctrl+C arriving during the write is held until the file is in place, so an
+    interrupted download never leaves a temp file instead of its pages.
+    """
     order = np.unique(candles.timestamp, return_index=True)[1]
     unique = candles.take(order)
     path = cache_path(exchange, symbol, timeframe)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    with os.fdopen(fd, "wb") as handle:
-        np.savez(
-            handle,
-            meta=np.array(json.dumps({"symbol": symbol, "spans": [list(s) for s in spans]})),
-            **{name: getattr(unique, name) for name in _COLUMNS},
-        )
-    os.replace(tmp, path)
+    with _interrupts_held():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                np.savez(
+                    handle,
+                    meta=np.array(
+                        json.dumps({"symbol": symbol, "spans": [list(s) for s in spans]})
+                    ),
+                    **{name: getattr(unique, name) for name in _COLUMNS},
+                )
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
     return path
+
+
+@contextmanager
+def _interrupts_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM for the block (delivered when it ends)."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def entries() -> list[CacheEntry]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -20,9 +21,11 @@ from engine.data.candle_cache import Gap, Span
 from engine.data.store import CandleArrays, to_ms
 from engine.errors import ConfigError, DataError, TemporaryError
 from engine.intervals import interval_ms
-from engine.secrets import ApiCredentials, mask, redact
+from engine.secrets import ApiCredentials, mask, mask_secrets, redact
 
 PAGE_LIMIT = 1000
+COMMIT_SECONDS = 1.0
+"""A download writes the pages it got to the cache at most this often (and when it ends)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +34,8 @@ class Download:
 
     `cancelled` tells a download stopped by its `cancel` event; `fetched` holds the ranges
     asked of the exchange this time (a cancelled download's end where it stopped).
+    `unanswered` holds the ranges the exchange answered with an empty page: they are not
+    cached (neither as candles nor as a gap), so the next download asks them again.
     """
 
     candles: CandleArrays
@@ -39,6 +44,7 @@ class Download:
     from_cache: bool
     cancelled: bool = False
     fetched: tuple[Span, ...] = ()
+    unanswered: tuple[Span, ...] = ()
 
 
 def _with_base(url: Any, base: str) -> Any:
@@ -137,7 +143,7 @@ class CcxtMarket:
         raise AssertionError("unreachable")
 
     def _text(self, exc: Exception) -> str:
-        text = redact(str(exc), self.credentials)
+        text = mask_secrets(redact(str(exc), self.credentials))
         return text if len(text) <= 300 else text[:300] + "…"
 
     def load_markets(self) -> None:
@@ -213,59 +219,115 @@ class CcxtMarket:
         `progress(done_ms, total_ms)` is called after each page. `cancel` is checked before
         each page: once set, the download stops, keeps the pages it got and marks only the
         ranges they cover as downloaded. Gaps are the candles the exchange did not return.
+
+        The pages are committed to the cache as they come (at most every `COMMIT_SECONDS`),
+        and at once when the download ends in any way: a Ctrl+C (`KeyboardInterrupt`) or an
+        error keeps every page already fetched. An empty page is never cached as a gap: the
+        range from it to the end of its span is `unanswered` and asked again next time.
         """
         step = interval_ms(timeframe)
         unified = self.symbol(symbol)
         cached = candle_cache.load(self.id, unified, timeframe) if use_cache else None
         spans = cached.spans if cached is not None else ()
-        pages: list[CandleArrays] = []
-        requests = 0
         todo = (
             [(start_ms, end_ms)] if refresh else candle_cache.missing_spans(spans, start_ms, end_ms)
         )
         total = sum(b - a for a, b in todo)
-        fetched: list[Span] = []
-        cancelled = False
-        done = 0
-        for lo, hi in todo:
-            since = lo
-            while since < hi:
-                if cancel is not None and cancel.is_set():
-                    cancelled = True
+        pages = _Pages(self.id, unified, timeframe, cached, use_cache)
+        unanswered: list[Span] = []
+        requests, done, cancelled = 0, 0, False
+        try:
+            for lo, hi in todo:
+                since = lo
+                pages.fetched.append((lo, lo))
+                while since < hi:
+                    if cancel is not None and cancel.is_set():
+                        cancelled = True
+                        break
+                    page = self.fetch_page(unified, timeframe, since, PAGE_LIMIT)
+                    requests += 1
+                    if len(page) == 0 or int(page.timestamp[-1]) < since:
+                        unanswered.append((since, hi))
+                        break
+                    pages.add(page.slice(0, int(page.timestamp.searchsorted(hi))))
+                    since = min(int(page.timestamp[-1]) + step, hi)
+                    pages.fetched[-1] = (lo, since)
+                    pages.commit_if_due()
+                    if progress is not None:
+                        progress(done + since - lo, total)
+                if cancelled:
                     break
-                page = self.fetch_page(unified, timeframe, since, PAGE_LIMIT)
-                requests += 1
-                inside = page.slice(0, int(page.timestamp.searchsorted(hi)))
-                if len(inside):
-                    pages.append(inside)
-                if len(page) == 0 or int(page.timestamp[-1]) < since:
-                    since = hi
-                    break
-                since = min(int(page.timestamp[-1]) + step, hi)
-                if progress is not None:
-                    progress(done + since - lo, total)
-            fetched.append((lo, since))
-            if cancelled:
-                break
-            done += hi - lo
-        covered = candle_cache.merge_spans([*spans, *fetched])
-        kept = [_outside(cached.candles, fetched)] if cached is not None else []
-        merged = _concat([*kept, *pages])
-        if requests and use_cache:
-            candle_cache.save(self.id, unified, timeframe, merged, covered)
+                done += hi - lo
+        finally:
+            merged = pages.commit() if requests else pages.merged()
         keep = (merged.timestamp >= start_ms) & (merged.timestamp < end_ms)
         window = merged.take(keep.nonzero()[0])
         gaps = tuple(
             gap
-            for lo, hi in covered
+            for lo, hi in pages.covered()
             if hi > start_ms and lo < end_ms
             for gap in candle_cache.find_gaps(
                 window.timestamp, max(lo, start_ms), min(hi, end_ms), step
             )
         )
+        fetched = tuple(span for span in pages.fetched if span[1] > span[0])
         return Download(
-            window, gaps, requests, requests == 0 and not cancelled, cancelled, tuple(fetched)
+            window,
+            gaps,
+            requests,
+            requests == 0 and not cancelled,
+            cancelled,
+            fetched,
+            tuple(unanswered),
         )
+
+
+class _Pages:
+    """The pages a download got so far, and their commits to the cache file."""
+
+    def __init__(
+        self,
+        exchange: str,
+        symbol: str,
+        timeframe: str,
+        cached: candle_cache.CacheEntry | None,
+        enabled: bool,
+    ) -> None:
+        self._where = (exchange, symbol, timeframe)
+        self._cached = cached
+        self._enabled = enabled
+        self._pages: list[CandleArrays] = []
+        self._committed_at = time.monotonic()
+        self.fetched: list[Span] = []
+        """The ranges answered so far (the last one grows page by page)."""
+
+    def add(self, page: CandleArrays) -> None:
+        """Keep a page's candles."""
+        if len(page):
+            self._pages.append(page)
+
+    def covered(self) -> tuple[Span, ...]:
+        """Return the ranges the cache holds once the pages are committed."""
+        spans = self._cached.spans if self._cached is not None else ()
+        return candle_cache.merge_spans([*spans, *self.fetched])
+
+    def merged(self) -> CandleArrays:
+        """Return the cached candles outside the answered ranges, with the new pages."""
+        kept = [_outside(self._cached.candles, self.fetched)] if self._cached is not None else []
+        return _concat([*kept, *self._pages])
+
+    def commit_if_due(self) -> None:
+        """Commit if `COMMIT_SECONDS` passed since the last commit."""
+        if time.monotonic() - self._committed_at >= COMMIT_SECONDS:
+            self.commit()
+
+    def commit(self) -> CandleArrays:
+        """Write the candles and covered ranges to the cache; return the candles."""
+        merged = self.merged()
+        if self._enabled:
+            candle_cache.save(*self._where, merged, self.covered())
+        self._committed_at = time.monotonic()
+        return merged
 
 
 def _outside(candles: CandleArrays, spans: list[Span]) -> CandleArrays:

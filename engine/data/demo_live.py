@@ -10,11 +10,13 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
+from engine.builtins import exchange_store, shared_demo_store
 from engine.clock import SYSTEM_CLOCK, Clock
-from engine.data.demo import generate
+from engine.data.demo import DEMO_SYMBOLS, generate
 from engine.data.store import aggregate, to_ms
 from engine.errors import ConfigError
 from engine.intervals import interval_ms
+from engine.live_schema import check_store, finite_speed
 from engine.models import Candle
 from engine.persist.base import PersistBase
 
@@ -54,8 +56,7 @@ class ScaledClock:
     """
 
     def __init__(self, anchor: ClockAnchor, wall: Clock = SYSTEM_CLOCK) -> None:
-        if anchor.speed <= 0:
-            raise ConfigError(f"--speed must be positive, was {anchor.speed}")
+        finite_speed(anchor.speed)
         self.anchor = anchor
         self._wall = wall
 
@@ -76,8 +77,15 @@ def resume_scaled_clock(
     """Return a fast clock that continues where the last run with `key` left it.
 
     A session's simulated time keeps running while the process is down (as a market does),
-    and never jumps backwards: a new speed re-anchors at the time the old one reached.
+    and never jumps backwards: a new speed re-anchors at the time the old one reached. Only
+    the process holding the session's lock may call this: it writes the anchor.
+
+    Raises:
+        ConfigError: `speed` is not a finite number above 0 (nothing is written).
+        StateError: a stored anchor does not fit its shape (the clock file was moved aside).
     """
+    finite_speed(speed)
+    check_store(store, "clock")
     now = wall.now_ms()
     anchor = ClockAnchor(now, now, speed)
     if store.has_value(key):
@@ -87,3 +95,16 @@ def resume_scaled_clock(
         anchor = old.anchor if same else ClockAnchor(now, old.now_ms(), speed)
     store.write_value(key, {"wall_ms": anchor.wall_ms, "sim_ms": anchor.sim_ms, "speed": speed})
     return ScaledClock(anchor, wall)
+
+
+def check_live_symbol(exchange_name: str, symbol: str) -> None:
+    """Refuse a symbol the demo market does not have (other exchanges are not asked).
+
+    Raises:
+        ConfigError: the exchange is the demo market and `symbol` is not one of its own.
+    """
+    if exchange_store(exchange_name) is shared_demo_store() and symbol not in DEMO_SYMBOLS:
+        raise ConfigError(
+            f"--symbol {symbol!r} is not traded on the demo market {exchange_name!r}; use one "
+            f"of {', '.join(DEMO_SYMBOLS)}"
+        )

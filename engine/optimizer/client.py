@@ -30,6 +30,7 @@ from engine.optimizer.schema import (
     OptimizerStrategy,
 )
 from engine.optimizer.templates import OptimizerTemplate, llm_settings_section
+from engine.secrets import mask_secrets
 
 FRAME_INTERVAL = "1m"
 STRATEGY_INTERVAL = "5m"
@@ -74,13 +75,16 @@ class ClientOptimizer:
         return str(self._user(f"template {method}", fn, *args))
 
     def _user(self, what: str, fn: Callable[..., Any], *args: Any) -> Any:
+        """Run user code; what it raises reaches the user with every secret masked."""
         try:
             return fetching.settle(fn(*args))
-        except EngineError:
+        except EngineError as exc:
+            exc.args = tuple(mask_secrets(a) if isinstance(a, str) else a for a in exc.args)
             raise
         except Exception as exc:
             raise EngineError(
-                f"optimizer {self.name}: {what} raised {type(exc).__name__}: {exc}"
+                f"optimizer {self.name}: {what} raised {type(exc).__name__}: "
+                + mask_secrets(str(exc))
             ) from exc
 
     def callback(self, name: str, *args: Any) -> None:

@@ -17,6 +17,14 @@ class StateError(DataError):
     """A state file is unreadable; it was moved aside and the run refuses to guess."""
 
 
+class StateWriteError(StateError):
+    """A live state change could not be written (read-only folder, full disk): the run stops.
+
+    The change it belonged to was not acted on in memory (fail closed): what is on disk is
+    still the whole truth, and the next start resumes from it.
+    """
+
+
 class StateLockedError(ConfigError):
     """Another process already runs on the same state (same directory, strategy and symbol)."""
 
@@ -77,6 +85,19 @@ class PersistBase(ABC):
     @abstractmethod
     def items(self) -> list[tuple[str, Any]]:
         """Return every `(key, value)` pair, keys in natural order."""
+
+    def quarantine(self, why: str) -> StateError:
+        """Set aside what this store holds and return the error that says what to do.
+
+        The default adapter moves its file aside; this default, for adapters with no file,
+        only explains, so that a run refuses to start rather than guess.
+        """
+        return StateError(
+            f"the {self.base_dir.name} state of {self.entity_name} ({type(self).__name__}) is "
+            f"corrupt: {why}. The run stopped instead of guessing which positions are open: "
+            "check your positions on the exchange, fix or clear that entry in the adapter's "
+            "storage, and start again."
+        )
 
     def keys(self) -> list[str]:
         """Return every key, in natural order (digit runs compared as numbers)."""

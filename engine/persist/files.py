@@ -55,16 +55,21 @@ def remove_stale_temps(path: Path) -> int:
     return count
 
 
-def read_json_state(path: Path) -> Any:
-    """Return the JSON document at `path`, or None when the file does not exist.
+def read_json_state(path: Path, missing: Any = None) -> Any:
+    """Return the JSON document at `path`, or `missing` when the file does not exist.
 
     Raises:
-        StateError: the file is not valid JSON; it was renamed `<name>.corrupt-<time>`.
+        StateError: the file is not UTF-8 text or not valid JSON (cut short, for example);
+            it was renamed `<name>.corrupt-<time>`.
     """
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except FileNotFoundError:
-        return None
+        return missing
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise corrupt(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         return json.loads(text)
     except ValueError as exc:
@@ -79,6 +84,6 @@ def corrupt(path: Path, why: str) -> StateError:
     return StateError(
         f"state file {path} is corrupt: {why}. It was moved to {aside}. The run stopped "
         "instead of guessing which positions are open: check your positions on the exchange, "
-        f"then either restore a good copy to {path.name} or leave it absent to start with no "
-        "open signal, and start again."
+        f"then either restore a good copy to {path.name} or leave it absent (an absent file "
+        "starts empty: no open signal, no history, a demo clock starting now), and start again."
     )

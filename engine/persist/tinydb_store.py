@@ -11,10 +11,11 @@ from filelock import FileLock
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from engine.persist.base import PersistBase, natural_key
+from engine.persist.base import PersistBase, StateError, natural_key
 from engine.persist.files import atomic_write_text, corrupt, read_json_state, remove_stale_temps
 
 TABLE = "values"
+_ABSENT = object()
 _thread_locks: dict[Path, threading.RLock] = {}
 _registry_lock = threading.Lock()
 
@@ -30,10 +31,19 @@ class AtomicJSONStorage(Storage):
         self.path = Path(path)
 
     def read(self) -> dict[str, dict[str, Any]] | None:
-        """Return the database, None when the file does not exist yet."""
-        data = read_json_state(self.path)
-        if data is not None and not _well_formed(data):
-            raise corrupt(self.path, "it is JSON but not a TinyDB database of this adapter")
+        """Return the database, None when the file does not exist yet.
+
+        Raises:
+            StateError: the file is not UTF-8, not JSON, `null`, or not a TinyDB database of
+                this adapter (it was moved aside).
+        """
+        data = read_json_state(self.path, _ABSENT)
+        if data is _ABSENT:
+            return None
+        problem = _shape_problem(data)
+        if problem:
+            why = f"it is JSON but not a TinyDB database of this adapter ({problem})"
+            raise corrupt(self.path, why)
         return data
 
     def write(self, data: dict[str, dict[str, Any]]) -> None:
@@ -44,14 +54,21 @@ class AtomicJSONStorage(Storage):
         """Nothing is held open between operations."""
 
 
-def _well_formed(data: Any) -> bool:
+def _shape_problem(data: Any) -> str:
+    """Return what makes `data` not a database of this adapter ("" when it is one)."""
     if not isinstance(data, dict):
-        return False
+        return f"the document is {json.dumps(data)[:40]}, not an object"
     table = data.get(TABLE, {})
-    return isinstance(table, dict) and all(
-        isinstance(doc, dict) and isinstance(doc.get("key"), str) and "value" in doc
-        for doc in table.values()
-    )
+    if not isinstance(table, dict):
+        return f"table {TABLE!r} is not an object"
+    keys: set[str] = set()
+    for doc_id, doc in table.items():
+        if not (isinstance(doc, dict) and isinstance(doc.get("key"), str) and "value" in doc):
+            return f"document {doc_id} is not an object with a string key and a value"
+        if doc["key"] in keys:
+            return f"key {doc['key']!r} is stored twice"
+        keys.add(doc["key"])
+    return ""
 
 
 def _thread_lock(path: Path) -> threading.RLock:
@@ -80,6 +97,11 @@ class TinyDBPersist(PersistBase):
                 return operation(db.table(TABLE, cache_size=0))
             finally:
                 db.close()
+
+    def quarantine(self, why: str) -> StateError:
+        """Move the file aside (its content kept whole) and return the error explaining it."""
+        with self._thread_lock, self._file_lock:
+            return corrupt(self.path, why)
 
     def wait_for_init(self) -> None:
         """Create the folder, delete temp files left by a killed writer, validate the file."""

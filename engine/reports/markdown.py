@@ -47,6 +47,26 @@ def bullets(lines: Sequence[str]) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
+def needs_strategy(utility: str, symbol: str, strategy_name: str | None, folder: str) -> str:
+    """Return `strategy_name`, or explain the Python call to one who called `dump` upstream's way.
+
+    Upstream's `Backtest.dump(strategyName)` has no symbol; here results are kept per symbol
+    and strategy, so `dump("name")` arrives with the strategy in the symbol's place.
+
+    Raises:
+        ConfigError: `strategy_name` is missing; the message shows the Python call.
+    """
+    if strategy_name is not None:
+        return strategy_name
+    from engine.errors import ConfigError
+
+    raise ConfigError(
+        f"{utility}.dump needs the symbol and the strategy (results are kept per symbol here): "
+        f'upstream\'s dump("{symbol}") reads {utility}.dump("BTCUSDT", "{symbol}") in Python, '
+        f'optionally with a folder: {utility}.dump("BTCUSDT", "{symbol}", "{folder}")'
+    )
+
+
 def save_report(folder: str | Path, name: str, text: str, label: str) -> Path:
     """Write `text` to `<folder>/<name>.md` (creating folders) and log where it went."""
     target = Path(folder) / f"{name}.md"

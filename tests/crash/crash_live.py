@@ -12,6 +12,12 @@ checks after every kill and restart:
 
 Finally a run is stopped with SIGINT (graceful) and must close its position and exit 0.
 
+The strategy (tests/crash/callback_strategy.py, loaded with `--module`) logs every
+lifecycle callback it gets. After the last run the log must show that each opened signal
+got `on_open` at least once before any `on_close`, each closed signal got `on_close` at
+least once, and every duplicate delivery carried the same key and the same prices (the
+ones in the saved history). The duplicates are counted and printed.
+
     python tests/crash/crash_live.py --kills 50
 """
 
@@ -33,7 +39,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[2]
-SYMBOL, STRATEGY = "BTCUSDT", "bracket"
+SYMBOL, STRATEGY = "BTCUSDT", "journaled"
+MODULE = Path(__file__).with_name("callback_strategy.py")
+CALLBACK_LOG = "callbacks.jsonl"
 
 
 class CrashTestFailure(AssertionError):
@@ -50,29 +58,42 @@ class Figures:
     printed: Counter[str] = field(default_factory=Counter)
     opened: int = 0
     closed: int = 0
+    callbacks: int = 0
+    duplicates: int = 0
+
+
+def live_argv(state_dir: Path, speed: float) -> list[str]:
+    """The `desk live --json` command of the crash tests: the logging strategy, fast clock."""
+    return [
+        sys.executable,
+        "-m",
+        "tui.cli",
+        "live",
+        "--module",
+        str(MODULE),
+        "--symbol",
+        SYMBOL,
+        "--strategy",
+        STRATEGY,
+        "--speed",
+        str(speed),
+        "--state-dir",
+        str(state_dir),
+        "--json",
+        "--no-report",
+    ]
 
 
 class Child:
     """One `desk live` process whose stdout lines are collected by a thread."""
 
     def __init__(self, state_dir: Path, speed: float, log: Path) -> None:
-        cmd = [
-            sys.executable,
-            "-m",
-            "tui.cli",
-            "live",
-            "--symbol",
-            SYMBOL,
-            "--strategy",
-            STRATEGY,
-            "--speed",
-            str(speed),
-            "--state-dir",
-            str(state_dir),
-            "--json",
-            "--no-report",
-        ]
-        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        cmd = live_argv(state_dir, speed)
+        env = {
+            **os.environ,
+            "PYTHONPATH": str(ROOT),
+            "CRASH_CALLBACK_LOG": str(state_dir.parent / CALLBACK_LOG),
+        }
         self.err = open(log, "ab")  # noqa: SIM115 (closed in wait())
         self.proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=self.err, env=env, cwd=state_dir.parent
@@ -172,6 +193,44 @@ def check_printed(lines: list[dict], history: dict[str, Any], seen: Counter[str]
         check(history[key]["signal"] == result["signal"], f"{key} saved with other values")
 
 
+def read_callbacks(path: Path) -> list[dict[str, Any]]:
+    """Return the callback log, one call per line (each line is written whole)."""
+    if not path.exists():
+        return []
+    try:
+        return [json.loads(line) for line in path.read_text().splitlines()]
+    except ValueError as exc:
+        raise CrashTestFailure(f"the callback log {path} has a cut line: {exc}") from None
+
+
+def check_callbacks(calls: list[dict[str, Any]], history: dict[str, Any]) -> int:
+    """Check the delivery guarantees on the whole callback log; return the duplicates."""
+    opened_first: set[str] = set()
+    first_by_key: dict[str, dict[str, Any]] = {}
+    for call in calls:
+        sid, key = call["signal_id"], call["key"]
+        check(key is not None, f"{call['callback']} of {sid} was given no delivery key")
+        if call["callback"] == "on_open":
+            opened_first.add(sid)
+        if call["callback"] == "on_close":
+            check(sid in opened_first, f"on_close of {sid} came before any on_open")
+        first = first_by_key.setdefault(key, call)
+        same = {k: v for k, v in call.items() if k != "redelivery"}
+        check(
+            same == {k: v for k, v in first.items() if k != "redelivery"},
+            f"delivery {key} was given {same} after {first}",
+        )
+        check(first is call or call["redelivery"], f"duplicate {key} not marked a redelivery")
+    delivered = {call["key"] for call in calls}
+    for key, entry in history.items():
+        sid, _, event = key.rpartition(":")
+        if event in ("opened", "closed"):
+            check(key in delivered, f"{key} is in the history but its callback never ran")
+            price = first_by_key[key]["prices"][0]
+            check(price == entry["current_price"], f"{key} delivered at {price}, saved {entry}")
+    return len(calls) - len(first_by_key)
+
+
 def start(state: Path, speed: float, log: Path, expected: dict | None, fig: Figures) -> Child:
     child = Child(state, speed, log)
     if not child.started.wait(60):
@@ -222,6 +281,9 @@ def run(kills: int, seed: int, speed: float, folder: Path, max_wait: float = 1.2
     fig.opened = sum(k.endswith(":opened") for k in history)
     fig.closed = sum(k.endswith(":closed") for k in history)
     check(fig.opened == fig.closed, "a signal was opened and never closed")
+    calls = read_callbacks(folder / CALLBACK_LOG)
+    fig.callbacks = len(calls)
+    fig.duplicates = check_callbacks(calls, history)
     return fig
 
 
@@ -232,7 +294,9 @@ def report(fig: Figures) -> str:
         f"{fig.kills}; open positions resumed with same id, prices, times: {fig.resumed_open}; "
         f"scheduled resumed: {fig.resumed_scheduled}; recovery fixes: {fig.recovery_fixes}; "
         f"signals opened: {fig.opened}, closed: {fig.closed}; events printed: {printed}; "
-        "lost: 0; duplicated: 0; corrupt files: 0"
+        "lost: 0; duplicated: 0; corrupt files: 0; callbacks run: "
+        f"{fig.callbacks}, of which duplicate deliveries (same key, same prices): "
+        f"{fig.duplicates}; delivery violations: 0"
     )
 
 

@@ -23,3 +23,13 @@ def listen(clean_engine: None) -> Iterator[Listeners]:
     listeners = Listeners()
     yield listeners
     listeners.close()
+
+
+@pytest.fixture
+def fresh_live() -> Iterator[None]:
+    """No live statistics kept from another test, before and after."""
+    from engine.live import Live
+
+    Live.clear()
+    yield
+    Live.clear()

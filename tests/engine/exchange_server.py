@@ -2,13 +2,16 @@
 
 Answers `/api/v3/exchangeInfo`, `/api/v3/klines` (Binance's exact kline rows, built from the
 demo market) and the futures exchangeInfo ccxt asks for; `faults` scripts the next kline
-answers ("429", "500", "malformed", "garbage"); `missing` drops candles (gaps).
+answers ("429", "500", "malformed", "garbage", "empty" for `[]`, "object" for `{}`);
+`missing` drops candles (gaps); `delay` makes every kline answer wait (so a test can
+interrupt a download between pages).
 """
 
 from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -84,9 +87,15 @@ class FakeBinance:
     requests: list[tuple[str, dict[str, str]]] = field(default_factory=list)
     api_keys: list[str] = field(default_factory=list)
     url: str = ""
+    delay: float = 0.0
 
     def klines(self, query: dict[str, str]) -> tuple[int, str, str]:
         fault = self.faults.pop(0) if self.faults else ""
+        time.sleep(self.delay)
+        if fault == "empty":
+            return 200, "application/json", "[]"
+        if fault == "object":
+            return 200, "application/json", "{}"
         if fault == "429":
             return (
                 429,

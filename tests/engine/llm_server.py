@@ -153,3 +153,14 @@ def serve(script: Script) -> Iterator[LlmServer]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(timeout=5)
+
+
+def unauthorized_echoing_key(seen: Seen) -> Reply:
+    """Refuse with 401 and echo the bearer key in full, as OpenAI's servers do."""
+    key = seen.headers.get("authorization", "").removeprefix("Bearer ")
+    return error_reply(
+        seen,
+        401,
+        f"Incorrect API key provided: {key}. You can find your API key at "
+        "https://platform.openai.com/account/api-keys.",
+    )

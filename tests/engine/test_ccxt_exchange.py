@@ -169,6 +169,7 @@ def test_desk_data_download_and_list(server: FakeBinance, tmp_path: Path) -> Non
         "candles": 1440,
         "requests": 2,
         "gaps": [],
+        "unanswered": [],
     }
     listing = desk("data", "list", cwd=tmp_path, env=env)
     assert "binance" in listing.stdout and "BTC/USDT" in listing.stdout

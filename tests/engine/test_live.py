@@ -111,7 +111,7 @@ def test_a_long_closes_at_take_profit_when_the_vwap_reaches_it(tmp_path: Path) -
     assert closed.close_timestamp == START + 13 * TICK_TTL_MS
     assert closed.pnl == profit_loss("long", 100.0, 101.0)
     assert calls == [START]
-    assert stored(tmp_path, "signal") == {SYMBOL: None}
+    assert stored(tmp_path, "signal") == {}  # cleared by removing the key, never by null
     history = stored(tmp_path, "history")
     assert sorted(history) == sorted([f"{opened.signal.id}:opened", f"{opened.signal.id}:closed"])
 
@@ -183,7 +183,7 @@ def test_graceful_stop_with_no_position_drops_the_scheduled_signal(
     stop = threading.Event()
     listen.add(engine.listen_signal_live(lambda r: r.action == "scheduled" and stop.set()))
     assert list(live(tmp_path, stop=stop)) == []
-    assert stored(tmp_path, "schedule") == {SYMBOL: None}
+    assert stored(tmp_path, "schedule") == {}
 
 
 def row(signal_id: str, **changes: Any) -> SignalRow:
@@ -197,13 +197,21 @@ def test_recovery_finishes_what_a_crash_interrupted(tmp_path: Path) -> None:
     session = LiveSession(SYMBOL, "s", "x", tmp_path)
     closed, opened, scheduled = row("closed-one"), row("open-one"), row("sched", is_scheduled=True)
     session.signals.write_value(SYMBOL, row_to_dict(closed))
-    session.history.write_value("closed-one:closed", {"signal": row_to_dict(closed)})
+    pnl = {"pnl_percentage": 0.6, "price_open": 100.0, "price_close": 101.0}
+    ended = {"current_price": 101.0, "timestamp": START + MIN, "close_timestamp": START + MIN}
+    session.history.write_value(
+        "closed-one:closed",
+        {"action": "closed", "signal": row_to_dict(closed), "close_reason": "take_profit"}
+        | {"pnl": pnl, "ambiguous": False}
+        | ended,
+    )
     session.schedules.write_value(SYMBOL, row_to_dict(scheduled))
-    session.history.write_value("sched:cancelled", {"signal": row_to_dict(scheduled)})
+    cancelled = {"action": "cancelled", "signal": row_to_dict(scheduled)} | ended
+    session.history.write_value("sched:cancelled", cancelled)
     recovered = LiveSession(SYMBOL, "s", "x", tmp_path).recover()
     assert recovered.pending is None and recovered.scheduled is None
-    assert stored(tmp_path, "signal") == {SYMBOL: None}
-    assert stored(tmp_path, "schedule") == {SYMBOL: None}
+    assert stored(tmp_path, "signal") == {}
+    assert stored(tmp_path, "schedule") == {}
     # killed after saving the open signal, before its history entry: the entry is added
     session.signals.write_value(SYMBOL, row_to_dict(opened))
     recovered = LiveSession(SYMBOL, "s", "x", tmp_path).recover()

@@ -306,14 +306,6 @@ def test_list_returns_what_was_registered_in_order() -> None:
     assert (fr.interval, fr.start_date, fr.end_date) == ("1h", START, END)
 
 
-def test_background_with_an_unknown_name_raises_at_once() -> None:
-    register_all()
-    with pytest.raises(ConfigError, match="strategy brakcet not found"):
-        engine.Backtest.background(
-            SYMBOL, strategy_name="brakcet", exchange_name="binance", frame_name="january"
-        )
-
-
 def test_set_config_unknown_key_names_it_with_a_hint() -> None:
     with pytest.raises(ConfigError) as info:
         engine.set_config(CC_MIN_TAKEPROFIT_DISTANCE=0.5)

@@ -196,3 +196,22 @@ def test_atr_not_positive(atr: float) -> None:
 def test_constant_levels() -> None:
     assert (Constant.TP_LEVEL1, Constant.TP_LEVEL2, Constant.TP_LEVEL3) == (30, 60, 90)
     assert (Constant.SL_LEVEL1, Constant.SL_LEVEL2) == (40, 80)
+
+
+def test_upstream_context_object_names_the_sizing_as_the_keyword_does() -> None:
+    # 1 % of 10 000 = 100 at risk over a 5-dollar stop: 20 units, whichever way it is named
+    add_sizing(sizing_name="f", method="fixed-percentage", risk_percentage=1)
+    assert PositionSize.fixed_percentage("BTCUSDT", 10_000, 100, 95, {"sizingName": "f"}) == 20.0
+    add_sizing(sizing_name="k", method="kelly-criterion")
+    assert PositionSize.kelly_criterion("X", 10_000, 125, 0.75, 2, {"sizingName": "k"}) == 12.5
+    add_sizing(sizing_name="a", method="atr-based", risk_percentage=2, atr_multiplier=2)
+    # 2 % of 10 000 = 200 at risk over a stop 2 ATRs of 5 away: 20 units
+    assert PositionSize.atr_based("X", 10_000, 100, 5, {"sizingName": "a"}) == 20.0
+
+
+def test_a_missing_or_contradicting_sizing_name_is_explained() -> None:
+    add_sizing(sizing_name="f", method="fixed-percentage", risk_percentage=1)
+    with pytest.raises(ConfigError, match=r"no sizing named; pass sizing_name='fixed'"):
+        PositionSize.fixed_percentage("X", 10_000, 100, 95)
+    with pytest.raises(ConfigError, match=r"disagree"):
+        PositionSize.fixed_percentage("X", 10_000, 100, 95, {"sizingName": "f"}, sizing_name="g")

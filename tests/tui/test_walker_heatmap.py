@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 from textual.message import Message
-from textual.widgets import Label, Markdown
+from textual.widgets import Label
 
 import engine
 from engine import events
@@ -69,13 +69,13 @@ async def test_w_runs_the_walker_and_ranks_the_strategies(tmp_path: Path) -> Non
         await pilot.press("enter")
         await settle(pilot)
         assert isinstance(app.screen, EngineReportScreen)
-        assert "Backtest Report: sma_rsi" in app.screen.query_one(Markdown).source
+        assert app.screen.content.title == "Backtest · sma_rsi · BTCUSDT"
         await pilot.press("2")
         await settle(pilot)
-        assert "Scheduled Signals Report: sma_rsi" in app.screen.query_one(Markdown).source
+        assert app.screen.content.title == "Schedule · sma_rsi · BTCUSDT"
         await pilot.press("3")
         await settle(pilot)
-        assert "Performance Report: sma_rsi" in app.screen.query_one(Markdown).source
+        assert app.screen.content.title == "Performance · sma_rsi · BTCUSDT"
 
 
 async def test_x_cancels_the_walker_before_its_next_strategy(

@@ -4,10 +4,15 @@ Each loop runs `Live.run` in a thread worker of this screen (the screen is insta
 loops outlive leaving it); only the live bridge listens to the engine. Loops that were
 running when the desk closed are reconnected when the screen first opens, and the
 positions they saved come back marked as recovered.
+
+A loop that a headless `desk live` runs on the same state directory is attached instead:
+read-only, polled from its state files (`tui.live_attach`), under an "attached to pid N"
+banner; stopping it asks that process to stop, and the desk never starts it itself.
 """
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import ClassVar
 
@@ -22,7 +27,9 @@ from textual.widgets import DataTable, Label, RichLog
 from textual.worker import get_current_worker
 
 import engine
+from engine.live_owner import Owner
 from tui.formatting import format_percent, format_price, format_short_timestamp
+from tui.live_attach import Attachment, OwnersFound, find_owners, spec_of
 from tui.live_bridge import (
     LiveBridge,
     LiveSignalReceived,
@@ -34,7 +41,7 @@ from tui.live_bridge import (
     PositionView,
     key_hint,
 )
-from tui.screens.live_modals import ConfirmStopModal, LiveLauncherModal
+from tui.screens.live_modals import ConfirmAttachedStopModal, ConfirmStopModal, LiveLauncherModal
 from tui.theming import desk_color
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.live_chart import LiveChart
@@ -43,6 +50,7 @@ from tui.widgets.vim_table import VimTable
 COMPACT_WIDTH, COMPACT_HEIGHT = 100, 30
 SIGNAL_ROWS = 300
 SHUTDOWN_SECONDS = 3.0
+ATTACH_POLL_SECONDS = 0.5
 LOOP_COLUMNS = (
     ("strategy", "Strategy", 12),
     ("symbol", "Symbol", 9),
@@ -76,6 +84,7 @@ STATE_VARIABLES = {
     LoopState.STOPPING: "warning",
     LoopState.FAILED: "error",
     LoopState.DISCONNECTED: "warning",
+    LoopState.ATTACHED: "success",
 }
 
 
@@ -115,6 +124,8 @@ class LiveScreen(Screen[None]):
         self.snapshots: dict[str, LoopSnapshot] = {}
         self.watched: str | None = None
         self.last_spec = LoopSpec("bracket", "BTCUSDT", "demo", 60.0)
+        self.attached: dict[str, Attachment] = {}
+        self._polling = threading.Lock()
 
     def compose(self) -> ComposeResult:
         """Title, loops, positions, chart beside the signal stream, alerts, footer."""
@@ -122,6 +133,9 @@ class LiveScreen(Screen[None]):
             "Live · paper trading on the demo market · N new loop · x stops one",
             classes="screen-title",
         )
+        banner = Label("", id="live-banner")
+        banner.display = False
+        yield banner
         loops = VimTable(id="live-loops", cursor_type="row", classes="pane")
         loops.border_title = "Loops"
         yield loops
@@ -152,11 +166,16 @@ class LiveScreen(Screen[None]):
                 table.add_column(label, key=key, width=width)
         self.bridge.subscribe()
         self.query_one("#live-loops", VimTable).focus()
+        self._attach_new(find_owners(self.bridge.state_dir))
         for spec in self.bridge.book.to_reconnect():
+            if spec.key in self.attached:
+                continue
             self._alert(f"reconnecting {spec.label}")
             self.start_loop(spec)
-        if not self.bridge.book.read():
+        if not self.bridge.book.read() and not self.attached:
             self._alert("no live loop yet: press N to start a paper loop")
+        self._poll_attached()
+        self.set_interval(ATTACH_POLL_SECONDS, self._poll_attached)
 
     def on_unmount(self) -> None:
         """Cancel the loops (their state is kept for the next start) and stop listening."""
@@ -172,9 +191,17 @@ class LiveScreen(Screen[None]):
         self.call_after_refresh(alerts.scroll_end, animate=False, immediate=True)
 
     def start_loop(self, spec: LoopSpec) -> None:
-        """Start a paper loop in a thread worker, unless the same one is running."""
+        """Start a paper loop in a thread worker, unless it runs here or in another process."""
         if self.bridge.is_running(spec):
             self.notify(f"{spec.label} is already running.", severity="warning")
+            return
+        attachment = self.attached.get(spec.key)
+        if attachment is not None and not attachment.ended:
+            self.notify(
+                f"{spec.label} runs in pid {attachment.owner.pid} (desk live); the desk is "
+                "attached read-only. Press x to ask it to stop.",
+                severity="warning",
+            )
             return
         self.last_spec = spec
         if self.watched is None:
@@ -198,11 +225,15 @@ class LiveScreen(Screen[None]):
         self.app.push_screen(LiveLauncherModal(strategies, symbols, self.last_spec), chosen)
 
     def open_positions(self) -> list[str]:
-        """Return the labels of the loops that hold an open position (what quitting leaves)."""
+        """Return the labels of the loops that hold an open position (what quitting leaves).
+
+        Attached loops are left out: their own process keeps watching them.
+        """
         return [
             snapshot.spec.label
-            for snapshot in self.snapshots.values()
+            for key, snapshot in self.snapshots.items()
             if snapshot.position is not None
+            and (key not in self.attached or self.attached[key].ended)
         ]
 
     def _cursor_spec(self) -> LoopSpec | None:
@@ -216,6 +247,9 @@ class LiveScreen(Screen[None]):
     def action_stop_loop(self) -> None:
         """Ask, then stop the loop under the cursor gracefully."""
         spec = self._cursor_spec()
+        if spec is not None and spec.key in self.attached and not self.bridge.is_running(spec):
+            self._stop_attached(self.attached[spec.key])
+            return
         if spec is None or not self.bridge.is_running(spec):
             self.notify("No running loop under the cursor.", severity="warning")
             return
@@ -229,6 +263,63 @@ class LiveScreen(Screen[None]):
                 self.bridge.stop(spec)
 
         self.app.push_screen(ConfirmStopModal(spec, has_position), confirmed)
+
+    def _stop_attached(self, attachment: Attachment) -> None:
+        """Ask, then send the owner of an attached loop its graceful stop (SIGINT)."""
+        spec, pid = attachment.spec, attachment.owner.pid
+        if attachment.ended:
+            self.notify(f"{spec.label}: pid {pid} has already ended.", severity="warning")
+            return
+        if attachment.stop_asked:
+            self.notify(f"{spec.label}: pid {pid} was already asked to stop.", severity="warning")
+            return
+
+        def confirmed(stop: bool | None) -> None:
+            if not stop:
+                return
+            if attachment.ask_stop():
+                self._alert(f"asked pid {pid} to stop {spec.label} (SIGINT)", "warning")
+            else:
+                self.notify(f"pid {pid} no longer runs {spec.label}.", severity="warning")
+            self._poll_attached()
+
+        self.app.push_screen(ConfirmAttachedStopModal(spec, pid), confirmed)
+
+    def _attach_new(self, owners: list[Owner]) -> None:
+        for owner in owners:
+            spec = spec_of(owner)
+            known = self.attached.get(spec.key)
+            if self.bridge.is_running(spec):
+                continue
+            if known is None or known.ended or known.owner != owner:
+                self.attached[spec.key] = Attachment(owner, self.bridge.state_dir)
+                self._alert(f"attached to pid {owner.pid}: {spec.label} (read-only)")
+        self._show_banner()
+
+    def _show_banner(self) -> None:
+        running = [a for a in self.attached.values() if not a.ended]
+        banner = self.query_one("#live-banner", Label)
+        banner.display = bool(running)
+        text = " · ".join(
+            f"attached to pid {a.owner.pid} ({a.spec.label}, read-only; x asks it to stop)"
+            for a in running
+        )
+        style = desk_color(self.app.theme_variables, "warning").hex
+        banner.update(Text(text, style=f"bold {style}"))
+
+    @work(thread=True, exit_on_error=False, group="live-attach", description="Attached loops")
+    def _poll_attached(self) -> None:
+        """Read what the attached loops changed, and look for new headless loops."""
+        with self._polling:
+            for attachment in list(self.attached.values()):
+                if not attachment.ended:
+                    for message in attachment.poll():
+                        self.post_message(message)
+            self.post_message(OwnersFound(find_owners(self.bridge.state_dir)))
+
+    def on_owners_found(self, message: OwnersFound) -> None:
+        """Attach to the headless loops that started since the last poll."""
+        self._attach_new(message.owners)
 
     @on(DataTable.RowHighlighted, "#live-loops")
     def _loop_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -244,7 +335,8 @@ class LiveScreen(Screen[None]):
         previous = self.snapshots.get(key)
         self.snapshots[key] = snapshot
         if previous is None or previous.state is not snapshot.state:
-            self._alert(f"{snapshot.spec.label}: {snapshot.state}" + _detail(snapshot))
+            failed = "error" if snapshot.state is LoopState.FAILED else None  # red: it stopped
+            self._alert(f"{snapshot.spec.label}: {snapshot.state}" + _detail(snapshot), failed)
         p = snapshot.position
         if p is not None and p.recovered and (previous is None or previous.position is None):
             self._alert(
@@ -253,6 +345,8 @@ class LiveScreen(Screen[None]):
             )
         self._update_loop_row(snapshot)
         self._update_position_row(snapshot)
+        if key in self.attached:
+            self._show_banner()
         if self.watched is None:
             self.watched = key
         if key == self.watched:
@@ -262,6 +356,9 @@ class LiveScreen(Screen[None]):
         """Append a signal event to the stream."""
         view = message.view
         table = self.query_one("#live-signals", VimTable)
+        key = f"{message.spec.key}:{view.signal_id}:{view.status}"
+        if key in table.rows:
+            return
         pnl: Text | str = ""
         if view.pnl_percentage is not None:
             pnl = self._pnl_text(view.pnl_percentage)
@@ -273,6 +370,7 @@ class LiveScreen(Screen[None]):
             format_price(price),
             self._side_text(view.position),
             message.spec.label,
+            key=key,
         )
         while table.row_count > SIGNAL_ROWS:
             table.remove_row(next(iter(table.rows)))
@@ -281,9 +379,10 @@ class LiveScreen(Screen[None]):
     def on_partial_reached(self, message: PartialReached) -> None:
         """Show a partial profit or loss alert."""
         severity = "success" if message.kind == "profit" else "warning"
+        price = "" if message.price is None else f" at {format_price(message.price)}"
         self._alert(
             f"partial {message.kind} {message.level} % on {message.signal_id[:8]} "
-            f"({message.spec.label}) at {format_price(message.price)}",
+            f"({message.spec.label}){price}",
             severity,
             message.at_ms,
         )

@@ -1,4 +1,4 @@
-"""The live screen's modals: start a paper loop, and confirm a graceful stop."""
+"""The live screen's modals: start a paper loop, and confirm a graceful stop (here or of pid N)."""
 
 from __future__ import annotations
 
@@ -131,3 +131,26 @@ class ConfirmStopModal(ConfirmModal):
         )
         self.spec = spec
         self.has_position = has_position
+
+
+class ConfirmAttachedStopModal(ConfirmModal):
+    """Ask before asking a headless `desk live` (attached read-only) to stop gracefully.
+
+    Args:
+        spec: The loop that process runs.
+        pid: The process id that gets SIGINT.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = ConfirmStopModal.BINDINGS
+
+    def __init__(self, spec: LoopSpec, pid: int) -> None:
+        super().__init__(
+            "Stop headless live loop",
+            f"Ask pid {pid} to stop {spec.strategy_name} on {spec.symbol}?",
+            "The desk sends it SIGINT, desk live's graceful stop: no new signals; an open "
+            "position is watched until it closes, then the process ends.",
+            "y / enter ask it to stop · n / esc keep running",
+            dialog_id="confirm-stop",
+        )
+        self.spec = spec
+        self.pid = pid

@@ -1,8 +1,8 @@
-"""A run's report in the desk: native (summary, trade table, sections); markdown for the rest.
+"""A report in the desk, native: the summary, every trade in a table that fits, the sections.
 
-`ReportScreen` shows a run's report from its data: the summary panel, every trade in a table
-that fits the width, then the report's other tables. `MarkdownReportScreen` renders a
-markdown document as is (the engine's own reports, opened from the walker).
+`ReportScreen` shows a report (`tui.widgets.report_view.ReportContent`): the summary
+panel, every trade in a table that fits the width, then the report's other sections.
+`ReportScroll` is a scrolling area with vim keys, for the screens that show long text.
 """
 
 from __future__ import annotations
@@ -14,34 +14,10 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Label, Markdown
+from textual.widgets import Label
 
 from tui.widgets.key_footer import KeyFooter
 from tui.widgets.report_view import ReportContent, ReportView
-
-MAX_TABLE_ROWS = 20
-
-
-def displayable(markdown: str, source: str | None) -> str:
-    """Return the report with each table cut to its first rows (big tables render slowly).
-
-    A note under a cut table says how many rows are left out and where the full report is.
-    """
-    where = f" in `{source}`" if source else ""
-    kept: list[str] = []
-    rows = 0
-    for line in [*markdown.splitlines(), ""]:
-        if line.startswith("|"):
-            rows += 1
-            if rows <= MAX_TABLE_ROWS + 2:
-                kept.append(line)
-            continue
-        if rows > MAX_TABLE_ROWS + 2:
-            hidden = rows - MAX_TABLE_ROWS - 2
-            kept += ["", f"*… {hidden} more rows: the full report is{where}.*"]
-        rows = 0
-        kept.append(line)
-    return "\n".join(kept[:-1]) + "\n"
 
 
 class ReportScroll(VerticalScroll):
@@ -54,38 +30,6 @@ class ReportScroll(VerticalScroll):
         Binding("G", "scroll_end", "Bottom", show=False, id="report-bottom"),
         Binding("space", "page_down", "Page down", show=False, id="report-page-down"),
     ]
-
-
-class MarkdownReportScreen(Screen[None]):
-    """A markdown document rendered as is; `esc` goes back.
-
-    Args:
-        title: What the report is about (shown in the header line).
-        markdown: The report's markdown.
-        source: The file the report was dumped to, if any.
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "app.pop_screen", "Back", id="markdown-report-back"),
-    ]
-
-    def __init__(self, title: str, markdown: str, source: str | None = None) -> None:
-        super().__init__()
-        self.report_title = title
-        self.markdown = markdown
-        self.source = source
-
-    def compose(self) -> ComposeResult:
-        """Title line, the report, the footer."""
-        suffix = f" · {self.source}" if self.source else ""
-        yield Label(f"Report · {self.report_title}{suffix}", classes="screen-title")
-        with ReportScroll(id="report-scroll", classes="pane"):
-            yield Markdown(displayable(self.markdown, self.source), id="report")
-        yield KeyFooter()
-
-    def on_mount(self) -> None:
-        """Focus the report so the keys scroll it."""
-        self.query_one(ReportScroll).focus()
 
 
 class ReportScreen(Screen[None]):
@@ -118,10 +62,13 @@ class ReportScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         """Title line with the file's path, the report, the footer."""
-        where = self.source or "not saved to a file"
-        yield Label(f"Report · {self.content.title} · {where}", classes="screen-title")
+        yield Label(self.title_text(), classes="screen-title")
         yield ReportView(self.content, id="report-view")
         yield KeyFooter()
+
+    def title_text(self) -> str:
+        """Return the title line: the report's title and its file's path."""
+        return f"Report · {self.content.title} · {self.source or 'not saved to a file'}"
 
     def on_mount(self) -> None:
         """Focus the trade table so the keys scroll it."""

@@ -366,7 +366,7 @@ class WalkerScreen(Screen[None]):
         if row is None:
             self.notify("No ranked strategy yet: press w to run the walker.", severity="warning")
             return
-        self.app.push_screen(EngineReportScreen(row.symbol, row.strategy_name))
+        self.app.push_screen(EngineReportScreen(row.symbol, row.strategy_name, heat_runs=self.runs))
 
     @on(DataTable.RowSelected, "#rankings")
     def _row_selected(self) -> None:

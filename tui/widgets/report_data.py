@@ -17,6 +17,7 @@ from enum import StrEnum
 from engine.reports.backtest import HEADER as BACKTEST_HEADER
 from tui.formatting import MISSING, format_price, format_timestamp
 from tui.runs import SignalView
+from tui.widgets.report_summary import Figure
 
 _SEPARATOR_CELL = re.compile(r"^:?-+:?$")
 _FIGURE = re.compile(r"^(?:[-*]\s+)?\*\*(?P<label>[^*]+?):\*\*\s*(?P<value>.*)$")
@@ -54,11 +55,18 @@ class Column:
 
 @dataclass(frozen=True)
 class TableData:
-    """A table of a report: its title, columns and rows (cells as text)."""
+    """A table of a report: its title, columns and rows (cells as text).
+
+    Attributes:
+        figures: The section's key figures, shown above its table.
+        empty: What the section says instead of a table when it has no rows.
+    """
 
     title: str
     columns: tuple[Column, ...]
     rows: tuple[tuple[str, ...], ...]
+    figures: tuple[Figure, ...] = ()
+    empty: str = "This table has no rows."
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from tui.formatting import (
 from tui.theming import desk_color
 
 PAIR_GAP = 3
-"""Columns between one label/value pair and the next on a line."""
+"""Columns of the gap between one label/value pair and the next (after the value's padding)."""
 
 
 class Figure(NamedTuple):
@@ -117,13 +117,21 @@ class ReportSummary(Static):
     """The key figures, in as many label/value pairs per line as the width takes.
 
     Args:
-        figures: What to show, in order.
+        figures: What to show, in order (none: the panel is hidden).
     """
 
     def __init__(self, figures: Sequence[Figure], *, id: str | None = None) -> None:
         super().__init__(id=id, classes="pane")
         self.figures = tuple(figures)
         self.border_title = "Summary"
+        self.display = bool(self.figures)
+
+    def show(self, figures: Sequence[Figure], title: str) -> None:
+        """Show other figures under another border title (none: hide the panel)."""
+        self.figures = tuple(figures)
+        self.border_title = title
+        self.display = bool(self.figures)
+        self.refresh(layout=True)
 
     def render(self) -> Table:
         """Lay the figures out, as many label/value pairs per line as the width takes."""
@@ -132,7 +140,9 @@ class ReportSummary(Static):
         label_width = max((len(f.label) for f in self.figures), default=0)
         value_width = max((len(f.value) for f in self.figures), default=0)
         pair_width = label_width + 1 + value_width
-        per_line = max(1, (self.content_size.width + PAIR_GAP) // (pair_width + PAIR_GAP))
+        # A pair but the last takes its value's padding, the gap column and the gap's padding.
+        step = pair_width + 1 + PAIR_GAP
+        per_line = max(1, (self.content_size.width + step - pair_width) // step)
         table = Table.grid(padding=(0, 1, 0, 0))
         for column in range(per_line):
             if column:

@@ -1,4 +1,8 @@
-"""A run's report, native: the summary first, then the trades and each other section as tabs."""
+"""A report, native: the summary first, then the trades and each other section as tabs.
+
+A run's report has its schedule, partial and performance sections from the run's data
+(`tui.runs.RunSections`); a report read from a file has the tables of its markdown.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ from dataclasses import dataclass
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import Label, TabbedContent, TabPane
+from textual.widgets import Label, TabbedContent, TabPane, Tabs
 
 from tui.runs import RunRecord
 from tui.widgets.report_data import (
@@ -17,6 +21,7 @@ from tui.widgets.report_data import (
     parse_markdown,
     trades_table,
 )
+from tui.widgets.report_sections import partial_table, performance_table, schedule_table
 from tui.widgets.report_summary import (
     Figure,
     ReportSummary,
@@ -33,8 +38,9 @@ TRADES_TAB = "report-trades"
 class ReportContent:
     """What a report view shows: summary figures, the trade table, the other tables.
 
-    Build it with `from_record` (a run the desk has: its signals and statistics) or
-    `from_markdown` (a report file).
+    Build it with `from_record` (a run the desk has: its signals, statistics and sections) or
+    `from_markdown` (a report file). Without a trade table the view starts at the first
+    section.
     """
 
     title: str
@@ -44,11 +50,23 @@ class ReportContent:
 
     @classmethod
     def from_record(cls, record: RunRecord) -> ReportContent:
-        """Return the report of a run: its statistics, every closed signal, other sections."""
+        """Return the report of a run: its statistics, every closed signal, other sections.
+
+        The sections: the scheduled signals, the partial levels, the timings, any other table
+        of the run's markdown, then all its figures.
+        """
         parsed = parse_markdown(record.report)
         others = tuple(t for t in parsed.tables if t.columns is not TRADE_COLUMNS)
         summary = tuple(run_figures(record.statistics, record.error_count))
-        return cls(record.title, summary, trades_table(record.signals), (*others, _figures(parsed)))
+        stored = record.sections
+        sections = (
+            schedule_table(stored.scheduled if stored else None),
+            partial_table(stored.partials if stored else None),
+            performance_table(stored.timings if stored else None),
+            *others,
+            _figures(parsed),
+        )
+        return cls(record.title, summary, trades_table(record.signals), sections)
 
     @classmethod
     def from_markdown(cls, markdown: str, name: str) -> ReportContent:
@@ -67,7 +85,12 @@ def _figures(parsed: MarkdownReport) -> TableData:
 
 
 class ReportView(Vertical):
-    """The summary panel, then tabs: the trades (all rows), each other table, all figures.
+    """The summary panel, then tabs: the trades (all rows), each other section, all figures.
+
+    The summary panel shows the figures of the tab on screen: a section's own (the schedule's
+    counts, the partial levels') when it has some, else the report's key figures; a report
+    with neither has no panel. A section without rows says so in a sentence. A report of one
+    table shows no tab strip.
 
     Args:
         content: What to show.
@@ -76,20 +99,46 @@ class ReportView(Vertical):
     def __init__(self, content: ReportContent, *, id: str | None = None) -> None:
         super().__init__(id=id, classes="report-view")
         self.content = content
+        self._sections = {
+            f"report-section-{number}": section
+            for number, section in enumerate(content.sections, start=1)
+        }
 
     def compose(self) -> ComposeResult:
         """Summary, then one tab per table."""
         content = self.content
         yield ReportSummary(content.summary, id="report-summary")
         with TabbedContent(id="report-tabs"):
-            with TabPane(content.trades.title if content.trades else "Trades", id=TRADES_TAB):
-                if content.trades is not None:
+            if content.trades is not None:
+                with TabPane(content.trades.title, id=TRADES_TAB):
                     yield ReportTable(content.trades, id="report-trades-table")
-                else:
+            elif not content.sections:
+                with TabPane("Trades", id=TRADES_TAB):
                     yield Label("This report has no trade table.", classes="hint")
-            for number, section in enumerate(content.sections, start=1):
-                with TabPane(section.title, id=f"report-section-{number}"):
-                    yield ReportTable(section)
+            for pane_id, section in self._sections.items():
+                with TabPane(section.title, id=pane_id):
+                    if section.rows:
+                        yield ReportTable(section)
+                    else:
+                        yield Label(section.empty, classes="hint")
+
+    def on_mount(self) -> None:
+        """Show the figures of the first tab; hide the tab strip of a report of one table."""
+        tabs = self.query_one(TabbedContent)
+        tabs.query_one(Tabs).display = len(self.query(TabPane)) > 1
+        self._show_figures(tabs.active)
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        """Show the figures of the tab that came on screen."""
+        self._show_figures(event.pane.id)
+
+    def _show_figures(self, pane_id: str | None) -> None:
+        section = self._sections.get(pane_id or "")
+        summary = self.query_one(ReportSummary)
+        if section is not None and section.figures:
+            summary.show(section.figures, f"Summary · {section.title}")
+        else:
+            summary.show(self.content.summary, "Summary")
 
     def focus_trades(self) -> None:
         """Focus the trade table (or the first table there is)."""
