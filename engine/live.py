@@ -196,7 +196,7 @@ class LiveUtils:
             session = self._attach(client, folder)
             recovered = session.recover()
             now = clock.now_ms()
-            self._resume(client, session, recovered, now)
+            guarded(client, now, stop, cancel, self._resume, client, session, recovered, now)
             recovered, caught = catch_up(
                 client, session, recovered, clock.now_ms, self._emit, stop, cancel
             )

@@ -1,9 +1,9 @@
 """A time budget on strategy code in live runs, and stops that work while it hangs.
 
-A live tick runs the user's `get_signal`, callbacks and exchange `get_candles`. `guarded`
-runs it on a worker thread and waits on it in the calling thread, so Ctrl+C and SIGTERM
-(whose handlers set the run's stop and cancel events) are seen even while the user's code
-never returns:
+A live tick runs the user's `get_signal`, callbacks and exchange `get_candles` (so do the
+resume of a saved position and the catch-up). `guarded` runs them on a worker thread and
+waits on it in the calling thread, so Ctrl+C and SIGTERM (whose handlers set the run's stop
+and cancel events) are seen even while the user's code never returns:
 
 * past the budget (`CC_STRATEGY_TIMEOUT_SECONDS`, `desk live --timeout`) the call is
   reported once on `listen_error` (`StrategyTimeoutError`) and the run keeps waiting;

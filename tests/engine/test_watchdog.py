@@ -172,3 +172,36 @@ def test_sys_exit_in_a_backtest_is_reported_and_the_run_goes_on(listen: Any) -> 
     assert [type(e) for e in errors] == [StrategyExitError]
     assert isinstance(errors[0], StrategyError) and "sys.exit(0) in get_signal" in str(errors[0])
     assert [r.action for r in results] == ["closed"]
+
+
+def test_a_callback_that_hangs_when_a_position_is_resumed_is_under_the_budget(
+    tmp_path: Path, listen: Any, release: threading.Event
+) -> None:
+    engine.set_config(CC_STRATEGY_TIMEOUT_SECONDS=0.2)
+    add_exchange("x", flat(T0, 100))
+    resumed: list[bool] = []
+
+    def on_active(symbol: str, signal: Any, price: float, backtest: bool) -> None:
+        if resumed:
+            release.wait(60)
+
+    engine.add_strategy(
+        strategy_name="s",
+        interval="1m",
+        get_signal=lambda s, w: long_dto(101.0, 99.0, 60),
+        callbacks={"on_active": on_active},
+    )
+    first = Live.run(
+        SYMBOL,
+        strategy_name="s",
+        exchange_name="x",
+        clock=SimulatedClock(START),
+        state_dir=tmp_path,
+    )
+    assert next(first).action == "opened"
+    first.close()
+    resumed.append(True)
+    cancel = threading.Event()
+    listen.add(engine.listen_error(lambda exc: cancel.set()))
+    with pytest.raises(StrategyHungError, match="stuck in on_active"):
+        live(tmp_path, cancel=cancel)
