@@ -24,7 +24,10 @@ DEFAULTS: dict[str, float] = {
     "CC_GET_CANDLES_RETRY_DELAY_MS": 5000,
     "CC_GET_CANDLES_PRICE_ANOMALY_THRESHOLD_FACTOR": 1000,
     "CC_GET_CANDLES_MIN_CANDLES_FOR_MEDIAN": 5,
+    "CC_STRATEGY_TIMEOUT_SECONDS": 30,
 }
+"""`CC_STRATEGY_TIMEOUT_SECONDS` is the time budget of the strategy code one live tick runs
+(`get_signal`, callbacks, the exchange's `get_candles`; 0: no budget); backtests do not use it."""
 
 _lock = threading.Lock()
 _values: dict[str, Any] = dict(DEFAULTS)
@@ -39,6 +42,7 @@ class Settings:
         profile: the execution profile name.
         legacy: true for `backtest-kit-1.4.10` (reproduce upstream exactly, look-ahead included).
         schedule_await_minutes .. min_candles_for_median: the `CC_*` values.
+        strategy_timeout_seconds: the budget of a live tick's strategy code (0: none).
     """
 
     profile: str
@@ -52,6 +56,7 @@ class Settings:
     candles_retry_delay_ms: float
     anomaly_threshold_factor: float
     min_candles_for_median: int
+    strategy_timeout_seconds: float
 
 
 def _check_profile(name: str) -> str:
@@ -126,4 +131,5 @@ def snapshot(profile: str | None = None) -> Settings:
         candles_retry_delay_ms=v["CC_GET_CANDLES_RETRY_DELAY_MS"],
         anomaly_threshold_factor=v["CC_GET_CANDLES_PRICE_ANOMALY_THRESHOLD_FACTOR"],
         min_candles_for_median=int(v["CC_GET_CANDLES_MIN_CANDLES_FOR_MEDIAN"]),
+        strategy_timeout_seconds=v["CC_STRATEGY_TIMEOUT_SECONDS"],
     )

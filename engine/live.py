@@ -24,6 +24,7 @@ from engine.data.demo_live import DemoLiveFeed, ScaledClock, check_live_symbol
 from engine.errors import ConfigError
 from engine.events import DoneContract, PerformanceContract
 from engine.exchange import ClientExchange
+from engine.live_catchup import catch_up
 from engine.live_owner import Owner, lock_path, remove_owner, write_owner
 from engine.live_state import LiveSession, Recovered
 from engine.live_stats import LiveEventLog, LiveStatistics, live_statistics
@@ -36,6 +37,7 @@ from engine.reports.live import live_report
 from engine.reports.markdown import needs_strategy, save_report
 from engine.risk import ClientRisk
 from engine.strategy import ClientStrategy
+from engine.watchdog import FATAL, guarded
 
 TICK_TTL_MS = 60_001
 LOCK_WAIT_S = 1.0
@@ -194,9 +196,13 @@ class LiveUtils:
             session = self._attach(client, folder)
             recovered = session.recover()
             now = clock.now_ms()
-            self._resume(client, session, recovered, now)
+            guarded(client, now, stop, cancel, self._resume, client, session, recovered, now)
+            recovered, caught = catch_up(
+                client, session, recovered, clock.now_ms, self._emit, stop, cancel
+            )
             if on_start is not None:
                 on_start(LiveStart(symbol, strategy, exchange, folder, now, recovered))
+            yield from caught
             yield from self._ticks(client, session, clock, stop, cancel)
         finally:
             with _active_lock:
@@ -257,10 +263,11 @@ class LiveUtils:
             when = clock.now_ms()
             started = time.perf_counter()
             try:
-                client.deliver(when)  # what an earlier tick's callback did not acknowledge
-                result = client.tick(when)
-            except StateError:
-                raise  # a change that cannot be saved stops the run (fail closed)
+                # what an earlier tick's callback did not acknowledge, then this tick
+                guarded(client, when, stop, cancel, client.deliver, when)
+                result = guarded(client, when, stop, cancel, client.tick, when)
+            except (StateError, *FATAL):
+                raise  # a change that cannot be saved, a hung or exiting strategy: stop
             except Exception as exc:
                 client.report(exc, when, "tick")
                 result = None

@@ -45,6 +45,7 @@ from engine.pnl import profit_loss
 from engine.risk import Risk, RiskParams
 from engine.schemas import StrategySchema
 from engine.validation import signal_errors
+from engine.watchdog import exit_error
 
 MINUTE_MS = 60_000
 _DTO_FIELDS = {
@@ -218,6 +219,8 @@ class ClientStrategy:
         except Exception as exc:
             self.report(exc, when, what)
             return None
+        except SystemExit as exc:
+            raise exit_error(self.name, exc) from exc
         finally:
             context.leave(token)
 
@@ -324,6 +327,8 @@ class ClientStrategy:
         except Exception as exc:
             self.report(exc, when, "get_signal")
             return None
+        except SystemExit as exc:
+            raise exit_error(self.name, exc) from exc
 
     def _build_row(self, dto: dict[str, Any], price: float, when: int) -> SignalRow:
         """Turn a normalised dto into a signal row (SPEC §5.1's three cases) and validate it."""

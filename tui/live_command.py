@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -40,8 +43,21 @@ def add_parser(verbs: Any) -> None:
     )
     live.add_argument("--env-file", help="a .env file with <EXCHANGE>_API_KEY / _API_SECRET")
     live.add_argument("--api-url", help="send the exchange's API calls to this base URL")
+    live.add_argument(
+        "--timeout",
+        type=float,
+        metavar="SECONDS",
+        help="time budget of the strategy code of one tick (get_signal, callbacks, "
+        "get_candles): past it the call is reported, and Ctrl+C or SIGTERM end the run even "
+        "if it never returns "
+        "(default: CC_STRATEGY_TIMEOUT_SECONDS, 30; 0: no budget)",
+    )
     add_profile_option(live)
-    live.add_argument("--json", action="store_true", help="print one JSON object per line")
+    live.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object per line (what the strategy prints goes to stderr)",
+    )
     live.add_argument("--no-report", action="store_true", help="do not print the report at the end")
     live.add_argument("--dump", metavar="DIR", help="also write the report to DIR/<strategy>.md")
 
@@ -84,6 +100,29 @@ def _clock_factory(args: argparse.Namespace, exchange: str) -> Callable[[], Any]
     return build
 
 
+def _set_timeout(seconds: float | None) -> None:
+    from engine.config import set_config
+    from engine.errors import ConfigError
+
+    if seconds is None:
+        return
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(
+            f"--timeout must be a number of seconds >= 0 (0 turns the budget off), was {seconds:g}"
+        )
+    set_config(CC_STRATEGY_TIMEOUT_SECONDS=seconds)
+
+
+def _exit_now(out: TextIO, err: TextIO, code: int) -> None:
+    """End the process at once: a hung strategy thread cannot be stopped or joined.
+
+    The state is already on disk (every change is written when it happens).
+    """
+    for stream in (out, err):
+        stream.flush()
+    os._exit(code)
+
+
 def _row(value: Any) -> Any:
     if value is None:
         return None
@@ -119,6 +158,7 @@ def live_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from engine.loader import load_module
     from engine.persist import StateError
     from engine.strategies import register_builtin_strategies
+    from engine.watchdog import StrategyHungError
 
     def say(payload: dict[str, Any], text: str) -> None:
         out.write((json.dumps(payload) if args.json else text) + "\n")
@@ -141,13 +181,18 @@ def live_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             f"live {start.strategy_name} on {start.symbol} ({start.exchange_name}), state in "
             f"{start.state_dir}"
             + (f"; resumed open signal {pending.id}" if pending else "")
-            + (f"; resumed scheduled signal {scheduled.id}" if scheduled else ""),
+            + (f"; resumed scheduled signal {scheduled.id}" if scheduled else "")
+            + "".join(f"\n  note: {note}" for note in start.recovered.notes),
         )
 
     stopper = _Stopper(err)
     previous = {s: signal.signal(s, stopper) for s in (signal.SIGINT, signal.SIGTERM)}
     off = engine.listen_error(lambda exc: err.write(f"strategy error: {exc}\n"))
+    user_stdout = sys.stdout
+    if args.json:  # stdout carries JSON only: what user code prints goes to stderr
+        sys.stdout = err
     try:
+        _set_timeout(args.timeout)
         register_builtin_strategies()
         if args.live_module:
             load_module(args.live_module)
@@ -174,8 +219,11 @@ def live_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         err.write(f"{kind}: {exc}\n")
         if args.json:
             say({"event": "error", "kind": kind, "message": str(exc)}, "")
+        if isinstance(exc, StrategyHungError) and exc.thread.is_alive():
+            _exit_now(out, err, EXIT_FAILED)
         return EXIT_FAILED
     finally:
+        sys.stdout = user_stdout
         off()
         for sig, handler in previous.items():
             signal.signal(sig, handler)
