@@ -19,6 +19,7 @@ import asyncio
 import functools
 import inspect
 import threading
+import weakref
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
@@ -44,6 +45,8 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
     if loop is None or loop.is_closed():
         loop = asyncio.new_event_loop()
         _local.loop = loop
+        # A thread that ends (the live watchdog runs each tick on its own) closes its loop.
+        weakref.finalize(threading.current_thread(), loop.close)
     return loop
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
 from datetime import datetime
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 import engine
+import engine.asyncs
 from engine.strategies import bracket, register_builtin_strategies
 from tests.engine.helpers import MIN, SYMBOL, T0, add_exchange, add_frame, flat, long_dto, once
 
@@ -187,3 +189,17 @@ def test_sync_functions_are_registered_as_they_are() -> None:
     engine.add_strategy(strategy_name="s", interval="1m", get_signal=get_signal)
     (schema,) = engine.list_strategies()
     assert schema.get_signal is get_signal
+
+
+def test_a_thread_that_ran_async_code_closes_its_loop_when_it_ends() -> None:
+    loops: list[Any] = []
+
+    async def where() -> Any:
+        return asyncio.get_running_loop()
+
+    worker = threading.Thread(target=lambda: loops.append(engine.asyncs.wait(where())))
+    worker.start()
+    worker.join()
+    del worker
+    gc.collect()
+    assert loops[0].is_closed()
