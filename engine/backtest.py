@@ -22,13 +22,15 @@ from engine.errors import ConfigError
 from engine.events import BacktestProgress, DoneContract, PerformanceContract
 from engine.exchange import ClientExchange
 from engine.frame import priced_timeframes, timeframes
-from engine.logger import get_logger
+from engine.logger import engine_logger
 from engine.models import Action, ClosedResult
 from engine.registration import exchanges, frames, risk_client, strategies
 from engine.reports.backtest import backtest_report
 from engine.reports.markdown import needs_strategy, save_report
 from engine.stats import BacktestStatistics, backtest_statistics
 from engine.strategy import ClientStrategy
+
+_log = engine_logger(__name__)
 
 PROGRESS_UPDATES = 200
 _SOURCE = "Backtest.run"
@@ -55,6 +57,21 @@ class _Timer:
             PerformanceContract(now, self.previous, metric, duration, *self.names, True)
         )
         self.previous = now
+
+
+def _signal_context(result: Any) -> dict[str, Any]:
+    """The context a log line of a signal's result carries."""
+    signal = result.signal
+    return {
+        "symbol": result.symbol,
+        "strategy_name": result.strategy_name,
+        "exchange_name": result.exchange_name,
+        "signal_id": signal.id,
+        "position": signal.position,
+        "reason": getattr(result, "close_reason", None),
+        "timestamp": getattr(result, "close_timestamp", signal.pending_at),
+        "backtest": True,
+    }
 
 
 def _names(context: Mapping[str, Any] | None, fields: dict[str, Any]) -> tuple[str, str, str]:
@@ -133,7 +150,24 @@ class BacktestUtils:
         times = priced_timeframes(
             timeframes(frame_schema, symbol), exchange_client.first_known_ms(symbol)
         )
-        return self._loop(client, times, cancel)
+        context_of_run = {
+            "symbol": symbol,
+            "strategy_name": strategy,
+            "exchange_name": exchange,
+            "frame_name": frame,
+            "profile": settings.profile,
+            "frames": len(times),
+        }
+        _log.info("backtest run started", context_of_run)
+        return self._logged(self._loop(client, times, cancel), context_of_run)
+
+    @staticmethod
+    def _logged(results: Iterator[Any], context_of_run: dict[str, Any]) -> Iterator[Any]:
+        closed = 0
+        for result in results:
+            closed += result.action is Action.CLOSED
+            yield result
+        _log.info("backtest run finished", {**context_of_run, "closed": closed})
 
     def _loop(
         self, strategy: ClientStrategy, frames_ms: np.ndarray, cancel: threading.Event | None
@@ -215,6 +249,8 @@ class BacktestUtils:
         if result.action is Action.CLOSED:
             with self._lock:
                 self._closed.setdefault((result.symbol, result.strategy_name), []).append(result)
+            if _log.debugging:
+                _log.debug("signal closed", _signal_context(result))
         if result.action is not Action.IDLE:
             events.result_emitter.emit(result)
         events.signal_emitter.emit(result)
@@ -286,14 +322,14 @@ class BacktestUtils:
                 strategy, exchange, _ = _names(context, names)
                 results = self.run(symbol, context, cancel=cancel, **names)
             except Exception as exc:
-                get_logger().warn(f"Backtest.background {label} could not start: {exc!r}")
+                _log.warn(f"Backtest.background {label} could not start: {exc!r}")
                 events.exit_emitter.emit(exc)
                 return
             try:
                 for _ in results:
                     pass
             except Exception as exc:
-                get_logger().warn(f"Backtest.background {strategy} {symbol} failed: {exc!r}")
+                _log.warn(f"Backtest.background {strategy} {symbol} failed: {exc!r}")
                 events.exit_emitter.emit(exc)
             events.done_backtest_emitter.emit(DoneContract(exchange, strategy, True, symbol))
 

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from engine.asyncs import syncify
-from engine.logger import get_logger
+from engine.logger import engine_logger
+
+_log = engine_logger(__name__)
 
 if TYPE_CHECKING:
     from engine.stats import BacktestStatistics
@@ -79,7 +81,7 @@ class Emitter(Generic[T]):
             try:
                 fn(value)
             except Exception as exc:  # a listener must never kill a run
-                get_logger().warn(f"listener of {self.name} raised {exc!r}")
+                _log.warn(f"listener of {self.name} raised {exc!r}")
                 if self is not error_emitter:
                     error_emitter.emit(exc)
 

@@ -15,8 +15,10 @@ from engine.config import Settings
 from engine.data.store import CandleArrays, CandleStore
 from engine.errors import DataError, EngineError
 from engine.intervals import interval_ms
-from engine.logger import get_logger
+from engine.logger import engine_logger
 from engine.schemas import ExchangeSchema
+
+_log = engine_logger(__name__)
 
 MINUTE_MS = 60_000
 _INVALID = "VALIDATE_NO_INCOMPLETE_CANDLES_FN"
@@ -130,7 +132,7 @@ class ClientExchange:
                 return data
             except Exception as exc:
                 last = exc
-                get_logger().warn(
+                _log.warn(
                     f"exchange {self.name}: get_candles({symbol}, {interval}) attempt "
                     f"{attempt + 1}/{attempts} failed: {exc!r}"
                 )

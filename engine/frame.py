@@ -6,7 +6,10 @@ import numpy as np
 
 from engine.data.store import to_ms
 from engine.intervals import interval_ms
+from engine.logger import engine_logger
 from engine.schemas import FrameSchema
+
+_log = engine_logger(__name__)
 
 
 def timeframes(frame: FrameSchema, symbol: str) -> np.ndarray:
@@ -14,6 +17,11 @@ def timeframes(frame: FrameSchema, symbol: str) -> np.ndarray:
     assert frame.start_date is not None and frame.end_date is not None and frame.interval
     start, end = to_ms(frame.start_date), to_ms(frame.end_date)
     times = np.arange(start, end + 1, interval_ms(frame.interval), dtype=np.int64)
+    _log.debug(
+        "frame generated",
+        {"frame_name": frame.frame_name, "symbol": symbol, "interval": frame.interval,
+         "frames": len(times)},
+    )  # fmt: skip
     callbacks = frame.callbacks
     if callbacks is not None and callbacks.on_timeframe is not None:
         from engine.exchange import ms_to_datetime

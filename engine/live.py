@@ -28,7 +28,7 @@ from engine.live_catchup import catch_up
 from engine.live_owner import Owner, lock_path, remove_owner, write_owner
 from engine.live_state import LiveSession, Recovered
 from engine.live_stats import LiveEventLog, LiveStatistics, live_statistics
-from engine.logger import get_logger
+from engine.logger import engine_logger
 from engine.models import Action
 from engine.persist.adapters import get_state_dir
 from engine.persist.base import StateError, StateLockedError
@@ -38,6 +38,8 @@ from engine.reports.markdown import needs_strategy, save_report
 from engine.risk import ClientRisk
 from engine.strategy import ClientStrategy
 from engine.watchdog import FATAL, guarded
+
+_log = engine_logger(__name__)
 
 TICK_TTL_MS = 60_001
 LOCK_WAIT_S = 1.0
@@ -202,8 +204,11 @@ class LiveUtils:
             )
             if on_start is not None:
                 on_start(LiveStart(symbol, strategy, exchange, folder, now, recovered))
+            names = {"symbol": symbol, "strategy_name": strategy, "exchange_name": exchange}
+            _log.info("live run started", {**names, "state_dir": str(folder), "now": now})
             yield from caught
             yield from self._ticks(client, session, clock, stop, cancel)
+            _log.info("live run ended", names)
         finally:
             with _active_lock:
                 try:
@@ -231,7 +236,7 @@ class LiveUtils:
         client: ClientStrategy, session: LiveSession, recovered: Recovered, now: int
     ) -> None:
         for note in recovered.notes:
-            get_logger().info(f"live {client.name} {client.symbol}: {note}")
+            _log.info(f"live {client.name} {client.symbol}: {note}")
         pending = recovered.pending
         history = session.history.items()
         session.journal.reconcile(history, pending, recovered.scheduled, client.listens)
@@ -305,6 +310,19 @@ class LiveUtils:
         with self._lock:
             log = self._logs.setdefault((result.symbol, result.strategy_name), LiveEventLog())
             log.add(result, when)
+        if result.action in _YIELDED or result.action is Action.SCHEDULED:
+            _log.debug(
+                f"signal {result.action}",
+                {
+                    "symbol": result.symbol,
+                    "strategy_name": result.strategy_name,
+                    "exchange_name": result.exchange_name,
+                    "signal_id": result.signal.id,
+                    "price": result.current_price,
+                    "when": when,
+                    "backtest": False,
+                },
+            )
         if result.action is not Action.IDLE:
             events.result_emitter.emit(result)
         events.signal_emitter.emit(result)
@@ -329,14 +347,14 @@ class LiveUtils:
                 strategy, exchange = _names(context, options)
                 results = self.run(symbol, context, stop=stop, **options)
             except Exception as exc:
-                get_logger().warn(f"Live.background {label} could not start: {exc!r}")
+                _log.warn(f"Live.background {label} could not start: {exc!r}")
                 events.exit_emitter.emit(exc)
                 return
             try:
                 for _ in results:
                     pass
             except Exception as exc:
-                get_logger().warn(f"Live.background {strategy} {symbol} failed: {exc!r}")
+                _log.warn(f"Live.background {strategy} {symbol} failed: {exc!r}")
                 events.exit_emitter.emit(exc)
             events.done_live_emitter.emit(DoneContract(exchange, strategy, False, symbol))
 

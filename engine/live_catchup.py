@@ -34,12 +34,14 @@ import numpy as np
 from engine.data.store import CandleArrays
 from engine.exchange import ClientExchange, ms_to_datetime, vwap
 from engine.live_state import LiveSession, Recovered
-from engine.logger import get_logger
+from engine.logger import engine_logger
 from engine.models import Action
 from engine.partial import revenue_percent
 from engine.persist.base import StateError
 from engine.strategy import ClientStrategy
 from engine.watchdog import FATAL, guarded
+
+_log = engine_logger(__name__)
 
 MINUTE_MS = 60_000
 PAGE = 500
@@ -233,7 +235,7 @@ class _Replay:
             )
         notes.extend(f"catch-up: {failure}" for failure in self.failures)
         for i, note in enumerate(notes):
-            log = get_logger().info if i < len(self.results) else get_logger().warn
+            log = _log.info if i < len(self.results) else _log.warn
             log(f"live {name}: {note}")
         return notes
 

@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from engine.events import validation_emitter
-from engine.logger import get_logger
+from engine.logger import engine_logger
 from engine.schemas import Schema
+
+_log = engine_logger(__name__)
 
 
 class RiskCallbacks(Schema):
@@ -105,7 +107,7 @@ class ClientRisk:
             try:
                 validate(payload)
             except Exception as exc:
-                get_logger().warn(f"risk {self.name} rejected {params.strategy_name}: {exc}")
+                _log.warn(f"risk {self.name} rejected {params.strategy_name}: {exc}")
                 validation_emitter.emit(exc)
                 if self._callbacks is not None and self._callbacks.on_rejected is not None:
                     self._callbacks.on_rejected(params.symbol, params)

@@ -31,7 +31,7 @@ from engine.live_journal import (
     LifecycleJournal,
     delivering,
 )
-from engine.logger import get_logger
+from engine.logger import engine_logger
 from engine.models import (
     Action,
     CancelledResult,
@@ -46,6 +46,8 @@ from engine.risk import Risk, RiskParams
 from engine.schemas import StrategySchema
 from engine.validation import signal_errors
 from engine.watchdog import exit_error
+
+_log = engine_logger(__name__)
 
 MINUTE_MS = 60_000
 _DTO_FIELDS = {
@@ -292,7 +294,10 @@ class ClientStrategy:
             )
             wrapped.__cause__ = exc
             exc = wrapped
-        get_logger().warn(str(exc))
+        _log.warn(
+            str(exc),
+            {"symbol": self.symbol, "strategy_name": self.name, "when": when, "call": what},
+        )
         error_emitter.emit(exc)
 
     # ----- getting a signal (SPEC §5.1) -------------------------------------------------

@@ -29,7 +29,7 @@ from engine.events import (
     walker_complete_emitter,
     walker_emitter,
 )
-from engine.logger import get_logger
+from engine.logger import engine_logger
 from engine.parallel import (
     BacktestJob,
     BacktestJobResult,
@@ -45,6 +45,8 @@ from engine.reports.markdown import save_report
 from engine.reports.walker import walker_report
 from engine.schemas import Fn, Schema
 from engine.stats import safe
+
+_log = engine_logger(__name__)
 
 METRICS = {
     "sharpeRatio": "sharpe_ratio",
@@ -285,13 +287,18 @@ class WalkerUtils:
             except ConfigError:
                 raise
             except Exception as exc:
-                get_logger().warn(f"walker {name}: {strategy} on {symbol} failed: {exc!r}")
+                _log.warn(f"walker {name}: {strategy} on {symbol} failed: {exc!r}")
                 error_emitter.emit(exc)
                 _call(callbacks.on_strategy_error, strategy, symbol, exc)
                 continue
             output.deliver()
             stats = output.statistics
             value = safe(getattr(stats, metric))
+            _log.info(
+                "walker strategy done",
+                {"walker_name": name, "symbol": symbol, "strategy_name": strategy,
+                 "metric": metric, "value": value},
+            )  # fmt: skip
             if value is not None and (best_metric is None or value > best_metric):
                 best_metric, best_strategy = value, strategy
             tested += 1
@@ -345,14 +352,14 @@ class WalkerUtils:
                 exchange = walkers.get(walker, "Walker.background").exchange_name or ""
                 rows = self.run(symbol, context, cancel=cancel, **options)
             except Exception as exc:
-                get_logger().warn(f"Walker.background {name} {symbol} could not start: {exc!r}")
+                _log.warn(f"Walker.background {name} {symbol} could not start: {exc!r}")
                 exit_emitter.emit(exc)
                 return
             try:
                 for _ in rows:
                     pass
             except Exception as exc:
-                get_logger().warn(f"Walker.background {walker} {symbol} failed: {exc!r}")
+                _log.warn(f"Walker.background {walker} {symbol} failed: {exc!r}")
                 exit_emitter.emit(exc)
             done_walker_emitter.emit(DoneContract(exchange, walker, True, symbol))
 
@@ -432,7 +439,7 @@ def _call(fn: Callable[..., Any] | None, *args: Any) -> None:
     try:
         fn(*args)
     except Exception as exc:
-        get_logger().warn(f"walker callback {getattr(fn, '__name__', fn)} raised {exc!r}")
+        _log.warn(f"walker callback {getattr(fn, '__name__', fn)} raised {exc!r}")
         error_emitter.emit(exc)
 
 

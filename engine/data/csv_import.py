@@ -28,6 +28,9 @@ import numpy as np
 from engine.data import cache
 from engine.data.store import MINUTE_MS, CandleArrays
 from engine.errors import DataError
+from engine.logger import engine_logger
+
+_log = engine_logger(__name__)
 
 OHLCV_COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
 BINANCE_COLUMNS = (
@@ -135,6 +138,7 @@ def load_candles(path: str | os.PathLike[str], use_cache: bool = True) -> Loaded
     layout = _FORMATS[table.columns]
     if use_cache:
         cache.write(source, candles, warnings, layout)
+    _log.info("candles loaded", {"source": source, "rows": len(timestamps), "format": layout})
     return LoadedCandles(candles, warnings, source, layout)
 
 

@@ -15,11 +15,13 @@ from typing import Any
 import engine
 from engine.config import snapshot
 from engine.errors import ConfigError
-from engine.logger import get_logger
+from engine.logger import engine_logger
 from engine.optimizer.client import ClientOptimizer, random_prefix
 from engine.optimizer.llm_types import LlmSettings
 from engine.optimizer.registration import optimizers
 from engine.optimizer.schema import OptimizerStrategy
+
+_log = engine_logger(__name__)
 
 CHECK_TIMEOUT = 120.0
 """Seconds the import check of a generated module may take."""
@@ -109,7 +111,7 @@ class OptimizerUtils:
                 `get_prompt` failed (the message names the step).
         """
         client = self._client(context, optimizer_name, "getData")
-        get_logger().info(f"Optimizer.get_data symbol={symbol} optimizer={client.name}")
+        _log.info(f"Optimizer.get_data symbol={symbol} optimizer={client.name}")
         return client.get_data(symbol, legacy=snapshot(profile).legacy)
 
     def get_code(
@@ -141,7 +143,7 @@ class OptimizerUtils:
             profile: The execution profile for `get_data`.
         """
         client = self._client(context, optimizer_name, "getCode")
-        get_logger().info(f"Optimizer.get_code symbol={symbol} optimizer={client.name}")
+        _log.info(f"Optimizer.get_code symbol={symbol} optimizer={client.name}")
         data = (
             tuple(strategies)
             if strategies is not None
@@ -190,12 +192,12 @@ class OptimizerUtils:
             partial = target.with_suffix(".py.tmp")
             partial.write_text(code, encoding="utf-8")
             partial.replace(target)
-            get_logger().info(f"Optimizer report saved: {target}")
+            _log.info(f"Optimizer report saved: {target}")
             ClientOptimizer(optimizers.get(name, "optimizerGlobalService dump")).callback(
                 "on_dump", symbol, str(target)
             )
         except Exception as exc:
-            get_logger().warn(f"Failed to save optimizer report: {exc}")
+            _log.warn(f"Failed to save optimizer report: {exc}")
             raise
         return target
 

@@ -11,8 +11,11 @@ from filelock import FileLock
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
+from engine.logger import engine_logger
 from engine.persist.base import PersistBase, StateError, natural_key
 from engine.persist.files import atomic_write_text, corrupt, read_json_state, remove_stale_temps
+
+_log = engine_logger(__name__)
 
 TABLE = "values"
 _ABSENT = object()
@@ -124,6 +127,7 @@ class TinyDBPersist(PersistBase):
     def write_value(self, key: str, value: Any) -> None:
         """Store `value` under `key` (one atomic file replace)."""
         self._run(lambda t: t.upsert({"key": key, "value": value}, Query().key == key))
+        _log.debug("state written", {"file": str(self.path), "key": key})
 
     def remove_value(self, key: str) -> None:
         """Forget `key`."""

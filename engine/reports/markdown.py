@@ -8,7 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.jsformat import to_fixed
-from engine.logger import get_logger
+from engine.logger import engine_logger
+
+_log = engine_logger(__name__)
 
 
 def table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -72,7 +74,7 @@ def save_report(folder: str | Path, name: str, text: str, label: str) -> Path:
     target = Path(folder) / f"{name}.md"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(text, encoding="utf-8")
-    get_logger().log(f"{label} saved: {target}")
+    _log.log(f"{label} saved: {target}")
     return target
 
 

@@ -166,6 +166,7 @@ def reset_engine() -> None:
                 registry.remove(name)
     reset_config()
     engine.Backtest.clear()
+    engine.set_logger(None)
 
 
 class Listeners:
