@@ -8,9 +8,11 @@ process pool, `distributed.Client.get_executor()`, Ray's executor, or `SerialExe
 which runs each job in the caller's thread.
 
 Signal ids are seeded per (strategy, symbol), so a parallel run returns exactly what the
-serial run returns. A job that runs in another process fires its per-signal events
-(`listen_signal`, `listen_partial_*`, progress …) there; the caller records its closed
-results (so `Backtest.get_data` and reports work) and re-emits its errors on `listen_error`.
+serial run returns. A job that runs in another process records the events the caller
+listens to (`listen_signal`, `listen_signal_backtest`, `listen_partial_*`, progress,
+performance) and the caller re-emits them, in order per backtest, with its closed results
+(so `Backtest.get_data` and reports work) and its errors (`listen_error`). Strategy
+callbacks (`on_open`, …) run where the backtest runs: in the worker process.
 """
 
 from __future__ import annotations
@@ -29,19 +31,34 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
+from engine import events
 from engine.backtest import Backtest
 from engine.config import get_config, get_profile, set_config
 from engine.data.sources import Source, register_source, registered_sources
 from engine.errors import ConfigError, StrategyError
 from engine.events import error_emitter
 from engine.loader import load_module
+from engine.logger import engine_logger
 from engine.models import ClosedResult
 from engine.registration import exchanges, frames, strategies
 from engine.stats import BacktestStatistics
 
+_log = engine_logger(__name__)
 P = ParamSpec("P")
 T = TypeVar("T")
 
+FORWARDED = {
+    emitter.name: emitter
+    for emitter in (
+        events.signal_emitter,
+        events.signal_backtest_emitter,
+        events.progress_backtest_emitter,
+        events.partial_profit_emitter,
+        events.partial_loss_emitter,
+        events.performance_emitter,
+    )
+}
+"""The events of a backtest that reach the caller's listeners from a worker process."""
 _USER_MODULE_PREFIX = "desk_user_"  # how engine.loader.load_module names what it imports
 _TOKEN = uuid.uuid4().hex
 _loaded_here: set[str] = set()
@@ -103,22 +120,54 @@ class SerialExecutor(Executor):
         return _LazyFuture(fn, args, kwargs)
 
 
-def _pool_context() -> Any:
-    """Return the multiprocessing start method of the default pool.
+def _pool_context(setup: WorkerSetup | None) -> Any:
+    """Return the multiprocessing start method of the default pool, or None for serial.
 
     On Linux, `fork` when this process runs no other thread (scripts, `desk walker`):
     workers start at once with what is imported and loaded here. With threads running (the
-    desk) forking is unsafe, so `forkserver` forks workers from a clean server that imports
-    the engine; `spawn` elsewhere. Either way a job prepares what its process lacks.
+    desk, `Walker.background`, a Jupyter kernel) forking is unsafe, so `forkserver` forks
+    workers from a clean server that imports the engine (`spawn` elsewhere); a job then
+    prepares what its process lacks. Those workers re-import the main script and know only
+    what user modules register, so where that cannot work (`serial_reason`) None says:
+    run serially.
     """
     methods = multiprocessing.get_all_start_methods()
     if sys.platform.startswith("linux") and threading.active_count() == 1:
         return multiprocessing.get_context("fork")
+    if setup is not None and serial_reason(setup) is not None:
+        return None
     if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["engine"])
         return context
     return multiprocessing.get_context("spawn")
+
+
+def serial_reason(setup: WorkerSetup) -> str | None:
+    """Say why fresh worker processes cannot run the caller's backtests (None: they can).
+
+    A fresh worker imports the caller's main script again (`multiprocessing` does, to find
+    what it unpickles): a script without an `if __name__ == "__main__":` guard would run
+    its walker again there. And a worker knows only the built-ins, the registered candle
+    sources and what the user modules (`engine.loader.load_module`) register: schemas
+    added in the script itself or in a notebook are not there.
+    """
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path and Path(path).is_file():
+        source = Path(path).read_text(encoding="utf-8", errors="replace")
+        if "__main__" not in source:
+            return (
+                f'the script {path} has no `if __name__ == "__main__":` guard, which '
+                "worker processes need"
+            )
+    if not setup.modules:
+        return (
+            "its strategies were not registered from a module file, so worker processes "
+            "would not know them (load them with engine.loader.load_module, or pass "
+            "modules=[...])"
+        )
+    return None
 
 
 def default_workers(jobs: int) -> int:
@@ -127,19 +176,25 @@ def default_workers(jobs: int) -> int:
 
 
 @contextmanager
-def executor_scope(executor: Executor | None, workers: int) -> Iterator[Executor]:
+def executor_scope(
+    executor: Executor | None, workers: int, setup: WorkerSetup | None = None
+) -> Iterator[Executor]:
     """Yield `executor`, or a pool of `workers` processes that is shut down afterwards.
 
     With fewer than two workers the default is `SerialExecutor`: a pool would only add its
-    start-up time.
+    start-up time. So it is, with a logged warning, when worker processes could not run
+    the jobs of `setup` (`serial_reason`).
     """
     if executor is not None:
         yield executor
         return
-    if workers < 2:
+    context = _pool_context(setup) if workers >= 2 else None
+    if context is None:
+        if workers >= 2 and setup is not None:
+            _log.warn(f"running the backtests one by one in this process: {serial_reason(setup)}")
         yield SerialExecutor()
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_pool_context())
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context)
     try:
         yield pool
     finally:
@@ -167,6 +222,8 @@ class WorkerSetup:
         origin: the caller's process id (`here()`); a job running there skips the setup.
         sources: the candle files and cached exchanges the caller registered
             (`engine.data.sources`), registered again where missing or out of date.
+        forwarded: the events the caller listens to (emitter names): a job running in
+            another process records them and the caller re-emits them, in order.
     """
 
     profile: str
@@ -174,6 +231,7 @@ class WorkerSetup:
     modules: tuple[str, ...]
     origin: str
     sources: tuple[Source, ...] = ()
+    forwarded: tuple[str, ...] = ()
 
     @classmethod
     def capture(
@@ -199,6 +257,7 @@ class WorkerSetup:
             files,
             here(),
             registered_sources(),
+            tuple(name for name, emitter in FORWARDED.items() if emitter.watched),
         )
 
     def prepare(self, strategy_names: Sequence[str], exchange_name: str, frame_name: str) -> None:
@@ -281,6 +340,30 @@ def captured_errors(setup: WorkerSetup) -> Iterator[list[BaseException]]:
         unsubscribe()
 
 
+@contextmanager
+def captured_events(setup: WorkerSetup) -> Iterator[list[tuple[str, Any]]]:
+    """Record, in order, the events the caller listens to, of a job running away from it."""
+    recorded: list[tuple[str, Any]] = []
+    if setup.origin == here() or not setup.forwarded:
+        yield recorded
+        return
+    thread = threading.get_ident()
+
+    def collector(name: str) -> Callable[[Any], None]:
+        def collect(value: Any) -> None:
+            if threading.get_ident() == thread:
+                recorded.append((name, value))
+
+        return collect
+
+    offs = [FORWARDED[name].subscribe(collector(name)) for name in setup.forwarded]
+    try:
+        yield recorded
+    finally:
+        for off in offs:
+            off()
+
+
 def deliver_errors(errors: Sequence[BaseException], ran_in: str) -> None:
     """Re-emit on `listen_error` the errors of a job that ran in another process."""
     if ran_in != here():
@@ -331,6 +414,7 @@ class BacktestJobResult:
         statistics: `Backtest.get_data` of the run (its `signal_list` holds every closed one).
         errors: the errors the run reported (only when it ran in another process).
         ran_in: the process it ran in (`here()` there).
+        events: the events the caller listens to, in order (only from another process).
     """
 
     symbol: str
@@ -339,6 +423,7 @@ class BacktestJobResult:
     statistics: BacktestStatistics
     errors: tuple[BaseException, ...]
     ran_in: str
+    events: tuple[tuple[str, Any], ...] = ()
 
     @property
     def closed(self) -> tuple[ClosedResult, ...]:
@@ -346,9 +431,11 @@ class BacktestJobResult:
         return self.statistics.signal_list
 
     def deliver(self) -> None:
-        """In the caller: record the results of a run made elsewhere and re-emit its errors."""
+        """In the caller: record the results of a run made elsewhere, re-emit its events."""
         if self.ran_in != here():
             Backtest.record(self.symbol, self.strategy_name, self.closed)
+            for name, value in self.events:
+                FORWARDED[name].emit(value)
         deliver_errors(self.errors, self.ran_in)
 
 
@@ -361,7 +448,7 @@ def run_backtest_job(job: BacktestJob) -> tuple[BacktestJobResult, ...]:
 
 def _run_one(job: BacktestJob, strategy_name: str) -> BacktestJobResult:
     setup = job.setup
-    with captured_errors(setup) as errors:
+    with captured_errors(setup) as errors, captured_events(setup) as recorded:
         results = tuple(
             Backtest.run(
                 job.symbol,
@@ -373,4 +460,6 @@ def _run_one(job: BacktestJob, strategy_name: str) -> BacktestJobResult:
             )
         )
     statistics = Backtest.get_data(job.symbol, strategy_name)
-    return BacktestJobResult(job.symbol, strategy_name, results, statistics, tuple(errors), here())
+    return BacktestJobResult(
+        job.symbol, strategy_name, results, statistics, tuple(errors), here(), tuple(recorded)
+    )

@@ -418,7 +418,8 @@ def _fan_out(
     jobs: Sequence[PortfolioJob], executor: Executor | None, cancel: threading.Event | None
 ) -> Iterator[Any]:
     outputs = []
-    with executor_scope(executor, default_workers(len(jobs))) as pool:
+    setup = jobs[0].setup if jobs else None
+    with executor_scope(executor, default_workers(len(jobs)), setup) as pool:
         futures = [pool.submit(run_portfolio_job, job) for job in jobs]
         for future in futures:
             if cancel is not None and cancel.is_set():

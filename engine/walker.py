@@ -8,9 +8,10 @@ tie the first strategy wins, as upstream.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import Executor, Future
+from concurrent.futures import BrokenExecutor, Executor, Future
 from pathlib import Path
 from typing import Any
 
@@ -152,6 +153,21 @@ def _name(context: Mapping[str, Any] | None, walker_name: str | None) -> str:
     return str(name)
 
 
+def _result(
+    future: Future[tuple[BacktestJobResult, ...]], index: int, job: BacktestJob, strategy: str
+) -> BacktestJobResult:
+    """Return a strategy's result; run it here if the worker pool broke down."""
+    try:
+        return future.result()[index]
+    except BrokenExecutor as exc:
+        _log.warn(
+            f"the worker processes stopped ({exc!r}); running {strategy} on {job.symbol} "
+            "in this process instead"
+        )
+        (output,) = run_backtest_job(dataclasses.replace(job, strategy_names=(strategy,)))
+        return output
+
+
 class WalkerUtils:
     """Run walkers and read their results and reports (upstream's `Walker`)."""
 
@@ -178,14 +194,20 @@ class WalkerUtils:
             walker_name: the registered walker.
             profile: the execution profile (default: the current one).
             executor: where the backtests run. None: a process pool over every core (in this
-                process when there is a single strategy or core). `SerialExecutor()`: one
-                after the other in this process, with every event firing here.
+                process when there is a single strategy or core, and, with a logged
+                warning, when worker processes could not run them: a script without a
+                main guard while other threads run, or strategies registered outside a
+                module file). `SerialExecutor()`: one after the other in this process.
+                Either way the events you listen to reach you here, in order per
+                backtest; strategy callbacks (`on_open`, …) run where the backtest runs.
             modules: the user modules the workers load (default: the ones loaded in this
                 process with `engine.loader.load_module`).
             cancel: set it to stop before the next strategy.
 
         Names are checked before anything runs. Strategies whose backtest raises are
-        skipped (`on_strategy_error`, `listen_error`).
+        skipped (`on_strategy_error`, `listen_error`). If the worker pool breaks down, the
+        strategies it had not finished run in this process (a logged warning): a walker
+        never returns an empty ranking without an error.
         """
         return self.run_symbols(
             [symbol],
@@ -247,10 +269,10 @@ class WalkerUtils:
             BacktestJob(symbol, chunk, schema.exchange_name or "", schema.frame_name or "", setup)
             for symbol, chunk in batches(symbols, names, workers)
         ]
-        with executor_scope(executor, workers) as pool:
+        with executor_scope(executor, workers, setup) as pool:
             futures = [pool.submit(run_backtest_job, job) for job in jobs]
             where = {
-                (job.symbol, strategy): (future, i)
+                (job.symbol, strategy): (future, i, job)
                 for job, future in zip(jobs, futures, strict=True)
                 for i, strategy in enumerate(job.strategy_names)
             }
@@ -268,7 +290,7 @@ class WalkerUtils:
         self,
         schema: WalkerSchema,
         symbol: str,
-        jobs: list[tuple[str, Future[tuple[BacktestJobResult, ...]], int]],
+        jobs: list[tuple[str, Future[tuple[BacktestJobResult, ...]], int, BacktestJob]],
         cancel: threading.Event | None,
     ) -> Iterator[WalkerContract]:
         name = schema.walker_name or ""
@@ -278,12 +300,12 @@ class WalkerUtils:
         best_metric: float | None = None
         best_strategy: str | None = None
         tested = 0
-        for strategy, future, index in jobs:
+        for strategy, future, index, job in jobs:
             if cancel is not None and cancel.is_set():
                 return
             _call(callbacks.on_strategy_start, strategy, symbol)
             try:
-                output = future.result()[index]
+                output = _result(future, index, job, strategy)
             except ConfigError:
                 raise
             except Exception as exc:
