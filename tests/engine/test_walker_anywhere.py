@@ -12,10 +12,19 @@ import os
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import Executor, Future
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+import engine
+from engine.strategies import register_builtin_strategies
+from engine.walker import walkers
+
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.usefixtures("clean_engine")
 
 STRATEGIES = """
 import engine
@@ -152,3 +161,36 @@ def test_the_caller_hears_every_signal_of_backtests_run_in_worker_processes(
         return grouped
 
     assert per_strategy(out["heard"]) == per_strategy(out["serial_heard"])
+
+
+class BrokenPool(Executor):
+    """An executor whose workers died: every future holds `BrokenProcessPool`."""
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_exception(BrokenProcessPool("a worker process died"))
+        return future
+
+
+def test_a_pool_that_breaks_down_still_ranks_every_strategy(caplog: Any) -> None:
+    register_builtin_strategies()
+    engine.add_walker(
+        walker_name="broken",
+        exchange_name="demo",
+        frame_name="demo-7d",
+        strategies=["bracket", "limit"],
+        metric="total_pnl",
+    )
+    try:
+        with caplog.at_level("WARNING", logger="engine"):
+            rows = list(engine.Walker.run("BTCUSDT", walker_name="broken", executor=BrokenPool()))
+        serial = list(
+            engine.Walker.run("BTCUSDT", walker_name="broken", executor=engine.SerialExecutor())
+        )
+    finally:
+        walkers.remove("broken")
+    assert [(r.strategy_name, r.metric_value) for r in rows] == [
+        (r.strategy_name, r.metric_value) for r in serial
+    ]
+    assert len(rows) == 2
+    assert sum("worker processes stopped" in r.getMessage() for r in caplog.records) == 2
