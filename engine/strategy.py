@@ -163,6 +163,7 @@ class ClientStrategy:
         self.callbacks = schema.callbacks
         self.always_idle = not backtest
         self._window = settings.avg_price_candles
+        self._eager_price = settings.legacy
         self.ids = _ids  # where signal ids come from; a run may seed its own generator
         self._when = 0  # the time of the tick being processed (for callbacks outside one)
 
@@ -317,9 +318,14 @@ class ClientStrategy:
             return None
         self.last_signal_at = when
         try:
-            price = self.exchange.average_price(self.symbol, when)
-            if not self._allowed(price, when):
-                return None
+            # The VWAP is computed only when needed: for the risk check and for a signal row.
+            # The backtest-kit-1.4.10 profile computes it first, as upstream does (no candles
+            # for it means get_signal is not called).
+            price = None
+            if self._eager_price or self.risk.name:
+                price = self.exchange.average_price(self.symbol, when)
+                if not self._allowed(price, when):
+                    return None
             token = context.enter(self._context(when))
             try:
                 assert self.schema.get_signal is not None
@@ -328,6 +334,8 @@ class ClientStrategy:
                 context.leave(token)
             if not dto or self.stopped:
                 return None
+            if price is None:
+                price = self.exchange.average_price(self.symbol, when)
             return self._build_row(normalize_dto(dto), price, when)
         except Exception as exc:
             self.report(exc, when, "get_signal")
