@@ -3,20 +3,46 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Literal, overload
 
 from engine import context
+from engine.data.store import CandleArrays
 from engine.exchange import ms_to_datetime
 from engine.models import Candle
 
 
-def get_candles(symbol: str, interval: str, limit: int) -> list[Candle]:
+@overload
+def get_candles(
+    symbol: str, interval: str, limit: int, as_arrays: Literal[False] = False
+) -> list[Candle]: ...
+
+
+@overload
+def get_candles(
+    symbol: str, interval: str, limit: int, as_arrays: Literal[True]
+) -> CandleArrays: ...
+
+
+def get_candles(
+    symbol: str, interval: str, limit: int, as_arrays: bool = False
+) -> list[Candle] | CandleArrays:
     """Return the last `limit` candles of `symbol` before the current execution time.
 
     With the default profile these are candles that closed by then; with
     `backtest-kit-1.4.10` the window ends with the candle opening at that time.
+
+    Args:
+        symbol: The symbol.
+        interval: The candle interval (`"1m"`, `"15m"`, `"1h"`, ...).
+        limit: How many candles.
+        as_arrays: Return the candles as read-only numpy arrays instead of a list of
+            `Candle` tuples: an object with `.timestamp .open .high .low .close .volume`
+            (views of the loaded data, no copy), for strategies that compute with numpy.
     """
     ctx = context.current()
-    return ctx.exchange.get_candles(symbol, interval, limit, ctx.when).to_candles()
+    if as_arrays:
+        return ctx.exchange.candle_arrays(symbol, interval, limit, ctx.when)
+    return ctx.exchange.candle_list(symbol, interval, limit, ctx.when)
 
 
 def get_average_price(symbol: str) -> float:

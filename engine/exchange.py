@@ -12,10 +12,11 @@ import numpy as np
 
 from engine.clock import Clock
 from engine.config import Settings
-from engine.data.store import CandleArrays, CandleStore
+from engine.data.store import CandleArrays, CandleStore, CandleTuples
 from engine.errors import DataError, EngineError
 from engine.intervals import interval_ms
 from engine.logger import engine_logger
+from engine.models import Candle
 from engine.schemas import ExchangeSchema
 
 _log = engine_logger(__name__)
@@ -106,6 +107,7 @@ class ClientExchange:
         self._direct = self.store is not None and not watched
         self._last_vwap: tuple[str, int, float] = ("", -1, 0.0)
         self._grids: dict[tuple[str, str], tuple[CandleArrays, int, int, int]] = {}
+        self._tuples: dict[tuple[str, str], CandleTuples] = {}
 
     def fetch(self, symbol: str, interval: str, since_ms: int, limit: int) -> CandleArrays:
         """Return up to `limit` candles opening at or after `since_ms`."""
@@ -174,7 +176,7 @@ class ClientExchange:
         Evenly spaced candles (no gap) are located by arithmetic instead of binary search.
         """
         assert self.store is not None
-        full = self.store.arrays(symbol, interval)
+        full = self.store.arrays(symbol, interval).read_only()
         ts = full.timestamp
         n = len(full)
         step = int(ts[1] - ts[0]) if n > 1 else 0
@@ -206,6 +208,26 @@ class ClientExchange:
             return full.slice(lo, hi)
         data = self.fetch(symbol, interval, since, limit)
         return _between(data, since, last_open, self.store is not None)
+
+    def candle_list(self, symbol: str, interval: str, limit: int, when: int) -> list[Candle]:
+        """Return `get_candles` as `Candle` tuples, built once per run on a store.
+
+        The same window as `get_candles`; on the store fast path the tuples are built once per
+        block of candles and sliced, instead of once per candle and call.
+        """
+        if not self._direct:
+            return self.get_candles(symbol, interval, limit, when).to_candles()
+        since, last_open = self._window(interval, limit, when)
+        full, lo, hi = self._range(symbol, interval, since, limit, last_open)
+        tuples = self._tuples.get((symbol, interval))
+        if tuples is None:
+            tuples = self._tuples[(symbol, interval)] = CandleTuples(full)
+        return tuples.slice(lo, hi)
+
+    def candle_arrays(self, symbol: str, interval: str, limit: int, when: int) -> CandleArrays:
+        """Return `get_candles` as read-only numpy arrays (views of the store, no copy)."""
+        candles = self.get_candles(symbol, interval, limit, when)
+        return candles if self._direct else candles.read_only()
 
     def get_next_candles(self, symbol: str, interval: str, limit: int, when: int) -> CandleArrays:
         """Return up to `limit` candles from `when` on (backtests only).

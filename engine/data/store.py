@@ -89,7 +89,28 @@ class CandleArrays:
             self.close.tolist(),
             self.volume.tolist(),
         )
-        return [Candle(*row) for row in zip(*columns, strict=True)]
+        return list(map(Candle._make, zip(*columns, strict=True)))
+
+    def read_only(self) -> CandleArrays:
+        """Return views of these candles (no copy) that cannot be written to.
+
+        The VWAP terms are computed first, so views and slices of them share them.
+        """
+        columns = [
+            self.timestamp,
+            self.open,
+            self.high,
+            self.low,
+            self.close,
+            self.volume,
+            self.typical_volume,
+        ]
+        views = []
+        for column in columns:
+            view = column.view()
+            view.flags.writeable = False
+            views.append(view)
+        return CandleArrays(*views)
 
     @classmethod
     def from_columns(
@@ -176,6 +197,49 @@ def aggregate(minutes: CandleArrays, step_ms: int) -> CandleArrays:
     )
 
 
+class CandleTuples:
+    """`Candle` tuples over one set of arrays, built once per block and served as list slices.
+
+    A strategy asking for its last candles at every signal would otherwise build the same
+    tuples again and again. Blocks of `BLOCK` candles are built on first use; only the `KEEP`
+    most recently built ones are kept (runs move forward in time), so memory stays small.
+    """
+
+    BLOCK = 1024
+    KEEP = 8
+
+    def __init__(self, arrays: CandleArrays) -> None:
+        self._arrays = arrays
+        self._blocks: dict[int, list[Candle]] = {}
+        self._lock = threading.Lock()  # only taken to build a block
+
+    def slice(self, start: int, stop: int) -> list[Candle]:
+        """Return candles `[start, stop)` as a new list of (shared, immutable) tuples."""
+        if stop <= start:
+            return []
+        size = self.BLOCK
+        first, last = start // size, (stop - 1) // size
+        if first == last:
+            base = first * size
+            return self._block(first)[start - base : stop - base]
+        out: list[Candle] = []
+        for k in range(first, last + 1):
+            base = k * size
+            out.extend(self._block(k)[max(start - base, 0) : stop - base])
+        return out
+
+    def _block(self, k: int) -> list[Candle]:
+        block = self._blocks.get(k)
+        if block is not None:
+            return block
+        with self._lock:
+            block = self._arrays.slice(k * self.BLOCK, (k + 1) * self.BLOCK).to_candles()
+            if len(self._blocks) >= self.KEEP:
+                del self._blocks[next(iter(self._blocks))]
+            self._blocks[k] = block
+        return block
+
+
 class CandleStore:
     """One-minute candles of several symbols, loaded once, served as slices.
 
@@ -196,6 +260,7 @@ class CandleStore:
         self._span_hint = span_hint
         self._known = list(symbols)
         self._data: dict[tuple[str, int], CandleArrays] = {}
+        self._tuples: dict[tuple[str, int], CandleTuples] = {}
         self._lock = threading.Lock()
 
     def put(self, symbol: str, candles: CandleArrays) -> None:
@@ -203,6 +268,7 @@ class CandleStore:
         with self._lock:
             for key in [k for k in self._data if k[0] == symbol]:
                 del self._data[key]
+                self._tuples.pop(key, None)
             self._data[(symbol, MINUTE_MS)] = candles
             if symbol not in self._known:
                 self._known.append(symbol)
@@ -253,4 +319,10 @@ class CandleStore:
         self, symbol: str, interval: str, since: datetime | int, limit: int
     ) -> list[Candle]:
         """Return up to `limit` candles opening at or after `since` (the exchange contract)."""
-        return self.window(symbol, interval, to_ms(since), limit).to_candles()
+        data = self.arrays(symbol, interval)
+        start = int(np.searchsorted(data.timestamp, to_ms(since), side="left"))
+        key = (symbol, interval_ms(interval))
+        tuples = self._tuples.get(key)
+        if tuples is None:
+            tuples = self._tuples[key] = CandleTuples(data)
+        return tuples.slice(start, min(start + max(limit, 0), len(data)))
