@@ -19,11 +19,17 @@ from engine.clock import SYSTEM_CLOCK, Clock
 from engine.config import snapshot
 from engine.data.store import to_ms
 from engine.errors import ConfigError
-from engine.events import BacktestProgress, DoneContract, PerformanceContract
+from engine.events import (
+    BacktestProgress,
+    DoneContract,
+    PerformanceContract,
+    signal_backtest_emitter,
+    signal_emitter,
+)
 from engine.exchange import ClientExchange
 from engine.frame import priced_timeframes, timeframes
 from engine.logger import engine_logger
-from engine.models import Action, ClosedResult
+from engine.models import Action, ClosedResult, SignalRow
 from engine.registration import exchanges, frames, risk_client, strategies
 from engine.reports.backtest import backtest_report
 from engine.reports.markdown import needs_strategy, save_report
@@ -182,6 +188,7 @@ class BacktestUtils:
         next_progress = 0
         first = int(frames_ms[0]) if total else 0
         step_ms = int(frames_ms[1] - frames_ms[0]) if total > 1 else 1
+        performance = events.performance_emitter
         i = 0
         while i < total:
             if cancel is not None and cancel.is_set():
@@ -192,7 +199,18 @@ class BacktestUtils:
                 self._progress(strategy, total, i)
                 next_progress = i + step
             try:
-                result = strategy.tick(when)
+                if strategy.quiet() and not performance.watched:
+                    found = self._ask_quietly(
+                        strategy, first, step_ms, i, min(next_progress, total), cancel
+                    )
+                    if found is None:
+                        return
+                    i, when, row = found
+                    if row is None:
+                        continue
+                    result = strategy.start_signal(row, when)
+                else:
+                    result = strategy.tick(when)
             except Exception as exc:
                 strategy.report(exc, when, "tick")
                 i += 1
@@ -227,10 +245,46 @@ class BacktestUtils:
                     if close is not None:
                         i = max(i, -((first - close) // step_ms))
                     yield outcome
-            timer.emit("backtest_timeframe", frame_started)
+            if performance.watched:
+                timer.emit("backtest_timeframe", frame_started)
             i += 1
         self._progress(strategy, total, total)
         timer.emit("backtest_total", run_started)
+
+    @staticmethod
+    def _ask_quietly(
+        strategy: ClientStrategy,
+        first: int,
+        step_ms: int,
+        i: int,
+        stop: int,
+        cancel: threading.Event | None,
+    ) -> tuple[int, int, SignalRow | None] | None:
+        """Ask for a signal frame after frame while nothing else can happen (the hot loop).
+
+        Nothing is open, no idle result is watched: a tick would only ask `get_signal`.
+        Returns `(frame index, time, row)` at the first signal, or `(index, time, None)` at
+        frame `stop` (the next progress update) or when the strategy stops being quiet;
+        None when cancelled.
+        """
+        ask, next_time = strategy.ask_signal, strategy.next_signal_time
+        throttled = strategy.interval_ms > step_ms  # else the throttle never skips a frame
+        when = first + i * step_ms
+        while i < stop:
+            when = first + i * step_ms
+            row = ask(when)
+            if row is not None:
+                return i, when, row
+            ready = next_time() if throttled else None
+            if ready is not None and ready > when + step_ms:
+                i = max(i + 1, -((first - ready) // step_ms))
+            else:
+                i += 1
+            if cancel is not None and cancel.is_set():
+                return None
+            if strategy.stopped or signal_emitter.listeners or signal_backtest_emitter.listeners:
+                break
+        return i, when, None
 
     def _progress(self, strategy: ClientStrategy, total: int, done: int) -> None:
         if events.progress_backtest_emitter.listeners:

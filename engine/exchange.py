@@ -51,6 +51,36 @@ def vwap(candles: CandleArrays, start: int, stop: int) -> float:
     return acc / volume
 
 
+VWAP_BLOCK = 4096
+
+
+def vwap_block(candles: CandleArrays, count: int, block: int) -> np.ndarray:
+    """Return the VWAP of the `count` candles ending at each index of block `block`.
+
+    Item `j` is `vwap(candles, i - count + 1, i + 1)` for `i = block * VWAP_BLOCK + j`, NaN
+    where fewer than `count` candles end there. Element-wise sums in the same left-to-right
+    order as `vwap`, so every value is bit for bit the same as its scalar twin.
+    """
+    first = block * VWAP_BLOCK
+    stop = min(first + VWAP_BLOCK, len(candles))
+    out = np.full(stop - first, np.nan)
+    begin = max(first, count - 1)  # the first index that ends a whole window
+    if begin >= stop:
+        return out
+    lo, size = begin - count + 1, stop - begin
+    acc, volume, closes = np.zeros(size), np.zeros(size), np.zeros(size)
+    tv, vol, close = candles.typical_volume, candles.volume, candles.close
+    for j in range(lo, lo + count):
+        acc += tv[j : j + size]
+    for j in range(lo, lo + count):
+        volume += vol[j : j + size]
+    for j in range(lo, lo + count):
+        closes += close[j : j + size]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out[begin - first :] = np.where(volume == 0, closes / count, acc / volume)
+    return out
+
+
 def check_candles(candles: CandleArrays, settings: Settings) -> None:
     """Reject incomplete or anomalous candles exactly like upstream (docs/semantics.md)."""
     if len(candles) == 0:
@@ -106,6 +136,7 @@ class ClientExchange:
         watched = schema.callbacks is not None and schema.callbacks.on_candle_data is not None
         self._direct = self.store is not None and not watched
         self._last_vwap: tuple[str, int, float] = ("", -1, 0.0)
+        self._vwaps: dict[tuple[str, int], np.ndarray] = {}
         self._grids: dict[tuple[str, str], tuple[CandleArrays, int, int, int]] = {}
         self._tuples: dict[tuple[str, str], CandleTuples] = {}
 
@@ -258,13 +289,26 @@ class ClientExchange:
                 raise DataError(
                     f"ClientExchange getAveragePrice: no candles data for symbol={symbol}"
                 )
-            value = vwap(full, lo, hi)
+            value = self._whole_vwap(symbol, full, hi - 1) if hi - lo == limit else math.nan
+            if value != value:  # a shorter window (or NaN prices): computed on its own
+                value = vwap(full, lo, hi)
             self._last_vwap = (symbol, when, value)
             return value
         candles = self.get_candles(symbol, "1m", self.settings.avg_price_candles, when)
         if len(candles) == 0:
             raise DataError(f"ClientExchange getAveragePrice: no candles data for symbol={symbol}")
         return vwap(candles, 0, len(candles))
+
+    def _whole_vwap(self, symbol: str, full: CandleArrays, last: int) -> float:
+        """Return the VWAP of the whole window ending at candle `last`, from blocks built once."""
+        block = last // VWAP_BLOCK
+        values = self._vwaps.get((symbol, block))
+        if values is None:
+            count = self.settings.avg_price_candles
+            values = self._vwaps[(symbol, block)] = vwap_block(full, count, block)
+            if len(self._vwaps) > 4:  # runs move forward: keep the few latest blocks
+                del self._vwaps[next(iter(self._vwaps))]
+        return float(values[last - block * VWAP_BLOCK])
 
     def first_known_ms(self, symbol: str) -> int | None:
         """Return the first time at which a one-minute candle of `symbol` has closed.

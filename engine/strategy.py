@@ -6,6 +6,7 @@ import difflib
 import math
 import random
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
@@ -115,6 +116,10 @@ class SignalState(Protocol):
         ...
 
 
+_new_tuple = tuple.__new__
+_fromtimestamp = datetime.fromtimestamp
+
+
 def _first_true(mask: np.ndarray, stop: int) -> int:
     """Return the first index `< stop` where `mask` is true, or -1."""
     if stop <= 0:
@@ -163,7 +168,10 @@ class ClientStrategy:
         self.callbacks = schema.callbacks
         self.always_idle = not backtest
         self._window = settings.avg_price_candles
-        self._eager_price = settings.legacy
+        self._price_first = settings.legacy or bool(risk.name)
+        get_signal = schema.get_signal
+        assert get_signal is not None  # checked at registration
+        self._user_get_signal = get_signal
         self.ids = _ids  # where signal ids come from; a run may seed its own generator
         self._when = 0  # the time of the tick being processed (for callbacks outside one)
 
@@ -211,8 +219,10 @@ class ClientStrategy:
     # ----- user code -------------------------------------------------------------------
 
     def _context(self, when: int) -> context.ExecutionContext:
-        return context.ExecutionContext(
-            self.symbol, when, self.is_backtest, self.name, self.exchange, self.frame_name
+        # tuple.__new__ skips the named tuple's Python-level __new__: this runs every frame.
+        return _new_tuple(
+            context.ExecutionContext,
+            (self.symbol, when, self.is_backtest, self.name, self.exchange, self.frame_name),
         )
 
     def _call(self, when: int, what: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -311,6 +321,12 @@ class ClientStrategy:
         return self.risk.check_signal(params)
 
     def _get_signal(self, when: int) -> SignalRow | None:
+        """Ask `get_signal` at `when` (throttled); a row goes to `start_signal` next.
+
+        This runs at every frame of an idle strategy: it is kept lean (no VWAP unless needed,
+        the context tuple and the datetime built directly).
+        """
+        self._when = when
         if self.stopped:
             return None
         last = self.last_signal_at
@@ -322,14 +338,14 @@ class ClientStrategy:
             # The backtest-kit-1.4.10 profile computes it first, as upstream does (no candles
             # for it means get_signal is not called).
             price = None
-            if self._eager_price or self.risk.name:
+            if self._price_first:
                 price = self.exchange.average_price(self.symbol, when)
                 if not self._allowed(price, when):
                     return None
-            token = context.enter(self._context(when))
+            ctx = (self.symbol, when, self.is_backtest, self.name, self.exchange, self.frame_name)
+            token = context.enter(_new_tuple(context.ExecutionContext, ctx))
             try:
-                assert self.schema.get_signal is not None
-                dto = self.schema.get_signal(self.symbol, ms_to_datetime(when))
+                dto = self._user_get_signal(self.symbol, _fromtimestamp(when / 1000, UTC))
             finally:
                 context.leave(token)
             if not dto or self.stopped:
@@ -342,6 +358,8 @@ class ClientStrategy:
             return None
         except SystemExit as exc:
             raise exit_error(self.name, exc) from exc
+
+    ask_signal = _get_signal  # public name; the frame keeps `_get_signal` for the watchdog
 
     def _build_row(self, dto: dict[str, Any], price: float, when: int) -> SignalRow:
         """Turn a normalised dto into a signal row (SPEC §5.1's three cases) and validate it."""
@@ -443,20 +461,38 @@ class ClientStrategy:
         if self._scheduled is not None and self._pending is None:
             return self._monitor_scheduled(when)
         if self._pending is None and self._scheduled is None:
-            row = self._get_signal(when)
-            if row is None:
-                return self._idle(when, None)
-            if row.is_scheduled:
-                self.scheduled = row
-                price = self.exchange.average_price(self.symbol, when)
-                if self.callbacks is not None or self.journal is not None:
-                    self._lifecycle(when, SCHEDULED, row, price)
-                result = self._result(Action.SCHEDULED, row, price)
-                if self.callbacks is not None:
-                    self._callback(when, "on_tick", result, self.is_backtest)
-                return result
-            return self._open(row, when)
+            return self.start_signal(self._get_signal(when), when)
         return self._monitor_pending(when)
+
+    def quiet(self) -> bool:
+        """Return whether a tick would only ask for a signal (then `ask_signal` may replace it).
+
+        True with nothing open, scheduled or stopped, and no idle result anyone would see.
+        """
+        if self.stopped or self._pending is not None or self._scheduled is not None:
+            return False
+        callbacks = self.callbacks
+        return not (
+            self.always_idle
+            or signal_emitter.listeners
+            or signal_backtest_emitter.listeners
+            or (callbacks is not None and (callbacks.on_idle or callbacks.on_tick))
+        )
+
+    def start_signal(self, row: SignalRow | None, when: int) -> Any:
+        """Schedule or open the signal `get_signal` returned at `when` (idle without one)."""
+        if row is None:
+            return self._idle(when, None)
+        if row.is_scheduled:
+            self.scheduled = row
+            price = self.exchange.average_price(self.symbol, when)
+            if self.callbacks is not None or self.journal is not None:
+                self._lifecycle(when, SCHEDULED, row, price)
+            result = self._result(Action.SCHEDULED, row, price)
+            if self.callbacks is not None:
+                self._callback(when, "on_tick", result, self.is_backtest)
+            return result
+        return self._open(row, when)
 
     def _price_or_nan(self, when: int) -> float:
         try:

@@ -8,6 +8,7 @@ before it up to it, inclusive.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -16,6 +17,7 @@ import pytest
 import engine
 from engine import CandleArrays, CandleStore
 from engine.data.demo import generate
+from engine.exchange import VWAP_BLOCK, vwap, vwap_block
 from engine.intervals import interval_ms
 from engine.models import Candle
 from tests.engine.helpers import MIN, SYMBOL, T0, dt, flat, long_dto, run, setup
@@ -188,3 +190,23 @@ def test_the_vwap_is_not_computed_for_a_strategy_that_returns_none() -> None:
         assert all("no candles data" in str(e) for e in errors)
     finally:
         off()
+
+
+@pytest.mark.parametrize("count", [1, 5, 17])
+def test_block_vwaps_equal_the_scalar_vwap_bit_for_bit(count: int) -> None:
+    rng = np.random.default_rng(count)
+    size = VWAP_BLOCK * 2 + 123
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 1e-3, size)))
+    volume = rng.exponential(3.0, size)
+    volume[rng.random(size) < 0.3] = 0.0  # windows with no volume fall back to the closes
+    candles = CandleArrays.from_columns(
+        np.arange(size) * MIN, close, close * 1.001, close * 0.999, close, volume
+    )
+    for block in range(3):
+        values = vwap_block(candles, count, block)
+        for j, value in enumerate(values.tolist()):
+            i = block * VWAP_BLOCK + j
+            if i < count - 1:
+                assert math.isnan(value)
+            else:
+                assert value == vwap(candles, i - count + 1, i + 1), i
