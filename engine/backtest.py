@@ -305,10 +305,13 @@ class BacktestUtils:
                 self._closed.setdefault((result.symbol, result.strategy_name), []).append(result)
             if _log.debugging:
                 _log.debug("signal closed", _signal_context(result))
-        if result.action is not Action.IDLE:
+        # Emitters without listeners are skipped: this runs twice per signal.
+        if result.action is not Action.IDLE and events.result_emitter.listeners:
             events.result_emitter.emit(result)
-        events.signal_emitter.emit(result)
-        events.signal_backtest_emitter.emit(result)
+        if events.signal_emitter.listeners:
+            events.signal_emitter.emit(result)
+        if events.signal_backtest_emitter.listeners:
+            events.signal_backtest_emitter.emit(result)
 
     def publish(self, result: Any) -> None:
         """Deliver a result to the statistics, the stores and the listeners, as a run does."""

@@ -64,6 +64,7 @@ _DTO_FIELDS = {
     "minute_estimated_time": "minute_estimated_time",
     "minuteEstimatedTime": "minute_estimated_time",
 }
+_SNAKE_FIELDS = frozenset(_DTO_FIELDS.values())
 _ids = random.Random()
 
 
@@ -80,6 +81,8 @@ def seed_signal_ids(seed: int) -> None:
 
 def normalize_dto(dto: Any) -> dict[str, Any]:
     """Return a signal dto as a dict with snake_case keys, or explain the unknown fields."""
+    if type(dto) is dict and dto.keys() <= _SNAKE_FIELDS:  # the common case, checked in C
+        return dict(dto)
     if isinstance(dto, BaseModel):
         dto = dto.model_dump(exclude_unset=True)
     if not isinstance(dto, Mapping):
