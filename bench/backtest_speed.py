@@ -10,6 +10,9 @@ signals, peak RSS and the whole process's wall time. A plain-Python loop that co
 same bracket trades without the engine runs in the same session as the baseline; ratios
 against it are what to compare across machines. Rows are measured in alternating rounds.
 
+Two rows show what a frame costs: a 1-minute strategy whose `get_signal` returns None, in
+both profiles (with `--against DIR`, also with DIR's engine, and the 1.4.10 bracket too).
+
 Two rows show what `async def` costs: the bracket strategy with its `get_signal` wrapped in
 an `async def` twin, and (with `--against DIR`, a checkout of another commit, e.g. made with
 `git worktree add DIR <commit>`) the same sync run with that commit's engine, to show that
@@ -80,6 +83,9 @@ def child(args: argparse.Namespace) -> None:
 
             strategy = "bracket-async"
             engine.add_strategy({**bracket.SCHEMA, "strategy_name": strategy, "get_signal": twin})
+        if args.returns_none:
+            strategy = "returns-none"
+            engine.add_strategy(strategy_name=strategy, interval="1m", get_signal=nothing)
         run_started = time.perf_counter()
         results = engine.Backtest.run(
             args.symbol,
@@ -103,6 +109,10 @@ def child(args: argparse.Namespace) -> None:
             }
         )
     )
+
+
+def nothing(symbol: str, when: datetime) -> None:
+    """A 1-minute strategy that never signals: what the engine costs per frame."""
 
 
 def baseline(candles: Any, days: int) -> tuple[int, int]:
@@ -136,6 +146,22 @@ def baseline(candles: Any, days: int) -> tuple[int, int]:
         closed += 1
         i = exit_at + 1
     return closed, n
+
+
+def frame_cost_rows(root: list[str]) -> list[tuple[str, list[str], bool]]:
+    """Return the returns-None rows of both profiles, run with the engine at `root`.
+
+    With `root` (`--root DIR`) the 1.4.10 bracket of that engine too: the before figures.
+    """
+    at = " @ DIR" if root else ""
+    rows = [
+        (f"engine {p.removeprefix('backtest-kit-')}, returns None{at}", extra, False)
+        for p in PROFILES
+        for extra in [["--profile", p, "--returns-none", *root]]
+    ]
+    if root:
+        rows.append((f"engine {PROFILES[0]}{at}", ["--profile", PROFILES[0], *root], False))
+    return rows
 
 
 def measure(extra: list[str], cold: bool = False) -> dict[str, Any]:
@@ -172,6 +198,7 @@ def main() -> None:
     parser.add_argument("--profile", default="default", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--async-twin", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--returns-none", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument(
         "--against", metavar="DIR", help="also run the sync bracket with the engine in DIR"
     )
@@ -192,8 +219,10 @@ def main() -> None:
         rows = [("plain-Python baseline", ["--baseline"], False)]
         rows += [(f"engine {p}", ["--profile", p], False) for p in PROFILES]
         rows.append(("engine default, async get_signal", ["--async-twin"], False))
+        rows += frame_cost_rows([])
         if args.against:
             rows.append((f"engine default @ {args.against}", ["--root", args.against], False))
+            rows += frame_cost_rows(["--root", args.against])
         if args.candles:
             rows.append((f"engine {PROFILES[0]}, cold", ["--profile", PROFILES[0]], True))
         runs: dict[str, list[dict[str, Any]]] = {label: [] for label, _, _ in rows}
