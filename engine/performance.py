@@ -2,9 +2,8 @@
 
 The store keeps the last `MAX_EVENTS` measurements of each symbol and strategy. Runs never
 clear it; `Performance.clear` forgets only what it is asked to (upstream clears everything).
-Every run records its `backtest_total`; the per-signal and per-frame measurements cost about
-a tenth of a fast backtest, so a run takes them only while someone listens with
-`listen_performance`.
+Every backtest measures each signal, each visited frame and its total, listened to or not
+(`Performance.get_data` always has them); live runs measure each tick.
 """
 
 from __future__ import annotations
@@ -120,6 +119,11 @@ class PerformanceUtils:
             if stored is None:
                 stored = self._events[key] = deque(maxlen=MAX_EVENTS)
             stored.append(event)
+
+    def record_many(self, measured: Sequence[PerformanceContract]) -> None:
+        """Store measurements taken while nobody listened (a run hands them over at its end)."""
+        for event in measured:
+            self._record(event)
 
     def get_data(self, symbol: str, strategy_name: str) -> PerformanceStatistics:
         """Return the statistics of the measurements of `strategy_name` on `symbol`."""
