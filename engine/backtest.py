@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
@@ -24,7 +25,7 @@ from engine.exchange import ClientExchange
 from engine.frame import priced_timeframes, timeframes
 from engine.logger import engine_logger
 from engine.models import Action, ClosedResult
-from engine.performance import MAX_EVENTS, Performance
+from engine.performance import Measured, Performance
 from engine.registration import exchanges, frames, risk_client, strategies
 from engine.reports.backtest import backtest_report
 from engine.reports.markdown import needs_strategy, save_report
@@ -41,20 +42,24 @@ class _Timer:
     """Measures the run: every signal, every visited frame and the total, always.
 
     While a user listens (`listen_performance`) each measurement goes out as it is taken.
-    Otherwise they are kept as plain numbers (one clock read and one append each, a few
-    per cent of a fast run) and handed to the Performance store once, when the run ends.
+    Otherwise they are kept as plain numbers (a clock read and two appends to an array,
+    no object per measurement) and handed to the Performance store once, when the run
+    ends; the store builds the measurement objects only when they are read.
     """
 
     def __init__(self, strategy: str, exchange: str, symbol: str) -> None:
         self.names = (strategy, exchange, symbol)
         self.previous: int | None = None
         self._wall_ms = time.time_ns() / 1e6 - time.perf_counter() * 1000
-        self._kept: list[tuple[str, float, float]] = []
+        self._metrics: list[str] = []
+        self._times = array("d")
 
     def emit(self, metric: str, started: float) -> None:
         ended = time.perf_counter()
         if not events.performance_emitter.watched:
-            self._kept.append((metric, started, ended))
+            self._metrics.append(metric)
+            self._times.append(started)
+            self._times.append(ended)
             return
         now = int(self._wall_ms + ended * 1000)
         events.performance_emitter.emit(
@@ -65,19 +70,11 @@ class _Timer:
         self.previous = now
 
     def flush(self) -> None:
-        """Hand the kept measurements (the newest the store holds) to the Performance store."""
-        kept, self._kept = self._kept[-MAX_EVENTS:], []
-        contracts = []
-        previous = self.previous
-        for metric, started, ended in kept:
-            now = int(self._wall_ms + ended * 1000)
-            contracts.append(
-                PerformanceContract(
-                    now, previous, metric, (ended - started) * 1000, *self.names, True
-                )
-            )
-            previous = now
-        Performance.record_many(contracts)
+        """Hand the kept measurements to the Performance store."""
+        if self._metrics:
+            batch = Measured(self.names, self._metrics, self._times, self._wall_ms, self.previous)
+            Performance.record_batch(batch)
+        self._metrics, self._times = [], array("d")
 
 
 def _signal_context(result: Any) -> dict[str, Any]:
