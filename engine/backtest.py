@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
@@ -30,6 +31,7 @@ from engine.exchange import ClientExchange
 from engine.frame import priced_timeframes, timeframes
 from engine.logger import engine_logger
 from engine.models import Action, ClosedResult, SignalRow
+from engine.performance import Measured, Performance
 from engine.registration import exchanges, frames, risk_client, strategies
 from engine.reports.backtest import backtest_report
 from engine.reports.markdown import needs_strategy, save_report
@@ -43,26 +45,42 @@ _SOURCE = "Backtest.run"
 
 
 class _Timer:
-    """Sends `listen_performance` measurements.
+    """Measures the run: every signal, every visited frame and the total, always.
 
-    The run's total always goes out (the Performance store keeps it); per-signal and
-    per-frame measurements only while a user listens (they are a tenth of the run time).
+    While a user listens (`listen_performance`) each measurement goes out as it is taken.
+    Otherwise they are kept as plain numbers (a clock read and two appends to an array,
+    no object per measurement) and handed to the Performance store once, when the run
+    ends; the store builds the measurement objects only when they are read.
     """
 
     def __init__(self, strategy: str, exchange: str, symbol: str) -> None:
         self.names = (strategy, exchange, symbol)
         self.previous: int | None = None
+        self._wall_ms = time.time_ns() / 1e6 - time.perf_counter() * 1000
+        self._metrics: list[str] = []
+        self._times = array("d")
 
     def emit(self, metric: str, started: float) -> None:
-        emitter = events.performance_emitter
-        if not emitter.watched and (metric != "backtest_total" or not emitter.listeners):
+        ended = time.perf_counter()
+        if not events.performance_emitter.watched:
+            self._metrics.append(metric)
+            self._times.append(started)
+            self._times.append(ended)
             return
-        now = time.time_ns() // 1_000_000
-        duration = (time.perf_counter() - started) * 1000
+        now = int(self._wall_ms + ended * 1000)
         events.performance_emitter.emit(
-            PerformanceContract(now, self.previous, metric, duration, *self.names, True)
+            PerformanceContract(
+                now, self.previous, metric, (ended - started) * 1000, *self.names, True
+            )
         )
         self.previous = now
+
+    def flush(self) -> None:
+        """Hand the kept measurements to the Performance store."""
+        if self._metrics:
+            batch = Measured(self.names, self._metrics, self._times, self._wall_ms, self.previous)
+            Performance.record_batch(batch)
+        self._metrics, self._times = [], array("d")
 
 
 def _signal_context(result: Any) -> dict[str, Any]:
@@ -201,11 +219,11 @@ class BacktestUtils:
             try:
                 if strategy.quiet() and not performance.watched:
                     found = self._ask_quietly(
-                        strategy, first, step_ms, i, min(next_progress, total), cancel
+                        strategy, timer, first, step_ms, i, min(next_progress, total), cancel
                     )
                     if found is None:
                         return
-                    i, when, row = found
+                    i, when, row, frame_started = found
                     if row is None:
                         continue
                     result = strategy.start_signal(row, when)
@@ -245,46 +263,51 @@ class BacktestUtils:
                     if close is not None:
                         i = max(i, -((first - close) // step_ms))
                     yield outcome
-            if performance.watched:
-                timer.emit("backtest_timeframe", frame_started)
+            timer.emit("backtest_timeframe", frame_started)
             i += 1
         self._progress(strategy, total, total)
         timer.emit("backtest_total", run_started)
+        timer.flush()
 
     @staticmethod
     def _ask_quietly(
         strategy: ClientStrategy,
+        timer: _Timer,
         first: int,
         step_ms: int,
         i: int,
         stop: int,
         cancel: threading.Event | None,
-    ) -> tuple[int, int, SignalRow | None] | None:
+    ) -> tuple[int, int, SignalRow | None, float] | None:
         """Ask for a signal frame after frame while nothing else can happen (the hot loop).
 
-        Nothing is open, no idle result is watched: a tick would only ask `get_signal`.
-        Returns `(frame index, time, row)` at the first signal, or `(index, time, None)` at
-        frame `stop` (the next progress update) or when the strategy stops being quiet;
+        Nothing is open, no idle result or measurement is watched: a tick would only ask
+        `get_signal`, and each frame is measured as the main loop does. Returns
+        `(frame index, time, row, frame start)` at the first signal, or the same with no row
+        at frame `stop` (the next progress update) or when the strategy stops being quiet;
         None when cancelled.
         """
-        ask, next_time = strategy.ask_signal, strategy.next_signal_time
+        ask, next_time, measure = strategy.ask_signal, strategy.next_signal_time, timer.emit
         throttled = strategy.interval_ms > step_ms  # else the throttle never skips a frame
-        when = first + i * step_ms
+        clock = time.perf_counter
+        when, started = first + i * step_ms, clock()
         while i < stop:
             when = first + i * step_ms
+            started = clock()
             row = ask(when)
             if row is not None:
-                return i, when, row
+                return i, when, row, started
             ready = next_time() if throttled else None
             if ready is not None and ready > when + step_ms:
                 i = max(i + 1, -((first - ready) // step_ms))
             else:
+                measure("backtest_timeframe", started)
                 i += 1
             if cancel is not None and cancel.is_set():
                 return None
             if strategy.stopped or signal_emitter.listeners or signal_backtest_emitter.listeners:
                 break
-        return i, when, None
+        return i, when, None, started
 
     def _progress(self, strategy: ClientStrategy, total: int, done: int) -> None:
         if events.progress_backtest_emitter.listeners:
