@@ -287,9 +287,11 @@ class BacktestUtils:
         at frame `stop` (the next progress update) or when the strategy stops being quiet;
         None when cancelled.
         """
-        ask, next_time, measure = strategy.ask_signal, strategy.next_signal_time, timer.emit
+        ask, next_time = strategy.ask_signal, strategy.next_signal_time
         throttled = strategy.interval_ms > step_ms  # else the throttle never skips a frame
-        clock = time.perf_counter
+        clock, watched = time.perf_counter, events.performance_emitter
+        # Unwatched measurements are kept as `_Timer.emit` keeps them, without its call.
+        names, times = timer._metrics.append, timer._times.append
         when, started = first + i * step_ms, clock()
         while i < stop:
             when = first + i * step_ms
@@ -301,7 +303,12 @@ class BacktestUtils:
             if ready is not None and ready > when + step_ms:
                 i = max(i + 1, -((first - ready) // step_ms))
             else:
-                measure("backtest_timeframe", started)
+                if watched.watched:
+                    timer.emit("backtest_timeframe", started)
+                else:
+                    names("backtest_timeframe")
+                    times(started)
+                    times(clock())
                 i += 1
             if cancel is not None and cancel.is_set():
                 return None
