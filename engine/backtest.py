@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 import threading
 import time
+from array import array
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
@@ -24,6 +25,7 @@ from engine.exchange import ClientExchange
 from engine.frame import priced_timeframes, timeframes
 from engine.logger import engine_logger
 from engine.models import Action, ClosedResult
+from engine.performance import Measured, Performance
 from engine.registration import exchanges, frames, risk_client, strategies
 from engine.reports.backtest import backtest_report
 from engine.reports.markdown import needs_strategy, save_report
@@ -37,26 +39,42 @@ _SOURCE = "Backtest.run"
 
 
 class _Timer:
-    """Sends `listen_performance` measurements.
+    """Measures the run: every signal, every visited frame and the total, always.
 
-    The run's total always goes out (the Performance store keeps it); per-signal and
-    per-frame measurements only while a user listens (they are a tenth of the run time).
+    While a user listens (`listen_performance`) each measurement goes out as it is taken.
+    Otherwise they are kept as plain numbers (a clock read and two appends to an array,
+    no object per measurement) and handed to the Performance store once, when the run
+    ends; the store builds the measurement objects only when they are read.
     """
 
     def __init__(self, strategy: str, exchange: str, symbol: str) -> None:
         self.names = (strategy, exchange, symbol)
         self.previous: int | None = None
+        self._wall_ms = time.time_ns() / 1e6 - time.perf_counter() * 1000
+        self._metrics: list[str] = []
+        self._times = array("d")
 
     def emit(self, metric: str, started: float) -> None:
-        emitter = events.performance_emitter
-        if not emitter.watched and (metric != "backtest_total" or not emitter.listeners):
+        ended = time.perf_counter()
+        if not events.performance_emitter.watched:
+            self._metrics.append(metric)
+            self._times.append(started)
+            self._times.append(ended)
             return
-        now = time.time_ns() // 1_000_000
-        duration = (time.perf_counter() - started) * 1000
+        now = int(self._wall_ms + ended * 1000)
         events.performance_emitter.emit(
-            PerformanceContract(now, self.previous, metric, duration, *self.names, True)
+            PerformanceContract(
+                now, self.previous, metric, (ended - started) * 1000, *self.names, True
+            )
         )
         self.previous = now
+
+    def flush(self) -> None:
+        """Hand the kept measurements to the Performance store."""
+        if self._metrics:
+            batch = Measured(self.names, self._metrics, self._times, self._wall_ms, self.previous)
+            Performance.record_batch(batch)
+        self._metrics, self._times = [], array("d")
 
 
 def _signal_context(result: Any) -> dict[str, Any]:
@@ -231,6 +249,7 @@ class BacktestUtils:
             i += 1
         self._progress(strategy, total, total)
         timer.emit("backtest_total", run_started)
+        timer.flush()
 
     def _progress(self, strategy: ClientStrategy, total: int, done: int) -> None:
         if events.progress_backtest_emitter.listeners:

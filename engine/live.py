@@ -289,8 +289,6 @@ class LiveUtils:
 
     @staticmethod
     def _measure(client: ClientStrategy, started: float, previous: int | None) -> int | None:
-        if not events.performance_emitter.listeners:
-            return previous
         now = time.time_ns() // 1_000_000
         events.performance_emitter.emit(
             PerformanceContract(

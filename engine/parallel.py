@@ -59,7 +59,7 @@ FORWARDED = {
     )
 }
 """The events of a backtest that reach the caller's listeners from a worker process."""
-_USER_MODULE_PREFIX = "desk_user_"  # how engine.loader.load_module names what it imports
+USER_MODULE_PREFIX = "desk_user_"  # how engine.loader.load_module names what it imports
 _TOKEN = uuid.uuid4().hex
 _loaded_here: set[str] = set()
 _prepare_lock = threading.Lock()  # executors may run several jobs at once in one process
@@ -206,7 +206,7 @@ def loaded_modules() -> tuple[str, ...]:
     files = []
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
-        if name.startswith(_USER_MODULE_PREFIX) and file:
+        if name.startswith(USER_MODULE_PREFIX) and file:
             files.append(str(Path(file).resolve()))
     return tuple(files)
 

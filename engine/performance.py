@@ -4,9 +4,8 @@ See docs/semantics.md#performance.
 
 The store keeps the last `MAX_EVENTS` measurements of each symbol and strategy. Runs never
 clear it; `Performance.clear` forgets only what it is asked to (upstream clears everything).
-Every run records its `backtest_total`; the per-signal and per-frame measurements cost about
-a tenth of a fast backtest, so a run takes them only while someone listens with
-`listen_performance`.
+Every backtest measures each signal, each visited frame and its total, listened to or not
+(`Performance.get_data` always has them); live runs measure each tick.
 """
 
 from __future__ import annotations
@@ -108,24 +107,80 @@ def performance_statistics(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class Measured:
+    """A run's measurements as plain numbers: metric names and (started, ended) clock reads.
+
+    Attributes:
+        names: (strategy, exchange, symbol) of the run.
+        metrics: the metric type of each measurement.
+        times: `perf_counter` seconds, two per measurement (started, ended).
+        wall_ms: add to `perf_counter` milliseconds to get epoch milliseconds.
+        previous: the epoch ms of the measurement before the first one (None: none).
+    """
+
+    names: tuple[str, str, str]
+    metrics: Sequence[str]
+    times: Sequence[float]
+    wall_ms: float
+    previous: int | None
+
+    def contracts(self, newest: int) -> list[PerformanceContract]:
+        """Return the newest `newest` measurements as contracts, oldest first."""
+        strategy, exchange, symbol = self.names
+        first = max(0, len(self.metrics) - newest)
+        previous = self.previous
+        if first:
+            previous = int(self.wall_ms + self.times[2 * first - 1] * 1000)
+        out = []
+        for i in range(first, len(self.metrics)):
+            started, ended = self.times[2 * i], self.times[2 * i + 1]
+            now = int(self.wall_ms + ended * 1000)
+            duration = (ended - started) * 1000
+            out.append(
+                PerformanceContract(
+                    now, previous, self.metrics[i], duration, strategy, exchange, symbol, True
+                )
+            )
+            previous = now
+        return out
+
+
 class PerformanceUtils:
     """Read the timing measurements of runs (upstream's `Performance`)."""
 
     def __init__(self) -> None:
         self._events: dict[tuple[str, str], deque[PerformanceContract]] = {}
+        self._batches: dict[tuple[str, str], list[Measured]] = {}
         self._lock = threading.Lock()
 
     def _record(self, event: PerformanceContract) -> None:
         key = (event.symbol, event.strategy_name)
         with self._lock:
+            self._settle(key)
             stored = self._events.get(key)
             if stored is None:
                 stored = self._events[key] = deque(maxlen=MAX_EVENTS)
             stored.append(event)
 
+    def record_batch(self, batch: Measured) -> None:
+        """Store a run's measurements taken while nobody listened (built when first read)."""
+        strategy, _, symbol = batch.names
+        with self._lock:
+            self._batches.setdefault((symbol, strategy), []).append(batch)
+
+    def _settle(self, key: tuple[str, str]) -> None:
+        """Turn the batches of `key` into stored measurements (under the lock)."""
+        for batch in self._batches.pop(key, ()):
+            stored = self._events.get(key)
+            if stored is None:
+                stored = self._events[key] = deque(maxlen=MAX_EVENTS)
+            stored.extend(batch.contracts(MAX_EVENTS))
+
     def get_data(self, symbol: str, strategy_name: str) -> PerformanceStatistics:
         """Return the statistics of the measurements of `strategy_name` on `symbol`."""
         with self._lock:
+            self._settle((symbol, strategy_name))
             stored = list(self._events.get((symbol, strategy_name), ()))
         return performance_statistics(strategy_name, stored)
 
@@ -150,10 +205,11 @@ class PerformanceUtils:
     def clear(self, symbol: str | None = None, strategy_name: str | None = None) -> None:
         """Forget the measurements of `symbol` and/or `strategy_name` (all when neither)."""
         with self._lock:
-            for key in [
-                k for k in self._events if symbol in (None, k[0]) and strategy_name in (None, k[1])
-            ]:
-                del self._events[key]
+            for store in (self._events, self._batches):
+                for key in [
+                    k for k in store if symbol in (None, k[0]) and strategy_name in (None, k[1])
+                ]:
+                    del store[key]
 
 
 Performance = PerformanceUtils()

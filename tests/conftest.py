@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from engine.parallel import USER_MODULE_PREFIX
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -15,3 +18,17 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     patcher.setenv("BACKTEST_DESK_CACHE", str(folder))
     yield folder
     patcher.undo()
+
+
+@pytest.fixture(autouse=True)
+def no_user_modules_left() -> Iterator[None]:
+    """Forget the user modules a test loaded (`engine.loader.load_module`) after it.
+
+    A walker ships every module this process loaded to its worker processes; one left by
+    another test (from its own temporary folder) must not travel with it.
+    """
+    before = {name for name in sys.modules if name.startswith(USER_MODULE_PREFIX)}
+    yield
+    for name in [n for n in sys.modules if n.startswith(USER_MODULE_PREFIX)]:
+        if name not in before:
+            del sys.modules[name]

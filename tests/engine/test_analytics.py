@@ -25,7 +25,7 @@ from engine.models import (
 )
 from engine.performance import percentile
 from engine.reports.markdown import table
-from tests.engine.helpers import MIN, SYMBOL, T0, flat, once, run, setup
+from tests.engine.helpers import MIN, SYMBOL, T0, flat, long_dto, once, run, setup
 
 pytestmark = pytest.mark.usefixtures("clean_engine")
 
@@ -513,15 +513,21 @@ def test_performance_clear_forgets_only_what_it_is_asked_to() -> None:
     assert left() == []
 
 
-def test_a_backtest_records_its_total_time() -> None:
-    setup(flat(T0, 30), once(), end=T0 + 29 * MIN)
-    run("s")
+def test_a_backtest_measures_every_frame_and_signal_with_nobody_listening() -> None:
+    setup(flat(T0, 30), once(long_dto(101.0, 99.0, 5)), end=T0 + 29 * MIN)
+    (closed,) = run("s")
     stats = engine.Performance.get_data(SYMBOL, "s")
     assert stats.metric_stats["backtest_total"].count == 1
-    assert "backtest_timeframe" not in stats.metric_stats  # per-frame timing costs: opt-in
+    assert stats.metric_stats["backtest_signal"].count == 1, "one signal, measured once"
+    # 29 tickable frames; the signal's 5 minutes and its closing frame are skipped over
+    frames = stats.metric_stats["backtest_timeframe"].count
+    assert 0 < frames < 29
+    assert closed.close_reason == "time_expired"
+    waits = [e for e in stats.events if e.previous_timestamp is not None]
+    assert all(e.timestamp >= e.previous_timestamp for e in waits)
 
 
-def test_a_listener_turns_on_per_frame_measurements() -> None:
+def test_a_listener_hears_each_measurement_as_it_is_taken() -> None:
     setup(flat(T0, 30), once(), end=T0 + 29 * MIN)
     seen: list[Any] = []
     unsubscribe = engine.listen_performance(seen.append)

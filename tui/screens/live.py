@@ -293,7 +293,6 @@ class LiveScreen(Screen[None]):
                 continue
             if known is None or known.ended or known.owner != owner:
                 self.attached[spec.key] = Attachment(owner, self.bridge.state_dir)
-                self._alert(f"attached to pid {owner.pid}: {spec.label} (read-only)")
         self._show_banner()
 
     def _show_banner(self) -> None:
