@@ -1,0 +1,298 @@
+"""Indicators computed once over a run's candles with TA-Lib, looked up without look-ahead.
+
+`indicator("RSI", symbol, "15m", timeperiod=14)` inside strategy code returns the value of
+a TA-Lib function (any of `talib.get_functions()`, called through `talib.abstract` by name
+with its own parameters) at the current execution time. See docs/indicators.md.
+
+How values are computed:
+
+* On a columnar store (the demo market, candle files, the ccxt cache) the function runs
+  once per run over all the candles of the interval, aggregated from one-minute candles by
+  the store. A lookup at time t indexes the result by the last candle the profile's
+  `get_candles` shows at t: under `default` the last candle closed by t (its open is at
+  most t minus the interval), so a value never depends on a later candle; under
+  `backtest-kit-1.4.10` the candle opening at t is included, as upstream's `getCandles`
+  does. TA-Lib's functions are causal, so a value at candle i is the one the function gives
+  on candles 0..i.
+* Elsewhere (a user `get_candles`, live feeds) the series is read through the exchange's
+  `get_candles`, seeded with `WARMUP` candles and extended with the newly visible candles
+  only; the function is recomputed over the kept series (at most `KEEP` candles) when the
+  series changes, at most once per new candle.
+
+The cache lives with the run's exchange client, so each run, portfolio run and walker
+worker process has its own, keyed by (symbol, interval, name, parameters).
+"""
+
+from __future__ import annotations
+
+import difflib
+import weakref
+from collections import namedtuple
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+
+from engine import context
+from engine.data.store import CandleArrays
+from engine.errors import ConfigError
+from engine.intervals import interval_ms
+
+if TYPE_CHECKING:
+    from engine.exchange import ClientExchange
+
+WARMUP = 1000
+"""Candles read first from an exchange that is not a columnar store (live, user sources)."""
+KEEP = 10_000
+"""Most candles kept per series from such an exchange; older ones are dropped."""
+
+Params = tuple[tuple[str, Any], ...]
+
+
+class IndicatorSpec(NamedTuple):
+    """One indicator a strategy declares: a TA-Lib function name, an interval, parameters."""
+
+    name: str
+    interval: str
+    params: Params = ()
+
+
+def _talib_function(name: str) -> Any:
+    """Return a fresh `talib.abstract.Function` for `name` or explain which names exist."""
+    import talib
+    from talib import abstract
+
+    if not isinstance(name, str) or name.upper() not in talib.get_functions():
+        hint = difflib.get_close_matches(str(name).upper(), talib.get_functions(), n=1)
+        fix = f"did you mean {hint[0]!r}? " if hint else ""
+        raise ConfigError(
+            f"indicator name {name!r} is not a TA-Lib function; {fix}use a name from "
+            "talib.get_functions(), such as 'RSI', 'SMA', 'EMA', 'MACD', 'BBANDS' or 'STOCH'"
+        )
+    return abstract.Function(name.upper())  # type: ignore[attr-defined]
+
+
+def check(name: str, interval: str, params: Mapping[str, Any]) -> IndicatorSpec:
+    """Validate an indicator's name, interval and parameters; return its normalised spec.
+
+    Raises:
+        ConfigError: naming the field, the value and the fix.
+    """
+    function = _talib_function(name)
+    interval_ms(interval)
+    known = function.parameters
+    for key, value in params.items():
+        if key not in known:
+            takes = ", ".join(f"{k}={v!r}" for k, v in known.items()) or "no parameters"
+            raise ConfigError(
+                f"indicator {function.info['name']}: parameter {key}={value!r} is unknown; "
+                f"it takes {takes}"
+            )
+        default = known[key]
+        expected = type(default)
+        fits = isinstance(value, expected) or (expected is float and isinstance(value, int))
+        if not fits or isinstance(value, bool):
+            raise ConfigError(
+                f"indicator {function.info['name']}: parameter {key}={value!r} must be "
+                f"{'an int' if expected is int else 'a number'} (default {default!r})"
+            )
+    return IndicatorSpec(function.info["name"], interval, tuple(sorted(params.items())))
+
+
+def compute(spec: IndicatorSpec, candles: CandleArrays) -> tuple[list[str], list[np.ndarray]]:
+    """Run the TA-Lib function of `spec` over `candles`; return output names and arrays.
+
+    The arrays are read-only: lookups hand out views of them.
+    """
+    function = _talib_function(spec.name)
+    inputs = {
+        "open": candles.open,
+        "high": candles.high,
+        "low": candles.low,
+        "close": candles.close,
+        "volume": candles.volume,
+    }
+    try:
+        function.set_parameters(dict(spec.params))
+        raw = function.run(inputs)
+    except Exception as exc:
+        given = ", ".join(f"{k}={v!r}" for k, v in spec.params) or "the defaults"
+        defaults = ", ".join(f"{k}={v!r}" for k, v in function.parameters.items())
+        raise ConfigError(
+            f"indicator {spec.name}: TA-Lib refused parameters {given} ({exc}); "
+            f"use values in TA-Lib's range, the defaults are {defaults}"
+        ) from None
+    arrays = list(raw) if isinstance(raw, list) else [raw]
+    for array in arrays:
+        array.flags.writeable = False
+    return list(function.output_names), arrays
+
+
+class _Outputs:
+    """One computed indicator: its arrays, their values as floats, a named tuple type."""
+
+    __slots__ = ("arrays", "floats", "shape")
+
+    def __init__(self, spec: IndicatorSpec, candles: CandleArrays) -> None:
+        names, self.arrays = compute(spec, candles)
+        self.floats = [a.tolist() for a in self.arrays]
+        self.shape: Any = namedtuple(spec.name.title(), names)  # type: ignore[misc]
+
+    def at(self, count: int, window: int | None) -> Any:
+        """Return the value(s) after `count` visible candles: latest, or the last `window`."""
+        if window is None:
+            values = [f[count - 1] if count > 0 else float("nan") for f in self.floats]
+        else:
+            start = count - window if count > window else 0
+            values = [a[start:count] for a in self.arrays]
+        return values[0] if len(values) == 1 else self.shape(*values)
+
+
+class _StoreSeries:
+    """The candles of one (symbol, interval) on a columnar store, with their indicators."""
+
+    def __init__(self, exchange: ClientExchange, symbol: str, interval: str) -> None:
+        assert exchange.store is not None
+        self.store = exchange.store
+        self.symbol = symbol
+        self.interval = interval
+        self.step = interval_ms(interval)
+        self.shift = 0 if exchange.settings.legacy else self.step
+        self.outputs: dict[IndicatorSpec, _Outputs] = {}
+        self.when = -1
+        self.count = 0
+        self._load()
+
+    def _load(self) -> None:
+        self.candles = self.store.arrays(self.symbol, self.interval)
+        self.outputs.clear()
+
+    def visible(self, when: int) -> int:
+        """Return how many candles the profile's `get_candles` shows at `when`."""
+        if when != self.when:
+            if self.store.arrays(self.symbol, self.interval) is not self.candles:
+                self._load()  # the store's data was replaced
+            ts = self.candles.timestamp
+            self.count = int(ts.searchsorted(when - self.shift, "right"))
+            self.when = when
+        return self.count
+
+    def output(self, spec: IndicatorSpec) -> _Outputs:
+        """Return the indicator computed over the whole series (once)."""
+        found = self.outputs.get(spec)
+        if found is None:
+            found = self.outputs[spec] = _Outputs(spec, self.candles)
+        return found
+
+
+class _FeedSeries:
+    """The candles of one (symbol, interval) read through `get_candles`, extended as time goes."""
+
+    def __init__(self, exchange: ClientExchange, symbol: str, interval: str) -> None:
+        self.exchange = exchange
+        self.symbol = symbol
+        self.step = interval_ms(interval)
+        self.interval = interval
+        self.candles = CandleArrays.from_columns([], [], [], [], [], [])
+        self.outputs: dict[IndicatorSpec, _Outputs] = {}
+        self.when = -1
+
+    def visible(self, when: int) -> int:
+        """Read the candles that became visible by `when`; return the series' length."""
+        if when != self.when:
+            self.when = when
+            self._extend(when)
+        return len(self.candles)
+
+    def _extend(self, when: int) -> None:
+        known = self.candles
+        limit = (when - int(known.timestamp[-1])) // self.step + 1 if len(known) else WARMUP
+        if limit > WARMUP:  # too long since the last read: start again from a warm-up
+            known, limit = known.slice(0, 0), WARMUP
+        limit = max(limit, 2)  # the 1.4.10 window refuses a limit of 1
+        fresh = self.exchange.get_candles(self.symbol, self.interval, limit, when)
+        if len(fresh) == 0:
+            return
+        keep = int(known.timestamp.searchsorted(int(fresh.timestamp[0]), "left"))
+        if _same(known.slice(keep, len(known)), fresh):
+            return  # nothing new since the last read
+        merged = [
+            np.concatenate((getattr(known, f)[:keep], getattr(fresh, f)))[-KEEP:]
+            for f in ("timestamp", "open", "high", "low", "close", "volume")
+        ]
+        self.candles = CandleArrays.from_columns(*merged)
+        self.outputs.clear()
+
+    def output(self, spec: IndicatorSpec) -> _Outputs:
+        """Return the indicator over the series as it stands (recomputed after a change)."""
+        found = self.outputs.get(spec)
+        if found is None:
+            found = self.outputs[spec] = _Outputs(spec, self.candles)
+        return found
+
+
+def _same(a: CandleArrays, b: CandleArrays) -> bool:
+    fields = ("timestamp", "open", "high", "low", "close", "volume")
+    return len(a) == len(b) and all(np.array_equal(getattr(a, f), getattr(b, f)) for f in fields)
+
+
+class _RunCache:
+    """Every series and checked spec of one run (one exchange client)."""
+
+    def __init__(self) -> None:
+        self.series: dict[tuple[str, str], _StoreSeries | _FeedSeries] = {}
+        self.specs: dict[tuple[str, str, Params], IndicatorSpec] = {}
+
+
+_caches: weakref.WeakKeyDictionary[ClientExchange, _RunCache] = weakref.WeakKeyDictionary()
+
+
+def _cache(exchange: ClientExchange) -> _RunCache:
+    found = _caches.get(exchange)
+    if found is None:
+        found = _caches[exchange] = _RunCache()
+    return found
+
+
+def indicator(
+    name: str, symbol: str, interval: str, *, window: int | None = None, **params: Any
+) -> Any:
+    """Return a TA-Lib indicator of `symbol`'s `interval` candles at the execution time.
+
+    Computed once per run over the series and cached; only candles the profile's
+    `get_candles` would show at the execution time count (under `default`, candles closed
+    by then).
+
+    Args:
+        name: a TA-Lib function name (`talib.get_functions()`), e.g. "RSI", "SMA", "MACD".
+        symbol: the symbol whose candles feed the function.
+        interval: the candle interval, e.g. "15m".
+        window: None for the latest value; n for the last n values as a numpy array.
+        **params: the function's TA-Lib parameters, e.g. `timeperiod=14`.
+
+    Returns:
+        A float (NaN while the function has too few candles), or with `window` a read-only
+        numpy array; for functions with several outputs (MACD, BBANDS, STOCH) a named tuple
+        of those, with TA-Lib's output names as fields.
+
+    Raises:
+        ConfigError: an unknown name or parameter, a bad value, or a bad window.
+    """
+    ctx = context.current()
+    cache = _cache(ctx.exchange)
+    key = (name, interval, tuple(sorted(params.items())) if params else ())
+    spec = cache.specs.get(key)
+    if spec is None:
+        spec = cache.specs[key] = check(name, interval, params)
+    if window is not None and (not isinstance(window, int) or window < 1):
+        raise ConfigError(
+            f"indicator {spec.name}: window={window!r} must be a positive int (the number of "
+            "latest values to return), or left out for the latest value alone"
+        )
+    series = cache.series.get((symbol, interval))
+    if series is None:
+        exchange = ctx.exchange
+        kind = _StoreSeries if exchange.store is not None else _FeedSeries
+        series = cache.series[(symbol, interval)] = kind(exchange, symbol, interval)
+    count = series.visible(ctx.when)
+    return series.output(spec).at(count, window)
