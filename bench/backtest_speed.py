@@ -10,6 +10,9 @@ signals, peak RSS and the whole process's wall time. A plain-Python loop that co
 same bracket trades without the engine runs in the same session as the baseline; ratios
 against it are what to compare across machines. Rows are measured in alternating rounds.
 
+Two rows run `sma_rsi`: the built-in, on the indicator API (TA-Lib computed once per run), and
+`sma_rsi_plain` (bench/sma_rsi_plain.py), the same rules with numpy maths on `get_candles`.
+
 Two rows show what `async def` costs: the bracket strategy with its `get_signal` wrapped in
 an `async def` twin, and (with `--against DIR`, a checkout of another commit, e.g. made with
 `git worktree add DIR <commit>`) the same sync run with that commit's engine, to show that
@@ -71,7 +74,11 @@ def child(args: argparse.Namespace) -> None:
             format_quantity=lambda s, q: f"{q:.8f}",
         )
         engine.add_frame(frame_name="bench", interval="1m", start_date=first, end_date=end)
-        strategy = "bracket"
+        strategy = args.strategy
+        if strategy == "sma_rsi_plain":
+            import sma_rsi_plain  # bench/sma_rsi_plain.py, beside this script
+
+            engine.add_strategy(sma_rsi_plain.SCHEMA)
         if args.async_twin:
             from engine.strategies import bracket
 
@@ -172,6 +179,7 @@ def main() -> None:
     parser.add_argument("--profile", default="default", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--async-twin", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--strategy", default="bracket", help=argparse.SUPPRESS)
     parser.add_argument(
         "--against", metavar="DIR", help="also run the sync bracket with the engine in DIR"
     )
@@ -192,6 +200,8 @@ def main() -> None:
         rows = [("plain-Python baseline", ["--baseline"], False)]
         rows += [(f"engine {p}", ["--profile", p], False) for p in PROFILES]
         rows.append(("engine default, async get_signal", ["--async-twin"], False))
+        rows.append(("sma_rsi default, indicator API", ["--strategy", "sma_rsi"], False))
+        rows.append(("sma_rsi_plain default, get_candles", ["--strategy", "sma_rsi_plain"], False))
         if args.against:
             rows.append((f"engine default @ {args.against}", ["--root", args.against], False))
         if args.candles:

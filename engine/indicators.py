@@ -26,6 +26,7 @@ worker process has its own, keyed by (symbol, interval, name, parameters).
 from __future__ import annotations
 
 import difflib
+import math
 import weakref
 from collections import namedtuple
 from collections.abc import Mapping
@@ -129,7 +130,7 @@ def compute(spec: IndicatorSpec, candles: CandleArrays) -> tuple[list[str], list
 
 
 class _Outputs:
-    """One computed indicator: its arrays, their values as floats, a named tuple type."""
+    """One computed indicator: its read-only arrays, their values as floats, a tuple type."""
 
     __slots__ = ("arrays", "floats", "shape")
 
@@ -138,14 +139,43 @@ class _Outputs:
         self.floats = [a.tolist() for a in self.arrays]
         self.shape: Any = namedtuple(spec.name.title(), names)  # type: ignore[misc]
 
-    def at(self, count: int, window: int | None) -> Any:
-        """Return the value(s) after `count` visible candles: latest, or the last `window`."""
+
+class _Lookup:
+    """One way `indicator()` is called in a run: its series, spec and window."""
+
+    __slots__ = ("outputs", "series", "spec", "version", "window")
+
+    def __init__(self, series: _StoreSeries | _FeedSeries, spec: IndicatorSpec, window: Any):
+        if window is not None and (not isinstance(window, int) or window < 1):
+            raise ConfigError(
+                f"indicator {spec.name}: window={window!r} must be a positive int (the number "
+                "of latest values to return), or left out for the latest value alone"
+            )
+        self.series = series
+        self.spec = spec
+        self.window: int | None = window
+        self.version = -1
+        self.outputs: _Outputs | None = None
+
+    def value(self, when: int) -> Any:
+        """Return the latest value at `when`, or the last `window` values."""
+        series = self.series
+        count = series.visible(when)
+        outputs = self.outputs
+        if outputs is None or self.version != series.version:
+            outputs = self.outputs = series.output(self.spec)
+            self.version = series.version
+        window = self.window
         if window is None:
-            values = [f[count - 1] if count > 0 else float("nan") for f in self.floats]
-        else:
-            start = count - window if count > window else 0
-            values = [a[start:count] for a in self.arrays]
-        return values[0] if len(values) == 1 else self.shape(*values)
+            floats = outputs.floats
+            if len(floats) == 1:
+                return floats[0][count - 1] if count else math.nan
+            return outputs.shape(*[f[count - 1] if count else math.nan for f in floats])
+        start = count - window if count > window else 0
+        arrays = outputs.arrays
+        if len(arrays) == 1:
+            return arrays[0][start:count]
+        return outputs.shape(*[a[start:count] for a in arrays])
 
 
 class _StoreSeries:
@@ -161,19 +191,30 @@ class _StoreSeries:
         self.outputs: dict[IndicatorSpec, _Outputs] = {}
         self.when = -1
         self.count = 0
+        self.version = 0
         self._load()
 
     def _load(self) -> None:
         self.candles = self.store.arrays(self.symbol, self.interval)
+        ts = self.candles.timestamp
+        self.first = int(ts[0]) if len(ts) else 0
+        regular = len(ts) > 1 and bool(np.all(np.diff(ts) == self.step))
+        self.regular = regular  # evenly spaced: counted by arithmetic, not binary search
         self.outputs.clear()
+        self.version += 1
 
     def visible(self, when: int) -> int:
         """Return how many candles the profile's `get_candles` shows at `when`."""
         if when != self.when:
             if self.store.arrays(self.symbol, self.interval) is not self.candles:
                 self._load()  # the store's data was replaced
-            ts = self.candles.timestamp
-            self.count = int(ts.searchsorted(when - self.shift, "right"))
+            last_open = when - self.shift
+            if self.regular:
+                count = (last_open - self.first) // self.step + 1
+                n = len(self.candles)
+                self.count = 0 if count < 0 else n if count > n else count
+            else:
+                self.count = int(self.candles.timestamp.searchsorted(last_open, "right"))
             self.when = when
         return self.count
 
@@ -196,6 +237,7 @@ class _FeedSeries:
         self.candles = CandleArrays.from_columns([], [], [], [], [], [])
         self.outputs: dict[IndicatorSpec, _Outputs] = {}
         self.when = -1
+        self.version = 0
 
     def visible(self, when: int) -> int:
         """Read the candles that became visible by `when`; return the series' length."""
@@ -222,6 +264,7 @@ class _FeedSeries:
         ]
         self.candles = CandleArrays.from_columns(*merged)
         self.outputs.clear()
+        self.version += 1
 
     def output(self, spec: IndicatorSpec) -> _Outputs:
         """Return the indicator over the series as it stands (recomputed after a change)."""
@@ -237,21 +280,40 @@ def _same(a: CandleArrays, b: CandleArrays) -> bool:
 
 
 class _RunCache:
-    """Every series and checked spec of one run (one exchange client)."""
+    """Every series and lookup of one run (one exchange client)."""
 
     def __init__(self) -> None:
         self.series: dict[tuple[str, str], _StoreSeries | _FeedSeries] = {}
-        self.specs: dict[tuple[str, str, Params], IndicatorSpec] = {}
+        self.lookups: dict[tuple[Any, ...], _Lookup] = {}
 
 
 _caches: weakref.WeakKeyDictionary[ClientExchange, _RunCache] = weakref.WeakKeyDictionary()
+_last: tuple[weakref.ref[ClientExchange] | None, _RunCache] = (None, _RunCache())
+"""The run of the last lookup: consecutive lookups skip the weak dictionary."""
 
 
 def _cache(exchange: ClientExchange) -> _RunCache:
+    global _last
     found = _caches.get(exchange)
     if found is None:
         found = _caches[exchange] = _RunCache()
+    _last = (weakref.ref(exchange), found)
     return found
+
+
+def _lookup(
+    cache: _RunCache,
+    exchange: ClientExchange,
+    call: tuple[str, str, str, Any],
+    params: dict[str, Any],
+) -> _Lookup:
+    name, symbol, interval, window = call
+    spec = check(name, interval, params)
+    series = cache.series.get((symbol, interval))
+    if series is None:
+        kind = _StoreSeries if exchange.store is not None else _FeedSeries
+        series = cache.series[(symbol, interval)] = kind(exchange, symbol, interval)
+    return _Lookup(series, spec, window)
 
 
 def indicator(
@@ -279,20 +341,12 @@ def indicator(
         ConfigError: an unknown name or parameter, a bad value, or a bad window.
     """
     ctx = context.current()
-    cache = _cache(ctx.exchange)
-    key = (name, interval, tuple(sorted(params.items())) if params else ())
-    spec = cache.specs.get(key)
-    if spec is None:
-        spec = cache.specs[key] = check(name, interval, params)
-    if window is not None and (not isinstance(window, int) or window < 1):
-        raise ConfigError(
-            f"indicator {spec.name}: window={window!r} must be a positive int (the number of "
-            "latest values to return), or left out for the latest value alone"
-        )
-    series = cache.series.get((symbol, interval))
-    if series is None:
-        exchange = ctx.exchange
-        kind = _StoreSeries if exchange.store is not None else _FeedSeries
-        series = cache.series[(symbol, interval)] = kind(exchange, symbol, interval)
-    count = series.visible(ctx.when)
-    return series.output(spec).at(count, window)
+    exchange = ctx.exchange
+    ref, cache = _last
+    if ref is None or ref() is not exchange:
+        cache = _cache(exchange)
+    key = (name, symbol, interval, window, tuple(params.items()))
+    lookup = cache.lookups.get(key)
+    if lookup is None:
+        lookup = cache.lookups[key] = _lookup(cache, exchange, key[:4], params)
+    return lookup.value(ctx.when)

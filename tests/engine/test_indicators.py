@@ -46,6 +46,7 @@ def random_walk(seed: int = 15) -> CandleArrays:
 
 
 DATA = random_walk()
+GAPPED = DATA.take(np.r_[0:700, 761:MINUTES])  # an hour missing: buckets are not evenly spaced
 
 
 def by_hand(minutes: CandleArrays, step: int, visible: int) -> dict[str, np.ndarray]:
@@ -142,8 +143,14 @@ def test_the_1_4_10_profile_sees_the_candle_in_progress_so_the_same_cut_differs(
     assert not all(cut_runs("backtest-kit-1.4.10"))  # the comparison does detect look-ahead
 
 
-@pytest.mark.parametrize("user_code", [False, True], ids=["store", "user get_candles"])
-def test_values_equal_talib_on_the_closed_candles_at_each_decision(user_code: bool) -> None:
+@pytest.mark.parametrize(
+    ("user_code", "data"),
+    [(False, DATA), (True, DATA), (False, GAPPED)],
+    ids=["store", "user get_candles", "store with a gap"],
+)
+def test_values_equal_talib_on_the_closed_candles_at_each_decision(
+    user_code: bool, data: CandleArrays
+) -> None:
     seen: list[tuple[int, float, np.ndarray, Any, Any]] = []
 
     def get_signal(symbol: str, when: datetime) -> None:
@@ -157,13 +164,13 @@ def test_values_equal_talib_on_the_closed_candles_at_each_decision(user_code: bo
             )
         )
 
-    register(DATA, T0 + 30 * MIN, T0 + 1500 * MIN, user_code=user_code)
+    register(data, T0 + 30 * MIN, T0 + 1500 * MIN, user_code=user_code)
     engine.add_strategy(strategy_name="s", interval="1m", get_signal=get_signal)
     run()
     assert len(seen) > 1400
     for when, rsi, sma, macd, stoch in seen[::37]:
-        five = by_hand(DATA, FIVE, when - FIVE)
-        fifteen = by_hand(DATA, 3 * FIVE, when - 3 * FIVE)
+        five = by_hand(data, FIVE, when - FIVE)
+        fifteen = by_hand(data, 3 * FIVE, when - 3 * FIVE)
         expected_rsi = talib.RSI(five["close"], 14)[-1]
         assert rsi == expected_rsi or (math.isnan(rsi) and math.isnan(expected_rsi))
         np.testing.assert_array_equal(sma, talib.SMA(five["close"], 10)[-4:])
@@ -351,3 +358,32 @@ def test_live_extends_the_series_and_gives_talib_on_the_closed_candles(tmp_path:
         for got, expected in zip(macd, talib.MACD(five["close"]), strict=True):
             np.testing.assert_array_equal(got, expected[-2:])
     assert dt(seen[0][0]) < dt(seen[-1][0])
+
+
+def test_a_portfolio_run_gives_each_symbol_its_own_values() -> None:
+    other = random_walk(seed=16)
+    store = CandleStore()
+    store.put(SYMBOL, DATA)
+    store.put("OTHERUSDT", other)
+    engine.add_exchange(
+        exchange_name="x",
+        get_candles=store.get_candles,
+        format_price=lambda s, p: f"{p:.2f}",
+        format_quantity=lambda s, q: f"{q:.8f}",
+    )
+    add_frame("f", T0 + 100 * MIN, T0 + 400 * MIN)
+    seen: list[tuple[str, int, float]] = []
+
+    def get_signal(symbol: str, when: datetime) -> None:
+        seen.append((symbol, ms(when), engine.indicator("RSI", symbol, "5m", timeperiod=9)))
+
+    engine.add_strategy(strategy_name="s", interval="1m", get_signal=get_signal)
+    results = engine.Backtest.run_portfolio(
+        [SYMBOL, "OTHERUSDT"], ["s"], exchange_name="x", frame_name="f", executor=SerialExecutor()
+    )
+    for _ in results:
+        pass
+    assert {s for s, _, _ in seen} == {SYMBOL, "OTHERUSDT"} and len(seen) > 500
+    candles = {SYMBOL: DATA, "OTHERUSDT": other}
+    for symbol, when, rsi in seen[::17]:
+        assert rsi == talib.RSI(by_hand(candles[symbol], FIVE, when - FIVE)["close"], 9)[-1]
