@@ -29,7 +29,7 @@ import difflib
 import math
 import weakref
 from collections import namedtuple
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
@@ -160,7 +160,7 @@ class _Lookup:
     def value(self, when: int) -> Any:
         """Return the latest value at `when`, or the last `window` values."""
         series = self.series
-        count = series.visible(when)
+        count = series.count if series.when == when else series.visible(when)
         outputs = self.outputs
         if outputs is None or self.version != series.version:
             outputs = self.outputs = series.output(self.spec)
@@ -230,13 +230,14 @@ class _FeedSeries:
     """The candles of one (symbol, interval) read through `get_candles`, extended as time goes."""
 
     def __init__(self, exchange: ClientExchange, symbol: str, interval: str) -> None:
-        self.exchange = exchange
+        self.exchange = weakref.ref(exchange)  # the run's cache must not keep its run alive
         self.symbol = symbol
         self.step = interval_ms(interval)
         self.interval = interval
         self.candles = CandleArrays.from_columns([], [], [], [], [], [])
         self.outputs: dict[IndicatorSpec, _Outputs] = {}
         self.when = -1
+        self.count = 0
         self.version = 0
 
     def visible(self, when: int) -> int:
@@ -244,7 +245,8 @@ class _FeedSeries:
         if when != self.when:
             self.when = when
             self._extend(when)
-        return len(self.candles)
+            self.count = len(self.candles)
+        return self.count
 
     def _extend(self, when: int) -> None:
         known = self.candles
@@ -252,7 +254,9 @@ class _FeedSeries:
         if limit > WARMUP:  # too long since the last read: start again from a warm-up
             known, limit = known.slice(0, 0), WARMUP
         limit = max(limit, 2)  # the 1.4.10 window refuses a limit of 1
-        fresh = self.exchange.get_candles(self.symbol, self.interval, limit, when)
+        exchange = self.exchange()
+        assert exchange is not None  # a lookup runs inside the run that holds the exchange
+        fresh = exchange.get_candles(self.symbol, self.interval, limit, when)
         if len(fresh) == 0:
             return
         keep = int(known.timestamp.searchsorted(int(fresh.timestamp[0]), "left"))
@@ -288,7 +292,7 @@ class _RunCache:
 
 
 _caches: weakref.WeakKeyDictionary[ClientExchange, _RunCache] = weakref.WeakKeyDictionary()
-_last: tuple[weakref.ref[ClientExchange] | None, _RunCache] = (None, _RunCache())
+_last: tuple[Callable[[], ClientExchange | None], _RunCache] = (lambda: None, _RunCache())
 """The run of the last lookup: consecutive lookups skip the weak dictionary."""
 
 
@@ -342,11 +346,12 @@ def indicator(
     """
     ctx = context.current()
     exchange = ctx.exchange
-    ref, cache = _last
-    if ref is None or ref() is not exchange:
+    alive, cache = _last
+    if alive() is not exchange:
         cache = _cache(exchange)
-    key = (name, symbol, interval, window, tuple(params.items()))
+    key = (name, symbol, interval, window, *params.items())
     lookup = cache.lookups.get(key)
     if lookup is None:
-        lookup = cache.lookups[key] = _lookup(cache, exchange, key[:4], params)
+        call = (name, symbol, interval, window)
+        lookup = cache.lookups[key] = _lookup(cache, exchange, call, params)
     return lookup.value(ctx.when)

@@ -25,7 +25,7 @@ from engine.clock import SimulatedClock
 from engine.live import TICK_TTL_MS, Live
 from engine.strategies import register_builtin_strategies
 from engine.walker import walkers
-from tests.engine.helpers import MIN, SYMBOL, T0, add_frame, dt, ms, reset_engine
+from tests.engine.helpers import MIN, SYMBOL, T0, add_frame, ms, reset_engine
 
 pytestmark = pytest.mark.usefixtures("clean_engine")
 
@@ -357,7 +357,6 @@ def test_live_extends_the_series_and_gives_talib_on_the_closed_candles(tmp_path:
         assert rsi == talib.RSI(five["close"], 14)[-1]
         for got, expected in zip(macd, talib.MACD(five["close"]), strict=True):
             np.testing.assert_array_equal(got, expected[-2:])
-    assert dt(seen[0][0]) < dt(seen[-1][0])
 
 
 def test_a_portfolio_run_gives_each_symbol_its_own_values() -> None:
@@ -387,3 +386,20 @@ def test_a_portfolio_run_gives_each_symbol_its_own_values() -> None:
     candles = {SYMBOL: DATA, "OTHERUSDT": other}
     for symbol, when, rsi in seen[::17]:
         assert rsi == talib.RSI(by_hand(candles[symbol], FIVE, when - FIVE)["close"], 9)[-1]
+
+
+def test_a_finished_run_leaves_no_cache_behind() -> None:
+    import gc
+
+    from engine import indicators
+
+    def get_signal(symbol: str, when: datetime) -> None:
+        engine.indicator("RSI", symbol, "5m")
+
+    register(DATA, T0 + 100 * MIN, T0 + 130 * MIN, user_code=True)
+    engine.add_strategy(strategy_name="s", interval="1m", get_signal=get_signal)
+    gc.collect()
+    before = len(indicators._caches)  # runs of other tests may still be alive
+    run()
+    gc.collect()
+    assert len(indicators._caches) <= before  # the per-run cache went with its run
