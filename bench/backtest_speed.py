@@ -13,6 +13,10 @@ against it are what to compare across machines. Rows are measured in alternating
 Two rows show what a frame costs: a 1-minute strategy whose `get_signal` returns None, in
 both profiles (with `--against DIR`, also with DIR's engine, and the 1.4.10 bracket too).
 
+Three rows run `sma_rsi`'s rules: the built-in on the indicator API (TA-Lib computed once per
+run), `sma_rsi_plain` (bench/sma_rsi_plain.py), the same rules with numpy maths on
+`get_candles`, and their own plain-Python baseline, which their ratios are against.
+
 Two rows show what `async def` costs: the bracket strategy with its `get_signal` wrapped in
 an `async def` twin, and (with `--against DIR`, a checkout of another commit, e.g. made with
 `git worktree add DIR <commit>`) the same sync run with that commit's engine, to show that
@@ -64,7 +68,12 @@ def child(args: argparse.Namespace) -> None:
     )
     if args.baseline:
         run_started = time.perf_counter()
-        signals, frames = baseline(store.arrays(args.symbol), args.days)
+        if args.strategy == "sma_rsi":
+            import sma_rsi_plain  # bench/sma_rsi_plain.py, beside this script
+
+            signals, frames = sma_rsi_plain.baseline(store.arrays(args.symbol), args.days)
+        else:
+            signals, frames = baseline(store.arrays(args.symbol), args.days)
     else:
         register_builtin_strategies()
         engine.add_exchange(
@@ -74,7 +83,11 @@ def child(args: argparse.Namespace) -> None:
             format_quantity=lambda s, q: f"{q:.8f}",
         )
         engine.add_frame(frame_name="bench", interval="1m", start_date=first, end_date=end)
-        strategy = "bracket"
+        strategy = args.strategy
+        if strategy == "sma_rsi_plain":
+            import sma_rsi_plain  # bench/sma_rsi_plain.py, beside this script
+
+            engine.add_strategy(sma_rsi_plain.SCHEMA)
         if args.async_twin:
             from engine.strategies import bracket
 
@@ -199,6 +212,7 @@ def main() -> None:
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--async-twin", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--returns-none", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--strategy", default="bracket", help=argparse.SUPPRESS)
     parser.add_argument(
         "--against", metavar="DIR", help="also run the sync bracket with the engine in DIR"
     )
@@ -214,12 +228,16 @@ def main() -> None:
         f"{'signals':>9}{'RSS MB':>8}{'process s':>10}{'run/base':>9}"
     )
     print(header)
-    baseline_run: dict[int, float] = {}
+    baseline_run: dict[tuple[str, int], float] = {}
     for days in (30, 365):
         rows = [("plain-Python baseline", ["--baseline"], False)]
         rows += [(f"engine {p}", ["--profile", p], False) for p in PROFILES]
         rows.append(("engine default, async get_signal", ["--async-twin"], False))
         rows += frame_cost_rows([])
+        sma_rsi = ["--strategy", "sma_rsi"]
+        rows.append(("sma_rsi plain-Python baseline", ["--baseline", *sma_rsi], False))
+        rows.append(("sma_rsi default, indicator API", sma_rsi, False))
+        rows.append(("sma_rsi_plain default, get_candles", ["--strategy", "sma_rsi_plain"], False))
         if args.against:
             rows.append((f"engine default @ {args.against}", ["--root", args.against], False))
             rows += frame_cost_rows(["--root", args.against])
@@ -232,9 +250,12 @@ def main() -> None:
         for label, extra, _ in rows:
             best = min(runs[label], key=lambda r: r["run"])
             best["process"] = min(r["process"] for r in runs[label])
+            # sma_rsi rows compare with the sma_rsi baseline, every other row with the bracket's
+            kind = "sma_rsi" if "--strategy" in extra else "bracket"
             if "--baseline" in extra:
-                baseline_run[days] = best["run"]
-            ratio = best["run"] / baseline_run[days] if baseline_run.get(days) else math.nan
+                baseline_run[(kind, days)] = best["run"]
+            base = baseline_run.get((kind, days))
+            ratio = best["run"] / base if base else math.nan
             print(
                 f"{f'{days:>3} d {label}':<40}{best['import']:>9.3f}{best['load']:>8.3f}"
                 f"{best['run']:>8.3f}{best['frames'] / best['run']:>12,.0f}{best['signals']:>9}"

@@ -56,6 +56,7 @@ from engine.events import (
     listen_walker_progress,
 )
 from engine.heat import Heat
+from engine.indicators import indicator
 from engine.live import Live
 from engine.live_journal import Delivery, current_delivery
 from engine.logger import set_logger
@@ -163,6 +164,7 @@ __all__ = [
     "get_mode",
     "get_profile",
     "get_state_dir",
+    "indicator",
     "list_exchanges",
     "list_frames",
     "list_optimizers",

@@ -1,4 +1,4 @@
-"""Helpers for strategy code: candles, VWAP, the current time and mode, formatting (SPEC §3)."""
+"""Helpers for strategy code: candles, VWAP, time, mode, formatting (docs/semantics.md#exchange)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Global configuration (the upstream `CC_*` keys) and the two execution profiles (SPEC §A)."""
+"""Global configuration (upstream's `CC_*` keys) and the profiles (docs/semantics.md#profiles)."""
 
 from __future__ import annotations
 

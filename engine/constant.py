@@ -1,4 +1,4 @@
-"""Take-profit and stop-loss levels for users' own partial-exit logic (SPEC §19)."""
+"""Take-profit and stop-loss levels for users' partial-exit logic (docs/semantics.md#constant)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ class ConstantUtils:
     """Levels in percent of the distance from entry to take profit (TP) or stop loss (SL).
 
     Nothing in the engine reads them: partial profit/loss events use fixed 10 … 100 % levels
-    of price move (SPEC §9). They are here for strategies that scale out in steps, e.g. take a
-    third off at `TP_LEVEL1` (30 % of the way to the take profit).
+    of price move (docs/semantics.md#partial). They are here for strategies that scale out in
+    steps, e.g. take a third off at `TP_LEVEL1` (30 % of the way to the take profit).
     """
 
     TP_LEVEL1: Final = 30

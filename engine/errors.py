@@ -20,7 +20,7 @@ class StrategyError(EngineError):
 
 
 class SignalValidationError(EngineError, ValueError):
-    """A signal returned by `get_signal` breaks a rule of SPEC §5.2."""
+    """A signal returned by `get_signal` breaks a rule of docs/semantics.md#validation."""
 
 
 class TemporaryError(EngineError):

@@ -1,4 +1,4 @@
-"""Engine events: emitters and the public `listen_*` functions (SPEC §16).
+"""Engine events: emitters and the public `listen_*` functions (docs/semantics.md#events).
 
 Listeners are called synchronously, one at a time and in order, on the thread that runs the
 engine. A listener that raises is logged and reported through `listen_error`; it never stops
@@ -116,7 +116,7 @@ class BacktestProgress:
 
 
 class PerformanceContract(NamedTuple):
-    """One timing measurement of the engine (SPEC §13.5)."""
+    """One timing measurement of the engine (docs/semantics.md#performance)."""
 
     timestamp: int
     previous_timestamp: int | None
@@ -130,7 +130,7 @@ class PerformanceContract(NamedTuple):
 
 @dataclass(frozen=True, slots=True)
 class PartialContract:
-    """A partial profit or loss level reached by an open signal (SPEC §9)."""
+    """A partial profit or loss level reached by an open signal (docs/semantics.md#partial)."""
 
     symbol: str
     data: Any
@@ -162,7 +162,7 @@ class OptimizerProgress:
 
 @dataclass(frozen=True, slots=True)
 class WalkerContract:
-    """One strategy of a walker done: its statistics, its metric and the best so far (SPEC §13.7).
+    """One strategy of a walker done: its statistics, metric and the best so far (docs/walker.md).
 
     `metric_value` is None when the metric is undefined (no trades, NaN); `best_strategy` is
     the first strategy with the highest metric so far (None while no metric is defined).

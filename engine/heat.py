@@ -1,4 +1,4 @@
-"""Portfolio heatmap: per-symbol statistics of a strategy's closed signals (SPEC §13.4).
+"""Portfolio heatmap: per-symbol figures of a strategy's closed signals (docs/semantics.md#heatmap).
 
 The store keeps every closed signal's PnL per strategy and symbol, from backtests and live
 runs alike. Runs never clear it: it accumulates until `Heat.clear`.

@@ -1,4 +1,4 @@
-"""The live loop (SPEC §10.3, graceful stop fixed) and the `Live` utility object.
+"""The live loop (docs/live.md#loop) and the `Live` utility object.
 
 Paper trading is all the engine does: it tracks signals and saves them; strategy
 callbacks (`on_open`, `on_close`, …) are where a user places real orders.

@@ -1,6 +1,6 @@
 """A live session's state on disk: save on every change, commit per tick, recover on start.
 
-Files (SPEC §15 layout, under the state directory): `data/signal/<symbol>_<strategy>` (the
+Files (under the state directory, docs/live.md#state): `data/signal/<symbol>_<strategy>` (the
 open signal), `data/schedule/…` (the scheduled one), `data/history/…` (every opened, closed
 and cancelled signal), `data/partial/<symbol>` and `data/risk/<risk>`.
 

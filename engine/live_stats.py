@@ -1,4 +1,4 @@
-"""Live statistics (SPEC §13.2): an event log of the last 250 live ticks and its figures."""
+"""Live statistics: the last 250 live ticks and their figures (docs/semantics.md)."""
 
 from __future__ import annotations
 
@@ -137,7 +137,7 @@ def _with(event: LiveEvent, **changes: object) -> LiveEvent:
 
 
 def live_statistics(events: tuple[LiveEvent, ...]) -> LiveStatistics:
-    """Compute the live figures of an event list exactly as upstream (SPEC §13.2)."""
+    """Compute the live figures of an event list as upstream (docs/semantics.md#live-statistics)."""
     if not events:
         return LiveStatistics((), 0, 0, 0, 0, None, None, None, None, None, None, None, None)
     closed = [e for e in events if e.action == "closed"]

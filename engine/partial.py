@@ -1,4 +1,4 @@
-"""Partial profit/loss levels of open signals (SPEC §9)."""
+"""Partial profit/loss levels of open signals (docs/semantics.md#partial)."""
 
 from __future__ import annotations
 

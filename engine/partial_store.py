@@ -1,4 +1,6 @@
-"""Partial profit/loss events per symbol: `Partial.get_data`, `.get_report`, `.dump` (§13.6).
+"""Partial profit/loss events per symbol: `Partial.get_data`, `.get_report`, `.dump`.
+
+See docs/semantics.md#partial-statistics.
 
 The store keeps the last `MAX_EVENTS` levels reached by open signals of each symbol, from
 backtests and live runs alike. Runs never clear it.

@@ -1,4 +1,6 @@
-"""Timing of the engine's steps: `Performance.get_data`, `.get_report`, `.dump` (§13.5).
+"""Timing of the engine's steps: `Performance.get_data`, `.get_report`, `.dump`.
+
+See docs/semantics.md#performance.
 
 The store keeps the last `MAX_EVENTS` measurements of each symbol and strategy. Runs never
 clear it; `Performance.clear` forgets only what it is asked to (upstream clears everything).

@@ -1,4 +1,4 @@
-"""Profit and loss with fee and slippage (SPEC §8), in upstream's exact operation order."""
+"""Profit and loss with fee and slippage, in upstream's operation order (docs/semantics.md#pnl)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Risk profiles: user validations over the open positions they share (SPEC §11)."""
+"""Risk profiles: user validations over the open positions they share (docs/semantics.md#risk)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""Scheduled-signal statistics: `Schedule.get_data`, `.get_report`, `.dump` (SPEC §13.3).
+"""Scheduled-signal statistics: `Schedule.get_data`, `.get_report`, `.dump`.
+
+See docs/semantics.md#schedule-statistics.
 
 The store keeps the last `MAX_EVENTS` scheduled and cancelled signals of each symbol and
 strategy, fed by the engine's results; a new run of the pair starts it afresh.

@@ -130,6 +130,27 @@ class StrategyCallbacks(Schema):
     on_write: Fn | None = None
 
 
+def _check_indicators(declared: list[Any] | None) -> list[Any] | None:
+    """Check each declared indicator (`{"name", "interval", "params"}`) and normalise it.
+
+    See docs/indicators.md; the values are computed at their first `indicator()` lookup.
+    """
+    if declared is None:
+        return None
+    from engine.indicators import check
+
+    specs = []
+    for i, item in enumerate(declared):
+        if not isinstance(item, Mapping) or set(item) - {"name", "interval", "params"}:
+            raise ConfigError(
+                f"strategy schema: indicators[{i}]={item!r} must be a dict with keys name, "
+                "interval and params, e.g. {'name': 'RSI', 'interval': '15m', "
+                "'params': {'timeperiod': 14}}"
+            )
+        specs.append(check(item.get("name", ""), item.get("interval", ""), item.get("params", {})))
+    return specs
+
+
 class StrategySchema(Schema):
     """A strategy: `get_signal(symbol, when)` called at most once per `interval`.
 
@@ -144,6 +165,7 @@ class StrategySchema(Schema):
     callbacks: StrategyCallbacks | None = None
     risk_name: str | None = None
     sizing_name: str | None = None
+    indicators: Annotated[list[Any] | None, AfterValidator(_check_indicators)] = None
 
     def check(self) -> None:
         """Raise the upstream text for a missing required field."""

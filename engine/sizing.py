@@ -1,4 +1,4 @@
-"""Position sizing: `add_sizing`, `list_sizings` and `PositionSize` (SPEC §12).
+"""Position sizing: `add_sizing`, `list_sizings` and `PositionSize` (docs/semantics.md#sizing).
 
 A sizing turns an account balance and prices into a quantity of the asset to buy or sell.
 The backtest engine itself never sizes positions; strategies and users call `PositionSize`.

@@ -1,4 +1,4 @@
-"""Backtest statistics (SPEC §13.1) plus the extra figures the desk promises."""
+"""Backtest statistics (docs/semantics.md#statistics) plus the extra figures the desk promises."""
 
 from __future__ import annotations
 
@@ -67,7 +67,10 @@ def max_drawdown(pnls: Sequence[float]) -> float:
 
 @dataclass(frozen=True, slots=True)
 class TradeFigures:
-    """The figures backtest and live statistics share (SPEC §13.1, §13.2), in upstream's order."""
+    """The figures backtest and live statistics share, in upstream's order.
+
+    See docs/semantics.md#statistics.
+    """
 
     wins: list[float]
     losses: list[float]

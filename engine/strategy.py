@@ -1,4 +1,7 @@
-"""ClientStrategy: the signal lifecycle, tick by tick and on candle arrays (SPEC §5, §7, §10)."""
+"""ClientStrategy: the signal lifecycle, tick by tick and on candle arrays.
+
+See docs/semantics.md#lifecycle.
+"""
 
 from __future__ import annotations
 
@@ -314,7 +317,7 @@ class ClientStrategy:
         )
         error_emitter.emit(exc)
 
-    # ----- getting a signal (SPEC §5.1) -------------------------------------------------
+    # ----- getting a signal (docs/semantics.md#get-signal) ---------------------------------
 
     def _allowed(self, price: float, when: int) -> bool:
         """Ask the risk profile (if any) whether a signal at `price` may go ahead."""
@@ -365,7 +368,7 @@ class ClientStrategy:
     ask_signal = _get_signal  # public name; the frame keeps `_get_signal` for the watchdog
 
     def _build_row(self, dto: dict[str, Any], price: float, when: int) -> SignalRow:
-        """Turn a normalised dto into a signal row (SPEC §5.1's three cases) and validate it."""
+        """Turn a normalised dto into a validated signal row (docs/semantics.md#get-signal)."""
         open_price = dto.get("price_open")
         position = dto.get("position")
         if open_price is None:
@@ -454,7 +457,7 @@ class ClientStrategy:
             self._callback(when, "on_tick", result, self.is_backtest)
         return result
 
-    # ----- tick (SPEC §5, §10) ----------------------------------------------------------
+    # ----- tick (docs/semantics.md#lifecycle, docs/live.md#loop) ---------------------------
 
     def tick(self, when: int) -> Any:
         """Advance one step at time `when` and return the tick result."""
@@ -623,7 +626,7 @@ class ClientStrategy:
         self.stopped = True
         self.scheduled = None
 
-    # ----- fast backtest (SPEC §7) -------------------------------------------------------
+    # ----- fast backtest (docs/semantics.md#fast-path) -------------------------------------
 
     def backtest(self, candles: CandleArrays, when: int) -> Any:
         """Resolve the opened or scheduled signal on the candles that follow `when`."""
@@ -673,8 +676,8 @@ class ClientStrategy:
     def activate_scheduled(self, c: CandleArrays, k: int, when: int) -> Any:
         """Open the scheduled signal on candle `k` (risk checked at its time), then resolve it.
 
-        A risk rejection cancels the signal at that candle (SPEC §A). Returns the closed or
-        cancelled result.
+        A risk rejection cancels the signal at that candle (docs/semantics.md#profiles). Returns
+        the closed or cancelled result.
         """
         signal = self._scheduled
         assert signal is not None

@@ -1,4 +1,4 @@
-"""Signal validation with upstream's exact messages (SPEC §5.2)."""
+"""Signal validation with upstream's exact messages (docs/semantics.md#validation)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The walker: backtest several strategies on a symbol and rank them by a metric (SPEC §13.7).
+"""The walker: backtest several strategies on a symbol and rank them by a metric (docs/walker.md).
 
 Each strategy's backtest is an independent job (`engine.parallel`), so the backtests run on
 an executor — by default a process pool over every core — and are reported in the walker's
@@ -97,7 +97,7 @@ class WalkerSchema(Schema):
     callbacks: WalkerCallbacks | None = None
 
     def check(self) -> None:
-        """Raise the upstream text for a missing or malformed field (SPEC §17)."""
+        """Raise upstream's text for a missing or bad field (docs/semantics.md#registration)."""
         prefix = "walker schema validation failed:"
         name = self.walker_name
         if not name:

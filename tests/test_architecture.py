@@ -1,4 +1,4 @@
-"""The engine is headless: importing it loads no UI library (DESIGN.md)."""
+"""The engine is headless: importing it loads no UI library (docs/architecture.md#layers)."""
 
 from __future__ import annotations
 

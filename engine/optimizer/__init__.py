@@ -3,7 +3,7 @@
 `add_optimizer` registers training ranges, data sources and a `get_prompt` function;
 `Optimizer.get_data` builds one conversation per (range, source) and asks `get_prompt` for a
 strategy description; `Optimizer.get_code` / `dump` emit a Python module registering one
-LLM-driven strategy per description and a walker comparing them (OPTIMIZER.md).
+LLM-driven strategy per description and a walker comparing them (docs/optimizer.md).
 """
 
 from engine.optimizer.client import ClientOptimizer

@@ -1,6 +1,6 @@
 """`ClientOptimizer`: the get_data algorithm and the assembly of the generated module.
 
-get_data follows 1.4.10 (OPTIMIZER.md §3): one strategy per (training range, source),
+get_data follows 1.4.10 (docs/optimizer.md#get-data): one strategy per (training range, source),
 `get_prompt` after every source with the range's conversation so far, progress before each
 step and once at the end, callbacks in upstream's order. Deviations: a listener that raises
 is reported through `listen_error` and does not abort (the engine's rule for listeners);
@@ -39,7 +39,7 @@ _PREFIX_CHARS = string.digits + string.ascii_lowercase
 
 @dataclass(frozen=True, slots=True)
 class _Source:
-    """A source resolved once: what fetch, formatters and names to use (name rules, §3)."""
+    """A source resolved once: its fetch, formatters and names (docs/optimizer.md#sources)."""
 
     fetch: Callable[[FetchArgs], Any]
     label: str

@@ -1,4 +1,4 @@
-"""Calling user code that may be async, and paging through a source (OPTIMIZER.md §3.1).
+"""Calling user code that may be async, and paging through a source (docs/optimizer.md#sources).
 
 Upstream pages with functools-kit's `iterateDocuments` → `distinctDocuments`: pages of
 `ITERATION_LIMIT` rows at offsets 0, 25, 50 … until a short page, each page taking at least

@@ -1,4 +1,4 @@
-"""`JSON.stringify` for the default user message (OPTIMIZER.md §3.2).
+"""`JSON.stringify` for the default user message (docs/optimizer.md#messages).
 
 Dates become `"2024-01-01T00:00:00.000Z"`, NaN and infinities `null`, numbers print as
 JavaScript prints them (`1.0` → `1`), non-ASCII text stays as is and keys keep their order.

@@ -1,4 +1,4 @@
-"""Optimizer schemas and the data `Optimizer.get_data` returns (OPTIMIZER.md §1-§2).
+"""Optimizer schemas and the data `Optimizer.get_data` returns (docs/optimizer.md#schema).
 
 Validation keeps upstream's four texts verbatim and adds checks upstream lacks (ranges,
 sources, template names), in the same `optimizer template validation failed: …` style.

@@ -1,4 +1,4 @@
-"""Turning an LLM's answer into a signal for the engine (OPTIMIZER.md §4.1-7).
+"""Turning an LLM's answer into a signal for the engine (docs/optimizer.md#signals).
 
 Upstream returns the parsed answer as is, so `position: "wait"` becomes a scheduled signal
 that can never open (BUG) and a malformed answer fails later in validation. With the

@@ -1,4 +1,4 @@
-"""The default template: the sections of the generated Python module (OPTIMIZER.md §4).
+"""The default template: the sections of the generated Python module (docs/optimizer.md#code).
 
 Every method returns source text; an optimizer's `template` mapping replaces any of them
 by name, the rest come from here (upstream's per-method merge). Literals are emitted with

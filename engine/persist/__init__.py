@@ -1,4 +1,4 @@
-"""Persistence of live state: the `PersistBase` contract and its adapters (SPEC §15)."""
+"""Live state storage: `PersistBase` and its adapters (docs/architecture.md#persistence)."""
 
 from engine.persist.adapters import (
     PersistAdapter,

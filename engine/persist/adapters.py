@@ -23,7 +23,7 @@ _lock = threading.Lock()
 class PersistAdapter:
     """The adapter of one kind of state (signal, schedule, risk, partial, history).
 
-    Files go to `<state_dir>/data/<kind>/` (SPEC §15 layout).
+    Files go to `<state_dir>/data/<kind>/` (docs/architecture.md#persistence layout).
     """
 
     def __init__(self, kind: str) -> None:

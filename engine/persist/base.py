@@ -1,4 +1,4 @@
-"""`PersistBase`: the storage contract of live state (SPEC §15), and its errors."""
+"""`PersistBase`: the storage contract of live state, and its errors (docs/architecture.md)."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""Markdown reports of runs (SPEC §14, with upstream's formatting bugs fixed)."""
+"""Markdown reports of runs (docs/semantics.md#reports)."""

@@ -1,4 +1,4 @@
-"""The live report (SPEC §14): one row per logged event, then the statistics."""
+"""The live report (docs/semantics.md#reports): one row per logged event, then the statistics."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The walker report: upstream's comparison summary (SPEC §14) plus a ranking of all strategies."""
+"""The walker report: upstream's comparison summary plus a ranking of every strategy."""
 
 from __future__ import annotations
 

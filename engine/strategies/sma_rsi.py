@@ -1,21 +1,22 @@
 """`sma_rsi`: a moving-average crossover on 15-minute candles, filtered by RSI.
 
-Written the way we want users to write theirs: read closed candles with `get_candles`,
-compute indicators with numpy, and return a signal dict or None. With the default profile
-`get_candles` only returns candles that closed before the decision, so there is no
-look-ahead to worry about.
+Written the way we want users to write theirs: declare the indicators, read them with
+`indicator()` (TA-Lib functions, computed once per run over the candles) and return a
+signal dict or None. With the default profile an indicator only sees candles that closed
+before the decision, so there is no look-ahead to worry about.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import Any
 
-import numpy as np
-
-from engine.api import get_average_price, get_candles
+from engine.api import get_average_price
+from engine.indicators import indicator
 
 NAME = "sma_rsi"
+INTERVAL = "15m"
 FAST = 9
 SLOW = 26
 RSI_PERIOD = 14
@@ -25,25 +26,15 @@ TAKE_PROFIT = 0.015
 STOP_LOSS = 0.008
 
 
-def rsi(closes: np.ndarray, period: int = RSI_PERIOD) -> float:
-    """Return the relative strength index (simple averages) of the last `period` moves."""
-    moves = np.diff(closes[-(period + 1) :])
-    gains = moves[moves > 0].sum()
-    losses = -moves[moves < 0].sum()
-    if losses == 0:
-        return 100.0
-    return float(100 - 100 / (1 + gains / losses))
-
-
 def get_signal(symbol: str, when: datetime) -> dict[str, Any] | None:
     """Go with a fresh SMA crossover unless RSI says the move is already stretched."""
-    candles = get_candles(symbol, "15m", SLOW + 2)
-    if len(candles) < SLOW + 1:
-        return None
-    closes = np.array([c.close for c in candles[-(SLOW + 1) :]])
-    fast_now, slow_now = closes[-FAST:].mean(), closes[-SLOW:].mean()
-    fast_before, slow_before = closes[-FAST - 1 : -1].mean(), closes[-SLOW - 1 : -1].mean()
-    strength = rsi(closes)
+    fast = indicator("SMA", symbol, INTERVAL, window=2, timeperiod=FAST)
+    slow = indicator("SMA", symbol, INTERVAL, window=2, timeperiod=SLOW)
+    strength = indicator("RSI", symbol, INTERVAL, timeperiod=RSI_PERIOD)
+    if len(slow) < 2 or math.isnan(slow[0]) or math.isnan(strength):
+        return None  # not enough closed candles yet
+    fast_before, fast_now = fast
+    slow_before, slow_now = slow
     price = get_average_price(symbol)
     if fast_before <= slow_before and fast_now > slow_now and strength < RSI_OVERBOUGHT:
         return {
@@ -66,7 +57,12 @@ def get_signal(symbol: str, when: datetime) -> dict[str, Any] | None:
 
 SCHEMA = {
     "strategy_name": NAME,
-    "interval": "15m",
+    "interval": INTERVAL,
     "get_signal": get_signal,
+    "indicators": [
+        {"name": "SMA", "interval": INTERVAL, "params": {"timeperiod": FAST}},
+        {"name": "SMA", "interval": INTERVAL, "params": {"timeperiod": SLOW}},
+        {"name": "RSI", "interval": INTERVAL, "params": {"timeperiod": RSI_PERIOD}},
+    ],
     "note": f"SMA{FAST}/SMA{SLOW} crossover on 15m candles, RSI{RSI_PERIOD} filter",
 }

@@ -1,4 +1,4 @@
-"""Schedule, Heat, Partial and Performance stores and their reports (SPEC §13.3–13.6, §14)."""
+"""Schedule, Heat, Partial and Performance stores and their reports (docs/semantics.md#reports)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Helpers for strategy code (SPEC §3) and the backtest report and dump (SPEC §14, §15)."""
+"""Helpers for strategy code, the backtest report and its dump (docs/semantics.md#reports)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The default profile versus backtest-kit-1.4.10 on hand-computed cases (SPEC §A, §3, §7, §8)."""
+"""The default profile versus backtest-kit-1.4.10, hand-computed (docs/semantics.md#profiles)."""
 
 from __future__ import annotations
 
@@ -275,7 +275,7 @@ def test_market_signal_opens_at_the_default_vwap() -> None:
     assert r.signal.pending_at == T0 + 20 * MIN
 
 
-# ----- PnL (SPEC §8) ---------------------------------------------------------------------------
+# ----- PnL (docs/semantics.md#pnl) -------------------------------------------------------------
 
 
 @pytest.mark.parametrize("profile", [DEFAULT, LEGACY])
@@ -366,7 +366,7 @@ def test_market_signal_running_out_of_data_closes_at_the_end_of_data() -> None:
 
 
 def test_limit_order_filled_on_the_last_candle_closes_at_the_end_of_data() -> None:
-    # Trader's reading of SPEC §A (default: nothing is stamped before the data it uses):
+    # Trader's reading of the default profile (nothing is stamped before the data it uses):
     # the fill happens inside the last candle [T0+20m, T0+21m); the engine must not close
     # the position at T0+20m with a VWAP that includes that candle, nor ask the strategy
     # for a new signal at T0+21m as if it had been flat since T0+20m.

@@ -1,4 +1,7 @@
-"""Errors in user code, listeners, background runs, cancel, partial levels (SPEC §5.1, §9, §16)."""
+"""Errors in user code, listeners, background runs, cancel, partial levels.
+
+See docs/semantics.md#events.
+"""
 
 from __future__ import annotations
 
@@ -271,7 +274,7 @@ def test_closing_the_generator_stops_the_backtest() -> None:
     assert calls == [T0]
 
 
-# ----- partial profit / loss levels (SPEC §9, default profile timestamps) ----------------------
+# ----- partial profit / loss levels (docs/semantics.md#partial) ----------------------
 
 # Flat candles (open = high = low = close, volume 1): a window VWAP is the plain mean.
 # Signal 1, long at 100 (TP 115, SL 85, 40 min) from T0: 112 from +5m (the 5-candle VWAP

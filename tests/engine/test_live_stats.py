@@ -1,4 +1,7 @@
-"""Live statistics (SPEC §13.2) and the live report (§14) against hand-computed figures."""
+"""Live statistics and the live report against hand-computed figures.
+
+See docs/semantics.md#live-statistics.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`Optimizer.get_data`: 1.4.10's algorithm as a user sees it (OPTIMIZER.md §2-§3)."""
+"""`Optimizer.get_data`: 1.4.10's algorithm as a user sees it (docs/optimizer.md#get-data)."""
 
 from __future__ import annotations
 

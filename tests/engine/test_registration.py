@@ -1,4 +1,7 @@
-"""Registration: upstream error texts (SPEC §17), camelCase schemas, clear errors for typos."""
+"""Registration: upstream's error texts, camelCase schemas, clear errors for typos.
+
+See docs/semantics.md#registration.
+"""
 
 from __future__ import annotations
 
@@ -38,7 +41,7 @@ def error_of(fn: Any, *args: Any, **kwargs: Any) -> str:
     return str(info.value)
 
 
-# ----- SPEC §17 texts -------------------------------------------------------------------------
+# ----- upstream's registration texts ----------------------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Position sizing (SPEC §12) and the Constant levels (SPEC §19)."""
+"""Position sizing and the Constant levels (docs/semantics.md#sizing, #constant)."""
 
 from __future__ import annotations
 

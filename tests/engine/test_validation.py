@@ -1,4 +1,4 @@
-"""Signal validation through the public API: upstream's exact texts (SPEC §5.1, §5.2, §2)."""
+"""Signal validation through the public API: upstream's texts (docs/semantics.md#validation)."""
 
 from __future__ import annotations
 
@@ -179,7 +179,7 @@ def test_missing_take_profit_is_undefined(listen: Any) -> None:
 
 
 def test_missing_minutes_is_not_an_integer(listen: Any) -> None:
-    # JS: `undefined <= 0` is false, `Number.isInteger(undefined)` is false (SPEC §5.2 item 11)
+    # JS: `undefined <= 0` is false, `Number.isInteger(undefined)` is false
     dto = {"position": "long", "price_take_profit": 101, "price_stop_loss": 99}
     text = single_error(listen, dto)
     assert (

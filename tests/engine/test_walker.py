@@ -1,4 +1,4 @@
-"""The walker: strategies ranked by a metric, serial or on any executor (SPEC §13.7, §17)."""
+"""The walker: strategies ranked by a metric, serial or on any executor (docs/walker.md)."""
 
 from __future__ import annotations
 
@@ -62,7 +62,7 @@ def register(*names: str, metric: str | None = None, **fields: Any) -> None:
     )
 
 
-# ----- registration (SPEC §17) --------------------------------------------------------------
+# ----- registration (docs/semantics.md#registration) -------------------------------------------
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The reference scenarios of backtest-kit 1.4.10 (reference/README.md), rebuilt with our API."""
+"""backtest-kit 1.4.10's reference scenarios, rebuilt with our API (docs/semantics.md#golden)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
-"""Schedule, heatmap and partial stores reproduce the reference runs (SPEC §13.3, §13.4, §13.6).
+"""Schedule, heatmap and partial stores reproduce the reference runs (docs/semantics.md#golden).
 
-Left out, as SPEC §A says: the schedule cancellation rate and the heatmap max drawdown (both
-fixed in every profile), and signal ids (random upstream).
+Left out, as docs/semantics.md#profiles says: the schedule cancellation rate and the heatmap
+max drawdown (both fixed in every profile), and signal ids (random upstream).
 """
 
 from __future__ import annotations
@@ -173,7 +173,7 @@ def test_heatmap_matches_the_reference(kind: str, minutes: int) -> None:
 
 
 def test_heatmap_accumulates_across_runs() -> None:
-    """Runs never clear the heatmap (SPEC §13.4: 13 → 26 trades upstream)."""
+    """Runs never clear the heatmap (docs/semantics.md#heatmap: 13 → 26 trades upstream)."""
     run_reference("wide", 4320)
     first = engine.Heat.get_data("wide").portfolio_total_trades
     for _ in engine.Backtest.run(

@@ -1,4 +1,6 @@
-"""The `risk` reference scenario: two strategies sharing a one-position risk profile (SPEC §11).
+"""The `risk` reference scenario: two strategies sharing a one-position risk profile.
+
+See docs/semantics.md#risk.
 
 Only the sequential runs (`risk-seq-*`) are a contract: run one after the other, each
 `Backtest.run` starts with a fresh risk profile, so the second strategy never sees the first

@@ -1,4 +1,7 @@
-"""With the backtest-kit-1.4.10 profile, the reference runs reproduce exactly (SPEC §A, §C)."""
+"""With the backtest-kit-1.4.10 profile the reference runs reproduce exactly.
+
+See docs/semantics.md#golden.
+"""
 
 from __future__ import annotations
 

@@ -168,11 +168,13 @@ async def test_the_report_of_a_limit_run_lists_every_scheduled_signal(
         assert not heard.partials and not tables
         assert "No partial levels in this run" in str(labels[0].render())
 
-        await pilot.press("]")  # performance: the engine timed the whole backtest once
+        await pilot.press("]")  # performance: the run, each signal and each visited frame
         await settle(pilot)
         [timings], _ = active_pane_widgets(pilot)
-        assert column(timings, "Metric") == ["backtest_total"]
-        assert column(timings, "Count") == ["1"]
+        counts = dict(zip(column(timings, "Metric"), column(timings, "Count"), strict=True))
+        assert set(counts) == {"backtest_total", "backtest_signal", "backtest_timeframe"}
+        assert counts["backtest_total"] == "1"
+        assert counts["backtest_signal"] == str(len(scheduled)), "one per scheduled signal"
         assert "backtest_total" in visible_text(timings)
         summary = visible_text(app.screen.query_one(ReportSummary))
         assert "Measured time" in summary and "…" not in summary  # every figure whole
