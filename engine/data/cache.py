@@ -1,6 +1,8 @@
 """A disk cache of parsed candle files: the second load of a large CSV takes milliseconds.
 
-Entries live in `<cache dir>/candles`. Their total size is capped at
+Entries live in `<cache dir>/candles`, one file per parsed file: a line of JSON (row count,
+warnings, layout) and the six columns as raw little-endian arrays, written and read without
+a copy. Their total size is capped at
 `$BACKTEST_DESK_CACHE_MAX_MB` megabytes (default 2048): after each write the least recently
 used entries go first (reading an entry marks it used). Each entry is written to a temp file
 beside it and renamed into place, so a reader never sees half an entry; the temp file a killed
@@ -23,8 +25,9 @@ from engine.data.store import CandleArrays
 from engine.persist.files import TEMP_PREFIX
 
 _COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
-_VERSION = 1
-_SUFFIX = ".npz"
+_VERSION = 2
+_SUFFIX = ".candles"
+_DTYPES = (np.dtype("<i8"), *(np.dtype("<f8") for _ in range(5)))
 DEFAULT_MAX_MB = 2048
 """Size cap of the parse cache when `$BACKTEST_DESK_CACHE_MAX_MB` is not set."""
 _STALE_AFTER_S = 3600
@@ -63,14 +66,17 @@ def read(source: str) -> tuple[CandleArrays, tuple[str, ...], str] | None:
     """Return the cached parse of `source` if the file is unchanged since it was cached."""
     try:
         entry = _entry(source)
-        with np.load(entry, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            candles = CandleArrays.from_columns(*(data[name] for name in _COLUMNS))
+        with open(entry, "rb") as file:
+            meta = json.loads(file.readline())
+            rows = int(meta["rows"])
+            if os.fstat(file.fileno()).st_size != file.tell() + rows * 8 * len(_COLUMNS):
+                return None  # cut short: parse the file again
+            columns = [np.fromfile(file, dtype, count=rows) for dtype in _DTYPES]
         os.utime(entry)  # mark it recently used
         _remove_stale_temps(entry)
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, TypeError):
         return None
-    return candles, tuple(meta["warnings"]), meta["format"]
+    return CandleArrays.from_columns(*columns), tuple(meta["warnings"]), meta["format"]
 
 
 def write(source: str, candles: CandleArrays, warnings: tuple[str, ...], layout: str) -> None:
@@ -83,7 +89,7 @@ def write(source: str, candles: CandleArrays, warnings: tuple[str, ...], layout:
         entry = _entry(source)
         entry.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temps(entry)
-        meta = json.dumps({"warnings": list(warnings), "format": layout})
+        meta = {"rows": len(candles), "warnings": list(warnings), "format": layout}
         temp = entry.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{entry.name}")
         try:
             with open(temp, "wb") as file:
@@ -96,9 +102,11 @@ def write(source: str, candles: CandleArrays, warnings: tuple[str, ...], layout:
         return
 
 
-def _save(file: BinaryIO, meta: str, candles: CandleArrays) -> None:
-    """Write the entry's content to the open temp file."""
-    np.savez(file, meta=np.array(meta), **{n: getattr(candles, n) for n in _COLUMNS})
+def _save(file: BinaryIO, meta: dict[str, object], candles: CandleArrays) -> None:
+    """Write the entry's content to the open temp file: the JSON line, then the columns."""
+    file.write(json.dumps(meta).encode() + b"\n")
+    for name, dtype in zip(_COLUMNS, _DTYPES, strict=True):
+        file.write(np.ascontiguousarray(getattr(candles, name), dtype=dtype).data)
 
 
 def _remove_stale_temps(entry: Path) -> None:
@@ -115,11 +123,15 @@ def _remove_stale_temps(entry: Path) -> None:
 def evict(folder: Path, limit: int) -> list[Path]:
     """Delete the least recently used entries in `folder` until they total `limit` bytes.
 
+    Entries of older cache versions count too (and go first, being older).
+
     Returns:
         The entries deleted, oldest first.
     """
     entries = []
-    for path in folder.glob(f"*{_SUFFIX}"):
+    for path in folder.iterdir():
+        if path.name.startswith(TEMP_PREFIX):
+            continue
         try:
             info = path.stat()
         except FileNotFoundError:

@@ -336,14 +336,14 @@ def test_the_cache_keeps_the_most_recently_used_files_under_its_cap(
     monkeypatch.setenv("BACKTEST_DESK_CACHE", str(tmp_path / "cache"))
     paths = [write(tmp_path / f"f{n}.csv", ohlcv_lines(big_rows(5_000, 5_000))) for n in range(3)]
     load_candles(paths[0])
-    entries = list((tmp_path / "cache" / "candles").glob("*.npz"))
+    entries = list((tmp_path / "cache" / "candles").glob("*.candles"))
     assert len(entries) == 1
     entry_mb = entries[0].stat().st_size / 2**20
     monkeypatch.setenv("BACKTEST_DESK_CACHE_MAX_MB", str(2.5 * entry_mb))  # room for two
     load_candles(paths[1])
     os.utime(entries[0], (1, 1))  # the first file was used long ago...
     load_candles(paths[2])  # ...so the third one's entry pushes it out
-    kept = {path.name for path in (tmp_path / "cache" / "candles").glob("*.npz")}
+    kept = {path.name for path in (tmp_path / "cache" / "candles").glob("*.candles")}
     assert len(kept) == 2
     assert entries[0].name not in kept
 
@@ -384,5 +384,17 @@ def test_a_writer_killed_mid_write_leaves_no_temp_after_the_next_load(
     assert len(temps) == 1  # the killed writer's half entry
     assert_rows(load_candles(path))
     assert list((folder / "candles").glob(".tmp-*")) == []
-    assert len(list((folder / "candles").glob("*.npz"))) == 1
+    assert len(list((folder / "candles").glob("*.candles"))) == 1
     assert_rows(load_candles(path))  # now from the entry the second load wrote
+
+
+def test_a_cache_entry_cut_short_is_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKTEST_DESK_CACHE", str(tmp_path / "cache"))
+    path = write(tmp_path / "btc.csv", [HEADER, *ohlcv_lines()])
+    load_candles(path)
+    (entry,) = (tmp_path / "cache" / "candles").glob("*.candles")
+    entry.write_bytes(entry.read_bytes()[:-8])  # the last volume is missing
+    assert_rows(load_candles(path))
+    assert_rows(load_candles(path))  # from the entry written again
