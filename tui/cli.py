@@ -531,10 +531,22 @@ def _json_value(value: Any) -> Any:
 
 
 def _write_json(out: TextIO, payload: dict[str, Any]) -> None:
-    """Write `payload` as one line of JSON (orjson: 20x the speed of `json` on 10,000 trades)."""
+    """Write `payload` as one line of JSON.
+
+    orjson (20x the speed of `json` on 10,000 trades) writes named tuples as objects, through
+    `_named_tuple`, and NaN and infinities as null, as `_json_value` does.
+    """
     import orjson
 
-    out.write(orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY).decode() + "\n")
+    option = orjson.OPT_SERIALIZE_NUMPY
+    out.write(orjson.dumps(payload, default=_named_tuple, option=option).decode() + "\n")
+
+
+def _named_tuple(value: Any) -> dict[str, Any]:
+    """Return a named tuple as a dict of its fields, for orjson (which calls it on them)."""
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return dict(value._asdict())
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
 def _account_json(account: Any, trades: bool = True) -> dict[str, Any]:
@@ -620,13 +632,11 @@ def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "exchange": exchange,
             "frame": frame,
             "profile": args.profile,
-            "statistics": {
-                k: _json_value(getattr(stats, k)) for k in stats.__slots__ if k != "signal_list"
-            },
+            "statistics": {k: getattr(stats, k) for k in stats.__slots__ if k != "signal_list"},
             "account": _account_json(account, trades=not args.summary),
         }
         if not args.summary:
-            payload["signals"] = [_json_value(r) for r in stats.signal_list]
+            payload["signals"] = stats.signal_list  # orjson writes each one as an object
         payload |= {"warnings": warnings, "errors": _errors_json(errors)}
         _write_json(out, payload)
         return EXIT_ERRORS if errors else EXIT_OK
