@@ -224,7 +224,7 @@ def _header_matches(names: list[str]) -> bool:
 
 
 class _BlockCheck:
-    """The checks of `_check`, block by block: True while every row so far is clean.
+    """The checks of `_check`, block by block, without the messages (the slow way gives them).
 
     It keeps what spans blocks: the last open time, the gaps found and the spacing of rows.
     """
