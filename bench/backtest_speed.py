@@ -21,6 +21,11 @@ Two rows show what `async def` costs: the bracket strategy with its `get_signal`
 an `async def` twin, and (with `--against DIR`, a checkout of another commit, e.g. made with
 `git worktree add DIR <commit>`) the same sync run with that commit's engine, to show that
 sync code runs at the same speed.
+
+Fixed costs (after the table): the whole `desk backtest --json` process on a 365-day CSV (the
+--candles file, else the demo year written to a temp CSV) with the parse cache warm and cold,
+and, with `--rss-days N` (e.g. 1826, five years), the peak RSS of loading an N-day CSV cold
+against the size of its candle arrays.
 """
 
 from __future__ import annotations
@@ -128,6 +133,121 @@ def nothing(symbol: str, when: datetime) -> None:
     """A 1-minute strategy that never signals: what the engine costs per frame."""
 
 
+def write_demo_csv(path: Path, days: int, symbol: str = "BTCUSDT") -> None:
+    """Write `days` of the demo market's one-minute candles from 2024-01-01 as an OHLCV CSV."""
+    sys.path.insert(0, str(ROOT))
+    from engine.data.demo import DAY_MS, DEMO_START_MS, generate
+
+    candles = generate(symbol, DEMO_START_MS, DEMO_START_MS + days * DAY_MS)
+    columns = (candles.timestamp, candles.open, candles.high, candles.low, candles.close)
+    with path.open("w") as file:
+        file.write("timestamp,open,high,low,close,volume\n")
+        rows = zip(*(c.tolist() for c in (*columns, candles.volume)), strict=True)
+        file.writelines(
+            f"{ts},{o:.2f},{h:.2f},{lo:.2f},{c:.2f},{v:.5f}\n" for ts, o, h, lo, c, v in rows
+        )
+
+
+def peak_rss_mb() -> float:
+    """Return this process's peak RSS in MB since its exec (`ru_maxrss` keeps the parent's)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def rss_child(path: str) -> None:
+    """Load `path` with an empty cache and print the peak RSS against the candle arrays."""
+    sys.path.insert(0, str(ROOT))
+    from engine.data.csv_import import load_candles
+
+    before = peak_rss_mb()
+    started = time.perf_counter()
+    candles = load_candles(path).candles
+    load = time.perf_counter() - started
+    peak = peak_rss_mb()
+    names = ("timestamp", "open", "high", "low", "close", "volume")
+    arrays = sum(getattr(candles, name).nbytes for name in names) / 2**20
+    print(
+        json.dumps(
+            {
+                "rows": len(candles),
+                "load": load,
+                "before_mb": before,
+                "peak_mb": peak,
+                "arrays_mb": arrays,
+            }
+        )
+    )
+
+
+def write_csv_in_a_child(path: str, days: int, symbol: str) -> None:
+    """Write the demo CSV in a child process, so this one's memory stays small."""
+    argv = [sys.executable, __file__, "--write-csv", path, "--days", str(days), "--symbol", symbol]
+    subprocess.run(argv, check=True)
+
+
+def desk_process(csv: str, symbol: str, cache: str) -> dict[str, Any]:
+    """Time one whole `desk backtest --json` process (1.4.10 profile) with the cache `cache`."""
+    env = {**os.environ, "BACKTEST_DESK_CACHE": cache, "PYTHONPATH": str(ROOT)}
+    argv = ["backtest", "--candles", csv, "--symbol", symbol, "--profile", PROFILES[0], "--json"]
+    started = time.perf_counter()
+    output = subprocess.run(
+        [sys.executable, "-m", "tui.cli", *argv], check=True, capture_output=True, env=env
+    ).stdout
+    elapsed = time.perf_counter() - started
+    return {"process": elapsed, "signals": len(json.loads(output)["signals"])}
+
+
+def fixed_costs(args: argparse.Namespace, base_process: float) -> None:
+    """Print the whole-process rows (warm and cold cache) and the cold-load RSS row."""
+    with tempfile.TemporaryDirectory() as folder:
+        csv = args.candles
+        if not csv:
+            csv = str(Path(folder) / "demo-365d.csv")
+            write_csv_in_a_child(csv, 365, args.symbol)
+        warm = str(Path(folder) / "warm-cache")
+        desk_process(csv, args.symbol, warm)  # fills the warm cache
+        runs: dict[str, list[dict[str, Any]]] = {"warm": [], "cold": []}
+        for _ in range(args.repeat):  # alternating rounds
+            runs["warm"].append(desk_process(csv, args.symbol, warm))
+            with tempfile.TemporaryDirectory() as empty:
+                runs["cold"].append(desk_process(csv, args.symbol, empty))
+        print(f"\nwhole process, {csv}: {'process s':>10}{'signals':>9}{'process/base':>14}")
+        for label, rows in runs.items():
+            best = min(rows, key=lambda r: r["process"])
+            print(
+                f"{f'desk backtest --json, cache {label}':<40}{best['process']:>10.3f}"
+                f"{best['signals']:>9}{best['process'] / base_process:>14.2f}"
+            )
+        if args.rss_days:
+            big = Path(folder) / f"demo-{args.rss_days}d.csv"
+            write_csv_in_a_child(str(big), args.rss_days, args.symbol)
+            figures = []
+            for _ in range(args.repeat):
+                with tempfile.TemporaryDirectory() as empty:
+                    env = {**os.environ, "BACKTEST_DESK_CACHE": empty}
+                    output = subprocess.run(
+                        [sys.executable, __file__, "--rss-child", str(big)],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                        env=env,
+                    ).stdout
+                figures.append(json.loads(output))
+            best = min(figures, key=lambda f: f["peak_mb"])
+            grown = best["peak_mb"] - best["before_mb"]
+            size_mb = big.stat().st_size / 2**20
+            arrays = best["arrays_mb"]
+            print(
+                f"\n{args.rss_days}-day CSV ({best['rows']:,} rows, {size_mb:.0f} MB), cold load "
+                f"{best['load']:.3f} s: candle arrays {arrays:.0f} MB, process peak RSS "
+                f"{best['peak_mb']:.0f} MB = {best['peak_mb'] / arrays:.2f}x the arrays; the "
+                f"load's own growth {grown:.0f} MB = {grown / arrays:.2f}x "
+                f"(RSS before the load {best['before_mb']:.0f} MB)"
+            )
+
+
 def baseline(candles: Any, days: int) -> tuple[int, int]:
     """The same bracket trades (1.4.10 rules) as a tuned plain-Python loop over lists."""
     ts = candles.timestamp.tolist()
@@ -213,12 +333,23 @@ def main() -> None:
     parser.add_argument("--async-twin", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--returns-none", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--strategy", default="bracket", help=argparse.SUPPRESS)
+    parser.add_argument("--rss-child", help=argparse.SUPPRESS)
+    parser.add_argument("--write-csv", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--rss-days", type=int, help="also measure the cold-load peak RSS of an N-day CSV"
+    )
     parser.add_argument(
         "--against", metavar="DIR", help="also run the sync bracket with the engine in DIR"
     )
     args = parser.parse_args()
     if args.child:
         child(args)
+        return
+    if args.rss_child:
+        rss_child(args.rss_child)
+        return
+    if args.write_csv:
+        write_demo_csv(Path(args.write_csv), args.days, args.symbol)
         return
     source = ["--candles", args.candles] if args.candles else []
     source += ["--symbol", args.symbol]
@@ -229,6 +360,7 @@ def main() -> None:
     )
     print(header)
     baseline_run: dict[tuple[str, int], float] = {}
+    baseline_process: dict[int, float] = {}
     for days in (30, 365):
         rows = [("plain-Python baseline", ["--baseline"], False)]
         rows += [(f"engine {p}", ["--profile", p], False) for p in PROFILES]
@@ -254,6 +386,8 @@ def main() -> None:
             kind = "sma_rsi" if "--strategy" in extra else "bracket"
             if "--baseline" in extra:
                 baseline_run[(kind, days)] = best["run"]
+                if kind == "bracket":
+                    baseline_process[days] = best["process"]
             base = baseline_run.get((kind, days))
             ratio = best["run"] / base if base else math.nan
             print(
@@ -261,6 +395,7 @@ def main() -> None:
                 f"{best['run']:>8.3f}{best['frames'] / best['run']:>12,.0f}{best['signals']:>9}"
                 f"{best['rss_mb']:>8.0f}{best['process']:>10.3f}{ratio:>9.2f}"
             )
+    fixed_costs(args, baseline_process[365])
 
 
 if __name__ == "__main__":

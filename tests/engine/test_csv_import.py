@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import os
+import signal
+import subprocess
+import sys
 import zipfile
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -257,3 +262,139 @@ def test_many_gaps_are_summarised(tmp_path: Path) -> None:
     assert loaded.warnings[-1].endswith(
         "15 more gaps with 55 missing minutes; 25 gaps and 75 missing minutes in total"
     )
+
+
+def test_non_regular_files_are_refused(tmp_path: Path) -> None:
+    message = error_of(Path("/dev/zero"))
+    assert message == (
+        "/dev/zero: not a regular file (a device, pipe or socket); give the path of a .csv, "
+        ".csv.gz or .zip file of candles"
+    )
+    assert "not a regular file (a folder)" in error_of(tmp_path)
+
+
+def big_rows(count: int, gap_after: int) -> list[tuple[int, str, str, str, str, str]]:
+    """`count` candles a minute apart but for 5 minutes missing after row `gap_after`."""
+    rows = []
+    for row in range(count):
+        minute = row + (5 if row > gap_after else 0)
+        price = 40_000 + (row % 997) / 4
+        rows.append(
+            (
+                T0 + minute * MINUTE,
+                f"{price:.2f}",
+                f"{price + 3:.2f}",
+                f"{price - 2:.2f}",
+                f"{price + 1:.2f}",
+                f"{row % 13 / 8:.3f}",
+            )
+        )
+    return rows
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz", ".zip"])
+def test_a_file_of_many_blocks_reads_every_row_and_names_gap_lines(
+    tmp_path: Path, suffix: str
+) -> None:
+    rows = big_rows(30_000, gap_after=20_000)  # ~1.6 MB: the reader parses it in many blocks
+    text = "\n".join([HEADER, *ohlcv_lines(rows)]) + "\n"
+    path = tmp_path / f"big{suffix}"
+    if suffix == ".csv":
+        path.write_text(text)
+    elif suffix == ".csv.gz":
+        path.write_bytes(gzip.compress(text.encode()))
+    else:
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+            archive.writestr("big.csv", text)
+    loaded = load_candles(path, use_cache=False)
+    assert loaded.candles.timestamp.tolist() == [row[0] for row in rows]
+    assert loaded.candles.open.tolist() == [float(row[1]) for row in rows]
+    assert loaded.candles.close.tolist() == [float(row[4]) for row in rows]
+    assert loaded.candles.volume.tolist() == [float(row[5]) for row in rows]
+    # Row 20,000 (0-based) sits on line 20,002 after the header; 5 minutes are missing after it.
+    first_missing = T0 + 20_001 * MINUTE
+    assert loaded.warnings == (
+        f"{path}: 5 missing minutes from {iso(first_missing)} to "
+        f"{iso(first_missing + 4 * MINUTE)} (between lines 20002 and 20003)",
+    )
+
+
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_bad_row_far_into_a_big_file_is_named_by_its_line(tmp_path: Path) -> None:
+    lines = ohlcv_lines(big_rows(30_000, gap_after=30_000))
+    lines[25_000] = lines[25_000].replace(",", ",x", 1)
+    path = write(tmp_path / "bad-big.csv", lines)
+    assert error_of(path).startswith(f"{path}, line 25001, column 2 (open): value 'x")
+
+
+def test_the_cache_keeps_the_most_recently_used_files_under_its_cap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKTEST_DESK_CACHE", str(tmp_path / "cache"))
+    paths = [write(tmp_path / f"f{n}.csv", ohlcv_lines(big_rows(5_000, 5_000))) for n in range(3)]
+    load_candles(paths[0])
+    entries = list((tmp_path / "cache" / "candles").glob("*.candles"))
+    assert len(entries) == 1
+    entry_mb = entries[0].stat().st_size / 2**20
+    monkeypatch.setenv("BACKTEST_DESK_CACHE_MAX_MB", str(2.5 * entry_mb))  # room for two
+    load_candles(paths[1])
+    os.utime(entries[0], (1, 1))  # the first file was used long ago...
+    load_candles(paths[2])  # ...so the third one's entry pushes it out
+    kept = {path.name for path in (tmp_path / "cache" / "candles").glob("*.candles")}
+    assert len(kept) == 2
+    assert entries[0].name not in kept
+
+
+_KILLED_WRITER = """
+import os, sys, time
+from engine.data import cache
+from engine.data.csv_import import load_candles
+
+def stalled_save(file, meta, candles):
+    file.write(b"half an entry")
+    file.flush()
+    os.write(1, b"writing\\n")
+    time.sleep(60)
+
+cache._save = stalled_save
+load_candles(sys.argv[1])
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_no_temp_after_the_next_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("BACKTEST_DESK_CACHE", str(folder))
+    path = write(tmp_path / "btc.csv", [HEADER, *ohlcv_lines()])
+    child = subprocess.Popen(
+        [sys.executable, "-c", _KILLED_WRITER, str(path)],
+        stdout=subprocess.PIPE,
+        env=dict(os.environ),
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert child.stdout is not None
+    assert child.stdout.readline() == b"writing\n"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    temps = list((folder / "candles").glob(".tmp-*"))
+    assert len(temps) == 1  # the killed writer's half entry
+    assert_rows(load_candles(path))
+    assert list((folder / "candles").glob(".tmp-*")) == []
+    assert len(list((folder / "candles").glob("*.candles"))) == 1
+    assert_rows(load_candles(path))  # now from the entry the second load wrote
+
+
+def test_a_cache_entry_cut_short_is_parsed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BACKTEST_DESK_CACHE", str(tmp_path / "cache"))
+    path = write(tmp_path / "btc.csv", [HEADER, *ohlcv_lines()])
+    load_candles(path)
+    (entry,) = (tmp_path / "cache" / "candles").glob("*.candles")
+    entry.write_bytes(entry.read_bytes()[:-8])  # the last volume is missing
+    assert_rows(load_candles(path))
+    assert_rows(load_candles(path))  # from the entry written again

@@ -32,7 +32,15 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[No
 
 @pytest.fixture(autouse=True)
 def clean_registry() -> Iterator[None]:
-    """Remove the schemas a test registered (the engine's registries are process-wide)."""
+    """Remove the schemas a test registered (the engine's registries are process-wide).
+
+    Exchanges other than the demo market that an earlier test left (a cached `binance`
+    registered by an in-process `desk data download`, say) go first: the desk must show
+    only what this test's own cache and modules hold.
+    """
+    for schema in registration.exchanges.list():
+        if not schema.exchange_name.startswith("demo"):
+            registration.exchanges.remove(schema.exchange_name)
     registries = (registration.strategies, registration.exchanges, registration.frames, walkers)
     before = [{getattr(s, registry.name_field) for s in registry.list()} for registry in registries]
     yield
