@@ -1,0 +1,1 @@
+"""What runs produce: statistics, account, heatmap, schedule, partial, performance, reports."""

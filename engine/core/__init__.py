@@ -1,0 +1,1 @@
+"""The engine's foundations: models, schemas, registries, config, clock, errors, events."""

@@ -1,0 +1,1 @@
+"""Running strategies: exchanges, the strategy client, backtests, live, portfolio, walker."""
