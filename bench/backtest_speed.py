@@ -61,7 +61,7 @@ def child(args: argparse.Namespace) -> None:
         store = CandleStore()
         store.put(args.symbol, load_candles(args.candles).candles)
     else:
-        from engine.builtins import shared_demo_store
+        from engine.sim.builtins import shared_demo_store
 
         store = shared_demo_store()
     timestamps = store.arrays(args.symbol).timestamp

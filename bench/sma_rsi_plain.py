@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.api import get_average_price, get_candles
+from engine.sim.api import get_average_price, get_candles
 
 NAME = "sma_rsi_plain"
 FAST = 9

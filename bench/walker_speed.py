@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 
 import engine
-from engine.api import get_average_price, get_candles
-from engine.registration import strategies
+from engine.core.registration import strategies
+from engine.sim.api import get_average_price, get_candles
 
 ROOT = Path(__file__).resolve().parent.parent
 SYMBOLS = ["BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT"]

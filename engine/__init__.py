@@ -12,22 +12,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from engine.account import Account, AccountTrade, EquityFraction, FixedAmount
-from engine.api import (
-    format_price,
-    format_quantity,
-    get_average_price,
-    get_candles,
-    get_date,
-    get_mode,
-)
-from engine.backtest import Backtest
-from engine.builtins import exchange_store, register_demo
-from engine.config import get_config, get_profile, set_config, use_profile
-from engine.constant import Constant
-from engine.data.ccxt_exchange import ccxt_exchange
-from engine.data.store import CandleArrays, CandleStore
-from engine.errors import (
+from engine.analytics.account import Account, AccountTrade, EquityFraction, FixedAmount
+from engine.analytics.heat import Heat
+from engine.analytics.partial_store import Partial
+from engine.analytics.performance import Performance
+from engine.analytics.schedule import Schedule
+from engine.core.config import get_config, get_profile, set_config, use_profile
+from engine.core.constant import Constant
+from engine.core.errors import (
     ConfigError,
     DataError,
     EngineError,
@@ -35,7 +27,7 @@ from engine.errors import (
     StrategyError,
     TemporaryError,
 )
-from engine.events import (
+from engine.core.events import (
     listen_backtest_progress,
     listen_done_backtest,
     listen_done_backtest_once,
@@ -63,13 +55,21 @@ from engine.events import (
     listen_walker_once,
     listen_walker_progress,
 )
-from engine.heat import Heat
-from engine.indicators import indicator
-from engine.live_journal import Delivery, current_delivery
-from engine.logger import set_logger
-from engine.models import CancelledResult, Candle, ClosedResult, PnL, SignalRow, TickResult
-from engine.partial_store import Partial
-from engine.performance import Performance
+from engine.core.logger import set_logger
+from engine.core.models import CancelledResult, Candle, ClosedResult, PnL, SignalRow, TickResult
+from engine.core.registration import (
+    add_exchange,
+    add_frame,
+    add_risk,
+    add_strategy,
+    list_exchanges,
+    list_frames,
+    list_risks,
+    list_strategies,
+)
+from engine.core.schemas import SignalDto
+from engine.data.ccxt_exchange import ccxt_exchange
+from engine.data.store import CandleArrays, CandleStore
 from engine.persist import (
     MemoryPersist,
     PersistBase,
@@ -90,36 +90,36 @@ from engine.persist import (
     use_persist_schedule_adapter,
     use_persist_signal_adapter,
 )
-from engine.registration import (
-    add_exchange,
-    add_frame,
-    add_risk,
-    add_strategy,
-    list_exchanges,
-    list_frames,
-    list_risks,
-    list_strategies,
+from engine.sim.api import (
+    format_price,
+    format_quantity,
+    get_average_price,
+    get_candles,
+    get_date,
+    get_mode,
 )
-from engine.schedule import Schedule
-from engine.schemas import SignalDto
-from engine.sizing import PositionSize, add_sizing, list_sizings
-from engine.strategy import seed_signal_ids
+from engine.sim.backtest import Backtest
+from engine.sim.builtins import exchange_store, register_demo
+from engine.sim.indicators import indicator
+from engine.sim.live_journal import Delivery, current_delivery
+from engine.sim.sizing import PositionSize, add_sizing, list_sizings
+from engine.sim.strategy import seed_signal_ids
 
 if TYPE_CHECKING:
-    from engine.live import Live
     from engine.optimizer import Optimizer, add_optimizer, list_optimizers
-    from engine.parallel import SerialExecutor
-    from engine.walker import Walker, add_walker, list_walkers
+    from engine.sim.live import Live
+    from engine.sim.parallel import SerialExecutor
+    from engine.sim.walker import Walker, add_walker, list_walkers
 
 _LAZY = {
-    "Live": "engine.live",
+    "Live": "engine.sim.live",
     "Optimizer": "engine.optimizer",
     "add_optimizer": "engine.optimizer",
     "list_optimizers": "engine.optimizer",
-    "SerialExecutor": "engine.parallel",
-    "Walker": "engine.walker",
-    "add_walker": "engine.walker",
-    "list_walkers": "engine.walker",
+    "SerialExecutor": "engine.sim.parallel",
+    "Walker": "engine.sim.walker",
+    "add_walker": "engine.sim.walker",
+    "list_walkers": "engine.sim.walker",
 }
 """Public names whose modules load on first use."""
 

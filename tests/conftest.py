@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.parallel import USER_MODULE_PREFIX
+from engine.sim.parallel import USER_MODULE_PREFIX
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -22,7 +22,7 @@ def private_cache(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(autouse=True)
 def no_user_modules_left() -> Iterator[None]:
-    """Forget the user modules a test loaded (`engine.loader.load_module`) after it.
+    """Forget the user modules a test loaded (`engine.core.loader.load_module`) after it.
 
     A walker ships every module this process loaded to its worker processes; one left by
     another test (from its own temporary folder) must not travel with it.

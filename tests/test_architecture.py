@@ -37,9 +37,9 @@ HEAVY_FOR_A_BACKTEST = {
     "pyarrow",
     "multiprocessing",
     "engine.optimizer",
-    "engine.walker",
-    "engine.live",
-    "engine.parallel",
+    "engine.sim.walker",
+    "engine.sim.live",
+    "engine.sim.parallel",
 }
 """What a headless `desk backtest` on the demo market or a cached file must not import."""
 
@@ -58,7 +58,7 @@ def heavy(modules: set[str], names: set[str]) -> set[str]:
 
 def test_desk_backtest_json_on_the_demo_market_loads_only_the_backtest() -> None:
     modules = verb_modules("backtest", "--frame", "demo-7d", "--json")
-    assert "engine.backtest" in modules and "orjson" in modules
+    assert "engine.sim.backtest" in modules and "orjson" in modules
     assert heavy(modules, HEAVY_FOR_A_BACKTEST) == set()
 
 

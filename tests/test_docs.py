@@ -149,24 +149,24 @@ def test_the_porting_guide_table_covers_upstream_name(name: str) -> None:
 
 # Where the Python fields of each upstream schema, callbacks or record live.
 FIELD_OWNERS = {
-    "IStrategySchema": "engine.schemas.StrategySchema",
-    "IStrategyCallbacks": "engine.schemas.StrategyCallbacks",
-    "ISignalDto": "engine.schemas.SignalDto",
-    "IExchangeSchema": "engine.schemas.ExchangeSchema",
-    "IExchangeCallbacks": "engine.schemas.ExchangeCallbacks",
-    "IFrameSchema": "engine.schemas.FrameSchema",
-    "IFrameCallbacks": "engine.schemas.FrameCallbacks",
-    "IRiskSchema": "engine.registration.RiskSchema",
-    "IRiskCallbacks": "engine.risk.RiskCallbacks",
-    "ISizingSchema": "engine.sizing.SizingSchema",
-    "ISizingCallbacks": "engine.sizing.SizingCallbacks",
-    "IWalkerSchema": "engine.walker.WalkerSchema",
-    "IWalkerCallbacks": "engine.walker.WalkerCallbacks",
+    "IStrategySchema": "engine.core.schemas.StrategySchema",
+    "IStrategyCallbacks": "engine.core.schemas.StrategyCallbacks",
+    "ISignalDto": "engine.core.schemas.SignalDto",
+    "IExchangeSchema": "engine.core.schemas.ExchangeSchema",
+    "IExchangeCallbacks": "engine.core.schemas.ExchangeCallbacks",
+    "IFrameSchema": "engine.core.schemas.FrameSchema",
+    "IFrameCallbacks": "engine.core.schemas.FrameCallbacks",
+    "IRiskSchema": "engine.core.registration.RiskSchema",
+    "IRiskCallbacks": "engine.sim.risk.RiskCallbacks",
+    "ISizingSchema": "engine.sim.sizing.SizingSchema",
+    "ISizingCallbacks": "engine.sim.sizing.SizingCallbacks",
+    "IWalkerSchema": "engine.sim.walker.WalkerSchema",
+    "IWalkerCallbacks": "engine.sim.walker.WalkerCallbacks",
     "IOptimizerSchema": "engine.optimizer.schema.OptimizerSchema",
     "IOptimizerSource": "engine.optimizer.schema.OptimizerSource",
     "IOptimizerCallbacks": "engine.optimizer.schema.OptimizerCallbacks",
     "IOptimizerTemplate": "engine.optimizer.templates.OptimizerTemplate",
-    "ILogger": "engine.logger.Logger",
+    "ILogger": "engine.core.logger.Logger",
 }
 # Upstream interfaces whose fields are plain mapping keys here (a validation is a function or a
 # `{"validate": fn, "note": ...}` mapping).

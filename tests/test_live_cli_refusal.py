@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 import engine
-from engine.live_owner import owner_path, read_owner
+from engine.sim.live_owner import owner_path, read_owner
 from tests.engine.helpers import reset_engine
 from tui.cli import main
 from tui.live_bridge import LiveBridge, LoopChanged, LoopSpec, LoopState

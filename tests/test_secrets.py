@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.clock import SYSTEM_CLOCK
-from engine.errors import ConfigError
-from engine.secrets import ApiCredentials, exchange_credentials, mask, read_env_file, redact
+from engine.core.clock import SYSTEM_CLOCK
+from engine.core.errors import ConfigError
+from engine.core.secrets import ApiCredentials, exchange_credentials, mask, read_env_file, redact
 from tests.engine.exchange_server import fake_binance
 
 ROOT = Path(__file__).resolve().parents[1]

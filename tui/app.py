@@ -14,9 +14,9 @@ from textual.binding import Binding, BindingType
 from textual.command import Provider
 from textual.screen import Screen
 
+from engine.core.errors import ConfigError
 from engine.data.inventory import file_dataset
 from engine.data.sources import FileSource, registered_sources
-from engine.errors import ConfigError
 from engine.optimizer import LlmSettings
 from tui.analysis import AnalysisApp, analysis_help_sections
 from tui.commands import DeskCommands, binding_commands

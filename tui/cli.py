@@ -128,8 +128,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _balance(text: str) -> float:
     """Parse `--balance`: a positive amount."""
-    from engine.account import check_balance
-    from engine.errors import ConfigError
+    from engine.analytics.account import check_balance
+    from engine.core.errors import ConfigError
 
     try:
         return check_balance(float(text))
@@ -153,7 +153,7 @@ def add_candles_option(parser: argparse.ArgumentParser) -> None:
 
 def add_profile_option(parser: argparse.ArgumentParser) -> None:
     """Declare `--profile`, one of the engine's execution profiles."""
-    from engine.config import DEFAULT_PROFILE, PROFILES  # every verb loads the engine anyway
+    from engine.core.config import DEFAULT_PROFILE, PROFILES  # every verb loads the engine anyway
 
     parser.add_argument(
         "--profile",
@@ -222,7 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from tui.data_command import data_command
 
         return data_command(args, sys.stdout, sys.stderr)
-    from engine.errors import EngineError
+    from engine.core.errors import EngineError
     from tui.app import run_desk
 
     warnings: list[str] = []
@@ -237,7 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parse_time(text: str, option: str) -> datetime:
-    from engine.errors import ConfigError
+    from engine.core.errors import ConfigError
 
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -250,7 +250,7 @@ def _parse_time(text: str, option: str) -> datetime:
 
 def _prepare(args: argparse.Namespace) -> tuple[str, str, list[str]]:
     """Register what the run needs; return (exchange, frame, warnings)."""
-    from engine.loader import load_module
+    from engine.core.loader import load_module
     from engine.strategies import register_builtin_strategies
 
     register_builtin_strategies()
@@ -277,9 +277,9 @@ def register_data(
         DataError: a candle file is missing or malformed.
     """
     import engine
+    from engine.core.registration import exchanges
     from engine.data import sources
     from engine.data.csv_import import load_candles
-    from engine.registration import exchanges
 
     warnings: list[str] = []
     if candles:
@@ -349,9 +349,9 @@ def fit_frame(
         ConfigError: both a frame and a range, a bad date, or a range outside the data.
     """
     import engine
+    from engine.core.registration import frames
     from engine.data.coverage import data_span, fit_range, frame_span
     from engine.data.store import to_ms
-    from engine.registration import frames
 
     custom_range = args.start or args.end or args.days
     if args.frame and custom_range:
@@ -577,7 +577,7 @@ def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     Returns `EXIT_ERRORS` when the run completed but the engine reported errors.
     """
     import engine
-    from engine.errors import EngineError
+    from engine.core.errors import EngineError
 
     errors: list[BaseException] = []
     progress = _Progress(err) if not args.json else None
@@ -654,8 +654,8 @@ def backtest_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 def optimize_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run `desk optimize`; print the generated module, or a summary with --dump, or JSON."""
     import engine
-    from engine.errors import EngineError
-    from engine.loader import load_module
+    from engine.core.errors import EngineError
+    from engine.core.loader import load_module
 
     def progress(event: Any) -> None:
         err.write(f"\r{event.processed_sources}/{event.total_sources} sources")
@@ -725,10 +725,10 @@ def _csv(text: str) -> list[str]:
 def _walker_setup(args: argparse.Namespace) -> tuple[str, list[str], list[str]]:
     """Register what `desk walker` needs; return (walker name, symbols, warnings)."""
     import engine
-    from engine.errors import ConfigError
-    from engine.loader import load_module
+    from engine.core.errors import ConfigError
+    from engine.core.loader import load_module
+    from engine.sim.walker import walkers
     from engine.strategies import register_builtin_strategies
-    from engine.walker import walkers
 
     register_builtin_strategies()
     if args.walker_module:
@@ -804,7 +804,7 @@ def walker_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     import time
 
     import engine
-    from engine.errors import EngineError
+    from engine.core.errors import EngineError
 
     errors: list[BaseException] = []
     unsubscribe = engine.listen_error(errors.append)

@@ -78,7 +78,7 @@ def parse_date(text: str, option: str) -> int:
     Raises:
         ConfigError: `text` is not a date; the message names `option` and the value.
     """
-    from engine.errors import ConfigError
+    from engine.core.errors import ConfigError
 
     try:
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -90,8 +90,8 @@ def parse_date(text: str, option: str) -> int:
 
 def data_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run `desk data download`, `desk data list` or `desk data delete`."""
-    from engine.errors import EngineError
-    from engine.secrets import mask_secrets
+    from engine.core.errors import EngineError
+    from engine.core.secrets import mask_secrets
 
     try:
         if args.data_verb == "download":
@@ -111,9 +111,9 @@ def data_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def _download(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from engine.core.errors import ConfigError
+    from engine.core.secrets import exchange_credentials
     from engine.data.ccxt_exchange import CcxtMarket
-    from engine.errors import ConfigError
-    from engine.secrets import exchange_credentials
 
     start, end = parse_date(args.start, "--start"), parse_date(args.end, "--end")
     if end <= start:

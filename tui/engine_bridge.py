@@ -27,6 +27,10 @@ import numpy as np
 from textual.message import Message
 
 import engine
+from engine.analytics.performance import PerformanceStatistics, performance_statistics
+from engine.core.errors import EngineError, StrategyError
+from engine.core.loader import load_module
+from engine.core.models import Action, CancelledResult, ClosedResult, TickResult
 from engine.data.coverage import Span, data_span, fit_range
 from engine.data.sources import (
     CacheSource,
@@ -36,10 +40,6 @@ from engine.data.sources import (
     registered_sources,
 )
 from engine.data.store import CandleArrays
-from engine.errors import EngineError, StrategyError
-from engine.loader import load_module
-from engine.models import Action, CancelledResult, ClosedResult, TickResult
-from engine.performance import PerformanceStatistics, performance_statistics
 from engine.strategies import register_builtin_strategies
 from tui.alerts import PartialAlerted, RiskRejected, partial_alert
 from tui.formatting import format_date, format_timestamp, to_datetime, to_ms

@@ -201,7 +201,7 @@ ACCOUNT_STATISTICS: tuple[tuple[str, str, StatKind, bool], ...] = (
     ("worst_trade_percent", "Worst trade %", StatKind.SIGNED_PERCENT, True),
     ("longest_losing_streak", "Longest losing streak", StatKind.COUNT, False),
 )
-"""The account's figures in money (`engine.account`), first in every view of a run."""
+"""The account's figures in money (`engine.analytics.account`), first in every view of a run."""
 
 SUM_OF_TRADES = "(sum of trade %)"
 """The label of backtest-kit's figures that add trade percentages instead of compounding."""

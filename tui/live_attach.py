@@ -27,10 +27,10 @@ from typing import Any
 
 from textual.message import Message
 
+from engine.core.models import SignalRow
 from engine.data.demo import generate
 from engine.data.demo_live import ClockAnchor, ScaledClock
-from engine.live_owner import Owner, read_owner
-from engine.models import SignalRow
+from engine.sim.live_owner import Owner, read_owner
 from tui.live_bridge import (
     PAPER_EXCHANGES,
     PRICE_POINTS,

@@ -26,14 +26,14 @@ from typing import Any
 from textual.message import Message
 
 import engine
-from engine.clock import SYSTEM_CLOCK, Clock
+from engine.core.clock import SYSTEM_CLOCK, Clock
+from engine.core.models import Action, SignalRow
+from engine.core.pnl import profit_loss
+from engine.core.secrets import exchange_credentials, mask
 from engine.data.demo_live import resume_scaled_clock
-from engine.live import Live, LiveStart
-from engine.live_schema import finite_speed
-from engine.models import Action, SignalRow
 from engine.persist import TinyDBPersist
-from engine.pnl import profit_loss
-from engine.secrets import exchange_credentials, mask
+from engine.sim.live import Live, LiveStart
+from engine.sim.live_schema import finite_speed
 from tui.engine_bridge import describe_error, signal_view
 from tui.runs import SignalView
 

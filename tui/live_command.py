@@ -64,9 +64,9 @@ def add_parser(verbs: Any) -> None:
 
 def _exchange(args: argparse.Namespace) -> str:
     """Register a ccxt exchange named on the command line if it is not registered yet."""
+    from engine.core.registration import exchanges
+    from engine.core.secrets import exchange_credentials
     from engine.data.ccxt_exchange import ccxt_exchange
-    from engine.registration import exchanges
-    from engine.secrets import exchange_credentials
 
     if exchanges.has(args.exchange):
         return str(args.exchange)
@@ -81,10 +81,10 @@ def _clock_factory(args: argparse.Namespace, exchange: str) -> Callable[[], Any]
     The fast clock writes its anchor to `<state-dir>/data/clock.json`: only the process
     that owns the session may do that, so a refused start never moves a running clock.
     """
+    from engine.core.errors import ConfigError
     from engine.data.demo_live import resume_scaled_clock
-    from engine.errors import ConfigError
-    from engine.live_schema import finite_speed
     from engine.persist import TinyDBPersist
+    from engine.sim.live_schema import finite_speed
 
     if args.speed is None:
         return None
@@ -101,8 +101,8 @@ def _clock_factory(args: argparse.Namespace, exchange: str) -> Callable[[], Any]
 
 
 def _set_timeout(seconds: float | None) -> None:
-    from engine.config import set_config
-    from engine.errors import ConfigError
+    from engine.core.config import set_config
+    from engine.core.errors import ConfigError
 
     if seconds is None:
         return
@@ -153,12 +153,12 @@ class _Stopper:
 def live_command(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Run `desk live`; print each signal as it opens, closes or is cancelled."""
     import engine
-    from engine.errors import EngineError
-    from engine.live import Live, LiveStart
-    from engine.loader import load_module
+    from engine.core.errors import EngineError
+    from engine.core.loader import load_module
     from engine.persist import StateError
+    from engine.sim.live import Live, LiveStart
+    from engine.sim.watchdog import StrategyHungError
     from engine.strategies import register_builtin_strategies
-    from engine.watchdog import StrategyHungError
 
     def say(payload: dict[str, Any], text: str) -> None:
         out.write((json.dumps(payload) if args.json else text) + "\n")

@@ -19,11 +19,11 @@ from typing import Any
 from textual.message import Message
 
 import engine
-from engine.loader import load_module
+from engine.core.loader import load_module
 from engine.optimizer import LlmSettings, Optimizer, configure_llm, list_optimizers
 from engine.optimizer.client import random_prefix
 from engine.optimizer.schema import OptimizerSchema, OptimizerStrategy
-from engine.parallel import SerialExecutor
+from engine.sim.parallel import SerialExecutor
 from tui.engine_bridge import describe_error
 
 Post = Callable[[Message], Any]

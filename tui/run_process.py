@@ -4,7 +4,7 @@ A backtest is CPU-bound Python. Run in a thread of the desk, it holds the interp
 against the UI thread, and a key pressed while a 365-day run goes waited more than a second.
 The desk hands each run to one long-lived child process instead (spawned on first use, kept
 for the next runs). The child prepares like the engine's process-pool workers do
-(`engine.parallel.WorkerSetup`: the desk's settings, its strategy modules, the built-in
+(`engine.sim.parallel.WorkerSetup`: the desk's settings, its strategy modules, the built-in
 strategies), runs the engine through an `EngineBridge`, writes a finished run's signals
 to the history's run file and sends the bridge's messages back over a pipe; the desk's worker
 thread relays them and lists a finished run in the history index. A finished run crosses the
@@ -32,8 +32,8 @@ from typing import Any
 from textual.message import Message
 
 import engine
-from engine.parallel import WorkerSetup
-from engine.strategy import seed_signal_ids
+from engine.sim.parallel import WorkerSetup
+from engine.sim.strategy import seed_signal_ids
 from tui.engine_bridge import EngineBridge, Post, describe_error
 from tui.messages import RunCancelled, RunFailed, RunFinished, SignalsReceived
 from tui.runs import RunRecord, RunRequest, SignalStatus, SignalView
@@ -51,7 +51,7 @@ class RunJob:
 
     Attributes:
         request: The backtest to run.
-        setup: The desk's engine settings and strategy modules (`engine.parallel`), which
+        setup: The desk's engine settings and strategy modules (`engine.sim.parallel`), which
             the child applies and imports before it runs.
         cwd: The desk's working directory (reports go to a relative `dump`).
         run_file: Where the child writes the finished run's signals and report for the

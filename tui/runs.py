@@ -150,7 +150,7 @@ class RunSections(BaseModel):
 class RunSummary(BaseModel):
     """A finished run as the history list shows it: what ran, its statistics, its errors.
 
-    `statistics` holds backtest-kit's figures and the account's (`engine.account`: final
+    `statistics` holds backtest-kit's figures and the account's (`engine.analytics.account`: final
     equity, return, drawdown of peak equity, … under the names of `tui.formatting.STATISTICS`);
     runs stored before the account existed lack the latter, which then show `—`.
 

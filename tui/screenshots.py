@@ -19,7 +19,7 @@ from pathlib import Path
 from textual.pilot import Pilot
 from textual.worker import WorkerCancelled
 
-from engine.registration import exchanges
+from engine.core.registration import exchanges
 from tui.app import DeskApp, make_app
 from tui.formatting import fixed_clock
 from tui.keymap import KEYMAP_FILE

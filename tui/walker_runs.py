@@ -1,6 +1,6 @@
 """Walker and heatmap runs for the desk: strategies × symbols ranked, one message per phase.
 
-The walker runs on `engine.parallel.SerialExecutor` inside the desk's thread worker: the
+The walker runs on `engine.sim.parallel.SerialExecutor` inside the desk's thread worker: the
 backtests run one after the other in this process, so every engine event (signals, partial
 levels, heatmap rows) fires here and reaches the bridge, and a cancel takes effect before the
 next strategy. Rows are reported as each strategy finishes.
@@ -26,13 +26,13 @@ from typing import Any
 from textual.message import Message
 
 import engine
+from engine.analytics.heat import HeatmapStatistics, heatmap_statistics
+from engine.analytics.stats import BacktestStatistics
+from engine.core.events import WalkerContract
+from engine.core.models import Action
 from engine.data.coverage import fit_range, frame_span
-from engine.events import WalkerContract
-from engine.heat import HeatmapStatistics, heatmap_statistics
-from engine.models import Action
-from engine.parallel import SerialExecutor
-from engine.stats import BacktestStatistics
-from engine.walker import add_walker, metric_field, walkers
+from engine.sim.parallel import SerialExecutor
+from engine.sim.walker import add_walker, metric_field, walkers
 from tui.engine_bridge import (
     DESK_WALKER,
     HEATMAP_WALKER,

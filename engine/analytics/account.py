@@ -15,7 +15,7 @@ The rules:
   registered with `add_sizing` (by name, or the strategy's `sizing_name`). There is no
   leverage: a position never gets more than the cash not already held by open positions.
 - A trade's money PnL is its position times its `pnl_percentage` (so fees and slippage come
-  from the engine's PnL model, `engine.pnl`, and the money agrees with the percentages); its
+  from the engine's PnL model, `engine.core.pnl`, and the money agrees with the percentages); its
   fee is `PERCENT_FEE` of the position at entry and again at exit.
 - Drawdown, exposure and CAGR are measured over the run's frame, on the equity after each
   close (realised equity: open positions are not marked to market).
@@ -27,10 +27,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from engine.errors import ConfigError
-from engine.models import ClosedResult
-from engine.pnl import PERCENT_FEE
-from engine.sizing import ATR_BASED, KELLY_CRITERION, PositionSize, sizings
+from engine.core.errors import ConfigError
+from engine.core.models import ClosedResult
+from engine.core.pnl import PERCENT_FEE
+from engine.sim.sizing import ATR_BASED, KELLY_CRITERION, PositionSize, sizings
 
 DEFAULT_BALANCE = 10_000.0
 YEAR_MS = 365 * 24 * 60 * 60 * 1000

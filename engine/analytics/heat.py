@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine import events
-from engine.models import Action
-from engine.reports.heat import heat_report
-from engine.reports.markdown import save_report
-from engine.stats import left_sum, max_drawdown, safe
+from engine.analytics.reports.heat import heat_report
+from engine.analytics.reports.markdown import save_report
+from engine.analytics.stats import left_sum, max_drawdown, safe
+from engine.core import events
+from engine.core.models import Action
 
 
 @dataclass(frozen=True, slots=True)

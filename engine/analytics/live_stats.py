@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from engine.jsformat import js_round
-from engine.models import Action, ClosedResult, TickResult
-from engine.stats import left_sum, safe, trade_figures
+from engine.analytics.stats import left_sum, safe, trade_figures
+from engine.core.jsformat import js_round
+from engine.core.models import Action, ClosedResult, TickResult
 
 MAX_EVENTS = 250
 

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from engine import events
-from engine.events import PartialContract
-from engine.reports.markdown import save_report
-from engine.reports.partial import partial_report
+from engine.analytics.reports.markdown import save_report
+from engine.analytics.reports.partial import partial_report
+from engine.core import events
+from engine.core.events import PartialContract
 
 MAX_EVENTS = 250
 

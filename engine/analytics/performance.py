@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
 
-from engine import events
-from engine.events import PerformanceContract
-from engine.reports.markdown import needs_strategy, save_report
-from engine.reports.performance import performance_report
+from engine.analytics.reports.markdown import needs_strategy, save_report
+from engine.analytics.reports.performance import performance_report
+from engine.core import events
+from engine.core.events import PerformanceContract
 
 MAX_EVENTS = 10_000
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine import events
-from engine.jsformat import js_round
-from engine.models import Action, CancelledResult, TickResult
-from engine.reports.markdown import needs_strategy, save_report
-from engine.reports.schedule import schedule_report
-from engine.stats import safe
+from engine.analytics.reports.markdown import needs_strategy, save_report
+from engine.analytics.reports.schedule import schedule_report
+from engine.analytics.stats import safe
+from engine.core import events
+from engine.core.jsformat import js_round
+from engine.core.models import Action, CancelledResult, TickResult
 
 MAX_EVENTS = 250
 

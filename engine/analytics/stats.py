@@ -6,7 +6,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from engine.models import ClosedResult
+from engine.core.models import ClosedResult
 
 DAY_MS = 1000 * 60 * 60 * 24
 

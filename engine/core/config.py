@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 
 DEFAULT_PROFILE = "default"
 LEGACY_PROFILE = "backtest-kit-1.4.10"

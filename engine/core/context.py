@@ -5,10 +5,10 @@ from __future__ import annotations
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, NamedTuple
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 
 if TYPE_CHECKING:
-    from engine.exchange import ClientExchange
+    from engine.sim.exchange import ClientExchange
 
 
 class ExecutionContext(NamedTuple):

@@ -12,13 +12,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
-from engine.asyncs import syncify
-from engine.logger import engine_logger
+from engine.core.asyncs import syncify
+from engine.core.logger import engine_logger
 
 _log = engine_logger(__name__)
 
 if TYPE_CHECKING:
-    from engine.stats import BacktestStatistics
+    from engine.analytics.stats import BacktestStatistics
 
 T = TypeVar("T")
 Unsubscribe = Callable[[], None]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 
 MINUTES = {
     "1m": 1,

@@ -8,8 +8,8 @@ import traceback
 from pathlib import Path
 from types import ModuleType
 
-from engine import registry
-from engine.errors import ConfigError
+from engine.core import registry
+from engine.core.errors import ConfigError
 
 
 def load_module(path: str | Path) -> ModuleType:

@@ -3,9 +3,10 @@
 Each module logs through `engine_logger(__name__)`. A message is a topic (what happened)
 and context values (a mapping of symbol, strategy, exchange, … where they are known), as
 upstream's `ILogger` receives them. By default a message goes to the standard `logging`
-logger named after the module (`engine.backtest`, `engine.live`, `engine.strategy`, …), so
+logger named after the module (`engine.sim.backtest`, `engine.sim.live`, …), so
 `logging.basicConfig(level=logging.DEBUG)` shows every line and
-`logging.getLogger("engine.live").setLevel(...)` tunes one part. After `set_logger(custom)`,
+`logging.getLogger("engine.sim.live").setLevel(...)` tunes one part. After
+`set_logger(custom)`,
 every level reaches `custom.debug/info/log/warn(topic, *context)` instead.
 
 Levels: `debug` for each step (a signal opened or closed, a state write), `info` for a

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.models import PnL
+from engine.core.models import PnL
 
 PERCENT_SLIPPAGE = 0.1
 PERCENT_FEE = 0.1

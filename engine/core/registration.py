@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.asyncs import syncify
-from engine.errors import ConfigError
-from engine.registry import Registry
-from engine.risk import ClientRisk, NoRisk, Risk, RiskCallbacks
-from engine.schemas import ExchangeSchema, FrameSchema, Schema, StrategySchema
+from engine.core.asyncs import syncify
+from engine.core.errors import ConfigError
+from engine.core.registry import Registry
+from engine.core.schemas import ExchangeSchema, FrameSchema, Schema, StrategySchema
+from engine.sim.risk import ClientRisk, NoRisk, Risk, RiskCallbacks
 
 strategies: Registry[StrategySchema] = Registry("strategy", "strategy_name")
 exchanges: Registry[ExchangeSchema] = Registry("exchange", "exchange_name")

@@ -6,7 +6,7 @@ import difflib
 import threading
 from typing import Generic, TypeVar
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 
 S = TypeVar("S")
 

@@ -10,9 +10,9 @@ from typing import Annotated, Any, TypeVar
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
-from engine.asyncs import syncify
-from engine.errors import ConfigError
-from engine.intervals import FRAME_INTERVALS
+from engine.core.asyncs import syncify
+from engine.core.errors import ConfigError
+from engine.core.intervals import FRAME_INTERVALS
 
 M = TypeVar("M", bound="Schema")
 
@@ -69,7 +69,7 @@ def _explain(kind: str, cls: type[Schema], exc: ValidationError) -> str:
 
 
 Fn = Annotated[Callable[..., Any], AfterValidator(syncify)]
-"""A user function; an `async def` one is wrapped to run to completion (engine.asyncs)."""
+"""A user function; an `async def` one is wrapped to run to completion (engine.core.asyncs)."""
 
 
 class StrategyCallbacks(Schema):
@@ -137,7 +137,7 @@ def _check_indicators(declared: list[Any] | None) -> list[Any] | None:
     """
     if declared is None:
         return None
-    from engine.indicators import check
+    from engine.sim.indicators import check
 
     specs = []
     for i, item in enumerate(declared):

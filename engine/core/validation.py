@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine.config import Settings
-from engine.jsformat import js_string, js_typeof, to_fixed
-from engine.models import SignalRow
+from engine.core.config import Settings
+from engine.core.jsformat import js_string, js_typeof, to_fixed
+from engine.core.models import SignalRow
 
 
 def _finite(v: Any) -> bool:

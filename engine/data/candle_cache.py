@@ -174,7 +174,7 @@ def delete(exchange: str, symbol: str, timeframe: str = "1m") -> CacheEntry:
     Raises:
         DataError: Nothing is cached under that name; the message lists what is cached.
     """
-    from engine.errors import DataError
+    from engine.core.errors import DataError
 
     cached = entries()
     for entry in cached:

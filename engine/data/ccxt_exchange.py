@@ -1,7 +1,7 @@
 """Real exchanges through ccxt: paginated history, rate limits, retries, a local cache.
 
 ccxt is imported on first use (it takes a while to load), so `import engine` stays fast.
-API keys come from `engine.secrets` and never leave memory.
+API keys come from `engine.core.secrets` and never leave memory.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from engine.clock import SYSTEM_CLOCK, Clock
+from engine.core.clock import SYSTEM_CLOCK, Clock
+from engine.core.errors import ConfigError, DataError, TemporaryError
+from engine.core.intervals import interval_ms
+from engine.core.secrets import ApiCredentials, mask, mask_secrets, redact
 from engine.data import candle_cache
 from engine.data.candle_cache import Gap, Span
 from engine.data.store import CandleArrays, to_ms
-from engine.errors import ConfigError, DataError, TemporaryError
-from engine.intervals import interval_ms
-from engine.secrets import ApiCredentials, mask, mask_secrets, redact
 
 PAGE_LIMIT = 1000
 COMMIT_SECONDS = 1.0
@@ -396,11 +396,11 @@ def ccxt_exchange(
     Args:
         exchange_id: a ccxt id such as `binance`.
         exchange_name: the name to register under (default: the ccxt id).
-        credentials: API keys, e.g. `engine.secrets.exchange_credentials("binance")`.
+        credentials: API keys, e.g. `engine.core.secrets.exchange_credentials("binance")`.
         register: False to only build the market (for downloads).
         **options: passed to `CcxtMarket` (api_url, retries, backoff_ms, clock, config).
     """
-    from engine.registration import add_exchange
+    from engine.core.registration import add_exchange
 
     market = CcxtMarket(exchange_id, credentials=credentials, **options)
     if register:

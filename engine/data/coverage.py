@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import NamedTuple
 
-from engine.builtins import exchange_store
+from engine.core.errors import ConfigError
+from engine.core.registration import frames
 from engine.data.sources import CacheSource, download_hint, registered_sources
 from engine.data.store import to_ms
-from engine.errors import ConfigError
-from engine.registration import frames
+from engine.sim.builtins import exchange_store
 
 
 class Span(NamedTuple):

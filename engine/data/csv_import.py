@@ -28,10 +28,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from engine.core.errors import DataError
+from engine.core.logger import engine_logger
 from engine.data import cache
 from engine.data.store import MINUTE_MS, CandleArrays
-from engine.errors import DataError
-from engine.logger import engine_logger
 
 if TYPE_CHECKING:
     from engine.data.csv_stream import ColumnBlock

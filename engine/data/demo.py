@@ -18,8 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from engine.core.errors import DataError
 from engine.data.store import MINUTE_MS, CandleArrays, CandleStore
-from engine.errors import DataError
 
 DAY_MS = 86_400_000
 MINUTES_PER_DAY = 1440

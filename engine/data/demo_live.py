@@ -10,15 +10,15 @@ import threading
 from dataclasses import dataclass
 from datetime import datetime
 
-from engine.builtins import exchange_store, shared_demo_store
-from engine.clock import SYSTEM_CLOCK, Clock
+from engine.core.clock import SYSTEM_CLOCK, Clock
+from engine.core.errors import ConfigError
+from engine.core.intervals import interval_ms
+from engine.core.models import Candle
 from engine.data.demo import DEMO_SYMBOLS, generate
 from engine.data.store import aggregate, to_ms
-from engine.errors import ConfigError
-from engine.intervals import interval_ms
-from engine.live_schema import check_store, finite_speed
-from engine.models import Candle
 from engine.persist.base import PersistBase
+from engine.sim.builtins import exchange_store, shared_demo_store
+from engine.sim.live_schema import check_store, finite_speed
 
 
 class DemoLiveFeed:

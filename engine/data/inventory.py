@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.core.intervals import interval_ms
 from engine.data import candle_cache
 from engine.data.store import MINUTE_MS, CandleArrays
-from engine.intervals import interval_ms
 
 CACHE_KIND = "ccxt cache"
 FILE_KIND = "file"
@@ -144,7 +144,7 @@ def dataset_candles(info: DatasetInfo) -> CandleArrays:
     Raises:
         DataError: A file that is no longer readable, or a cache entry that is gone.
     """
-    from engine.errors import DataError
+    from engine.core.errors import DataError
 
     if info.kind == FILE_KIND:
         from engine.data.csv_import import load_candles

@@ -3,7 +3,7 @@
 A source is a small picklable description (`FileSource`, `CacheSource`). Registering one
 adds an exchange backed by a `CandleStore`, so runs take the array fast path, and records
 it, so that worker processes (the desk's run process, a walker's pool) register the same
-exchanges before they run (`engine.parallel.WorkerSetup`).
+exchanges before they run (`engine.sim.parallel.WorkerSetup`).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
+from engine.core.errors import ConfigError, DataError
+from engine.core.registration import add_exchange, exchanges
 from engine.data import candle_cache
 from engine.data.csv_import import load_candles
 from engine.data.store import CandleArrays, CandleStore
-from engine.errors import ConfigError, DataError
-from engine.registration import add_exchange, exchanges
 
 _SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/:_.-]*$")
 

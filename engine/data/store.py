@@ -9,9 +9,9 @@ from typing import Any
 
 import numpy as np
 
-from engine.errors import ConfigError, DataError
-from engine.intervals import interval_ms
-from engine.models import Candle
+from engine.core.errors import ConfigError, DataError
+from engine.core.intervals import interval_ms
+from engine.core.models import Candle
 
 MINUTE_MS = 60_000
 

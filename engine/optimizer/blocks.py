@@ -89,7 +89,7 @@ from engine import (
     get_candles,
     listen_error,
 )
-from engine.jsformat import js_string
+from engine.core.jsformat import js_string
 from engine.optimizer.llm import LlmSettings, llm_client
 from engine.optimizer.signals import trading_signal
 

@@ -18,8 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from engine.errors import ConfigError, EngineError
-from engine.events import OptimizerProgress, progress_optimizer_emitter
+from engine.core.errors import ConfigError, EngineError
+from engine.core.events import OptimizerProgress, progress_optimizer_emitter
+from engine.core.secrets import mask_secrets
 from engine.optimizer import fetching
 from engine.optimizer.llm_types import LlmSettings
 from engine.optimizer.schema import (
@@ -30,7 +31,6 @@ from engine.optimizer.schema import (
     OptimizerStrategy,
 )
 from engine.optimizer.templates import OptimizerTemplate, llm_settings_section
-from engine.secrets import mask_secrets
 
 FRAME_INTERVAL = "1m"
 STRATEGY_INTERVAL = "5m"

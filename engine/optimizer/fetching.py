@@ -14,8 +14,8 @@ from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime
 from typing import Any, TypeVar
 
-from engine.asyncs import wait
-from engine.errors import DataError
+from engine.core.asyncs import wait
+from engine.core.errors import DataError
 from engine.optimizer.schema import FetchArgs
 
 T = TypeVar("T")

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from engine.jsformat import js_string
+from engine.core.jsformat import js_string
 
 
 def stringify(value: Any) -> str:

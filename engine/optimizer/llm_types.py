@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.errors import ConfigError, EngineError, TemporaryError
+from engine.core.errors import ConfigError, EngineError, TemporaryError
 
 PROVIDERS = ("ollama", "openai")
 RECORD_MODES = ("auto", "record", "replay")

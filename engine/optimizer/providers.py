@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.optimizer.llm_types import (
     ChatRequest,
     LlmError,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
+from engine.core.registry import Registry
 from engine.optimizer.schema import OptimizerSchema
-from engine.registry import Registry
 
 optimizers: Registry[OptimizerSchema] = Registry("optimizer", "optimizer_name")
 

@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from engine.errors import ConfigError
-from engine.schemas import Schema
+from engine.core.errors import ConfigError
+from engine.core.schemas import Schema
 
 Fn = Callable[..., Any]
 PREFIX = "optimizer template validation failed:"

@@ -14,9 +14,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic.alias_generators import to_camel
 
-from engine import context
-from engine.config import LEGACY_PROFILE, get_profile
-from engine.errors import ConfigError, SignalValidationError
+from engine.core import context
+from engine.core.config import LEGACY_PROFILE, get_profile
+from engine.core.errors import ConfigError, SignalValidationError
 
 
 class LlmSignal(BaseModel):

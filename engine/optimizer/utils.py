@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import engine
-from engine.config import snapshot
-from engine.errors import ConfigError
-from engine.logger import engine_logger
+from engine.core.config import snapshot
+from engine.core.errors import ConfigError
+from engine.core.logger import engine_logger
 from engine.optimizer.client import ClientOptimizer, random_prefix
 from engine.optimizer.llm_types import LlmSettings
 from engine.optimizer.registration import optimizers

@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ConfigError
-from engine.models import SignalRow
+from engine.core.errors import ConfigError
+from engine.core.models import SignalRow
 from engine.persist.base import PersistBase, StateError
 from engine.persist.tinydb_store import TinyDBPersist
 
@@ -53,7 +53,7 @@ class PersistAdapter:
 
 def _checked(kind: str, key: str, value: Any, where: str) -> Any:
     """Return `value` if it fits a `kind` state value, else raise naming `where`."""
-    from engine.live_schema import value_problem  # the schemas build on this module
+    from engine.sim.live_schema import value_problem  # the schemas build on this module
 
     problem = value_problem(kind, key, value)  # type: ignore[arg-type]
     if problem:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ConfigError, DataError
+from engine.core.errors import ConfigError, DataError
 
 _DIGITS = re.compile(r"(\d+)")
 

@@ -8,7 +8,7 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from engine.clock import SYSTEM_CLOCK
+from engine.core.clock import SYSTEM_CLOCK
 from engine.persist.base import StateError
 
 TEMP_PREFIX = ".tmp-"

@@ -11,7 +11,7 @@ from filelock import FileLock
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
-from engine.logger import engine_logger
+from engine.core.logger import engine_logger
 from engine.persist.base import PersistBase, StateError, natural_key
 from engine.persist.files import atomic_write_text, corrupt, read_json_state, remove_stale_temps
 

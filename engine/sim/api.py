@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal, overload
 
-from engine import context
+from engine.core import context
+from engine.core.models import Candle
 from engine.data.store import CandleArrays
-from engine.exchange import ms_to_datetime
-from engine.models import Candle
+from engine.sim.exchange import ms_to_datetime
 
 
 @overload

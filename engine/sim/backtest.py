@@ -13,30 +13,37 @@ from typing import Any
 
 import numpy as np
 
-from engine import events
-from engine.account import DEFAULT_BALANCE, WHOLE_EQUITY, Account, SizingOf, Stake, check_stake
-from engine.account import replay as replay_account
-from engine.clock import SYSTEM_CLOCK, Clock
-from engine.config import snapshot
-from engine.data.store import to_ms
-from engine.errors import ConfigError
-from engine.events import (
+from engine.analytics.account import (
+    DEFAULT_BALANCE,
+    WHOLE_EQUITY,
+    Account,
+    SizingOf,
+    Stake,
+    check_stake,
+)
+from engine.analytics.account import replay as replay_account
+from engine.analytics.performance import Measured, Performance
+from engine.analytics.reports.backtest import backtest_report
+from engine.analytics.reports.markdown import needs_strategy, save_report
+from engine.analytics.stats import BacktestStatistics, backtest_statistics
+from engine.core import events
+from engine.core.clock import SYSTEM_CLOCK, Clock
+from engine.core.config import snapshot
+from engine.core.errors import ConfigError
+from engine.core.events import (
     BacktestProgress,
     DoneContract,
     PerformanceContract,
     signal_backtest_emitter,
     signal_emitter,
 )
-from engine.exchange import ClientExchange
-from engine.frame import priced_timeframes, timeframes
-from engine.logger import engine_logger
-from engine.models import Action, ClosedResult, SignalRow
-from engine.performance import Measured, Performance
-from engine.registration import exchanges, frames, risk_client, strategies
-from engine.reports.backtest import backtest_report
-from engine.reports.markdown import needs_strategy, save_report
-from engine.stats import BacktestStatistics, backtest_statistics
-from engine.strategy import ClientStrategy
+from engine.core.logger import engine_logger
+from engine.core.models import Action, ClosedResult, SignalRow
+from engine.core.registration import exchanges, frames, risk_client, strategies
+from engine.data.store import to_ms
+from engine.sim.exchange import ClientExchange
+from engine.sim.frame import priced_timeframes, timeframes
+from engine.sim.strategy import ClientStrategy
 
 _log = engine_logger(__name__)
 
@@ -375,9 +382,9 @@ class BacktestUtils:
         """Backtest every strategy on every symbol on one simulated clock.
 
         Shared risk profiles see the positions really open at each moment; results come in
-        time order. See `engine.portfolio` for the rules, the executor and `modules`.
+        time order. See `engine.sim.portfolio` for the rules, the executor and `modules`.
         """
-        from engine.portfolio import run_portfolio  # the portfolio builds on this module
+        from engine.sim.portfolio import run_portfolio  # the portfolio builds on this module
 
         return run_portfolio(
             self,

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from functools import cache
 
+from engine.core.registration import add_exchange, add_frame, exchanges, frames
 from engine.data.demo import DEMO_END_MS, DEMO_SYMBOLS, demo_store
 from engine.data.store import CandleStore
-from engine.registration import add_exchange, add_frame, exchanges, frames
 
 DEMO_EXCHANGE = "demo"
 DEMO_FRAMES = {"demo-7d": 7, "demo-30d": 30, "demo-90d": 90, "demo-365d": 365}

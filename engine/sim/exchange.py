@@ -10,14 +10,14 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from engine.clock import Clock
-from engine.config import Settings
+from engine.core.clock import Clock
+from engine.core.config import Settings
+from engine.core.errors import DataError, EngineError
+from engine.core.intervals import interval_ms
+from engine.core.logger import engine_logger
+from engine.core.models import Candle
+from engine.core.schemas import ExchangeSchema
 from engine.data.store import CandleArrays, CandleStore, CandleTuples
-from engine.errors import DataError, EngineError
-from engine.intervals import interval_ms
-from engine.logger import engine_logger
-from engine.models import Candle
-from engine.schemas import ExchangeSchema
 
 _log = engine_logger(__name__)
 

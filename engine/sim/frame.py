@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from engine.core.intervals import interval_ms
+from engine.core.logger import engine_logger
+from engine.core.schemas import FrameSchema
 from engine.data.store import to_ms
-from engine.intervals import interval_ms
-from engine.logger import engine_logger
-from engine.schemas import FrameSchema
 
 _log = engine_logger(__name__)
 
@@ -24,7 +24,7 @@ def timeframes(frame: FrameSchema, symbol: str) -> np.ndarray:
     )  # fmt: skip
     callbacks = frame.callbacks
     if callbacks is not None and callbacks.on_timeframe is not None:
-        from engine.exchange import ms_to_datetime
+        from engine.sim.exchange import ms_to_datetime
 
         callbacks.on_timeframe(
             [ms_to_datetime(int(t)) for t in times.tolist()],

@@ -34,13 +34,13 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from engine import context
+from engine.core import context
+from engine.core.errors import ConfigError
+from engine.core.intervals import interval_ms
 from engine.data.store import CandleArrays
-from engine.errors import ConfigError
-from engine.intervals import interval_ms
 
 if TYPE_CHECKING:
-    from engine.exchange import ClientExchange
+    from engine.sim.exchange import ClientExchange
 
 WARMUP = 1000
 """Candles read first from an exchange that is not a columnar store (live, user sources)."""

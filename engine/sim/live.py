@@ -16,28 +16,28 @@ from typing import Any
 
 from filelock import FileLock, Timeout
 
-from engine import events
-from engine.builtins import exchange_store, shared_demo_store
-from engine.clock import SYSTEM_CLOCK, Clock
-from engine.config import snapshot
+from engine.analytics.live_stats import LiveEventLog, LiveStatistics, live_statistics
+from engine.analytics.reports.live import live_report
+from engine.analytics.reports.markdown import needs_strategy, save_report
+from engine.core import events
+from engine.core.clock import SYSTEM_CLOCK, Clock
+from engine.core.config import snapshot
+from engine.core.errors import ConfigError
+from engine.core.events import DoneContract, PerformanceContract
+from engine.core.logger import engine_logger
+from engine.core.models import Action
+from engine.core.registration import exchanges, risk_client, strategies
 from engine.data.demo_live import DemoLiveFeed, ScaledClock, check_live_symbol
-from engine.errors import ConfigError
-from engine.events import DoneContract, PerformanceContract
-from engine.exchange import ClientExchange
-from engine.live_catchup import catch_up
-from engine.live_owner import Owner, lock_path, remove_owner, write_owner
-from engine.live_state import LiveSession, Recovered
-from engine.live_stats import LiveEventLog, LiveStatistics, live_statistics
-from engine.logger import engine_logger
-from engine.models import Action
 from engine.persist.adapters import get_state_dir
 from engine.persist.base import StateError, StateLockedError
-from engine.registration import exchanges, risk_client, strategies
-from engine.reports.live import live_report
-from engine.reports.markdown import needs_strategy, save_report
-from engine.risk import ClientRisk
-from engine.strategy import ClientStrategy
-from engine.watchdog import FATAL, guarded
+from engine.sim.builtins import exchange_store, shared_demo_store
+from engine.sim.exchange import ClientExchange
+from engine.sim.live_catchup import catch_up
+from engine.sim.live_owner import Owner, lock_path, remove_owner, write_owner
+from engine.sim.live_state import LiveSession, Recovered
+from engine.sim.risk import ClientRisk
+from engine.sim.strategy import ClientStrategy
+from engine.sim.watchdog import FATAL, guarded
 
 _log = engine_logger(__name__)
 
@@ -127,7 +127,7 @@ class LiveUtils:
 
         Lifecycle callbacks (on_schedule, on_open, on_partial_profit, on_partial_loss,
         on_close, on_cancel) are journaled before they run and delivered at least once, in
-        order, with a stable key (`engine.current_delivery()`); see engine/live_journal.py.
+        order, with a stable key (`engine.current_delivery()`); see engine/sim/live_journal.py.
 
         Raises:
             ConfigError: unknown names; `StateLockedError` when another process runs the

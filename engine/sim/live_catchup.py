@@ -31,15 +31,15 @@ from typing import Any
 
 import numpy as np
 
+from engine.core.logger import engine_logger
+from engine.core.models import Action
 from engine.data.store import CandleArrays
-from engine.exchange import ClientExchange, ms_to_datetime, vwap
-from engine.live_state import LiveSession, Recovered
-from engine.logger import engine_logger
-from engine.models import Action
-from engine.partial import revenue_percent
 from engine.persist.base import StateError
-from engine.strategy import ClientStrategy
-from engine.watchdog import FATAL, guarded
+from engine.sim.exchange import ClientExchange, ms_to_datetime, vwap
+from engine.sim.live_state import LiveSession, Recovered
+from engine.sim.partial import revenue_percent
+from engine.sim.strategy import ClientStrategy
+from engine.sim.watchdog import FATAL, guarded
 
 _log = engine_logger(__name__)
 

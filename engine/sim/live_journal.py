@@ -23,9 +23,9 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from engine.live_schema import value_problem
-from engine.models import SignalRow
+from engine.core.models import SignalRow
 from engine.persist.base import PersistBase
+from engine.sim.live_schema import value_problem
 
 SCHEDULED, OPENED, CLOSED, CANCELLED = "scheduled", "opened", "closed", "cancelled"
 PARTIAL_PROFIT, PARTIAL_LOSS = "partial_profit", "partial_loss"

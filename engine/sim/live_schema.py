@@ -1,13 +1,13 @@
 """The shapes of a live session's state files, checked before recovery trusts any of them.
 
 Each kind of store (signal, schedule, history, partial, risk, clock) holds JSON values of
-one shape, written by engine/live_state.py and engine/data/demo_live.py. `check_store`
+one shape, written by engine/sim/live_state.py and engine/data/demo_live.py. `check_store`
 parses every value of a store against its model; the first one that does not fit sets the
 whole store aside (`PersistBase.quarantine`) and stops the run with a `StateError` naming
 the file, the entry and what was wrong: recovery never guesses which positions are open.
 
 A signal that fits its model must also pass the rules a new signal passes
-(engine/validation.py `signal_errors`), so a stored `"position": "sideways"` is refused
+(engine/core/validation.py `signal_errors`), so a stored `"position": "sideways"` is refused
 instead of being taken for a short. The profile's distance and lifetime limits are left
 out: a position that is open on the exchange must be watched even if the limits changed.
 """
@@ -20,11 +20,11 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from engine.config import Settings, snapshot
-from engine.errors import ConfigError
-from engine.models import SignalRow
+from engine.core.config import Settings, snapshot
+from engine.core.errors import ConfigError
+from engine.core.models import SignalRow
+from engine.core.validation import signal_errors
 from engine.persist.base import PersistBase
-from engine.validation import signal_errors
 
 Kind = Literal["signal", "schedule", "history", "partial", "risk", "clock", "journal"]
 _Name = Annotated[str, Field(min_length=1)]
@@ -112,7 +112,7 @@ class ClockDoc(_Strict):
 
 
 class JournalDoc(_Strict):
-    """One lifecycle change of the journal (engine/live_journal.py `LifecycleJournal.record`)."""
+    """One lifecycle change of the journal (`engine.sim.live_journal.LifecycleJournal.record`)."""
 
     seq: _Time
     event: Literal["scheduled", "opened", "partial_profit", "partial_loss", "closed", "cancelled"]

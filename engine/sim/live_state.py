@@ -9,14 +9,14 @@ Write order makes every crash recoverable without guessing:
 * a close or cancel is first recorded in the history, then the signal is cleared;
 * an `opened` history entry is written after the signal; recovery adds it if missing;
 * each lifecycle change goes to the history (opened, closed, cancelled) and then to the
-  journal `data/journal/…` before its callback runs (engine/live_journal.py).
+  journal `data/journal/…` before its callback runs (engine/sim/live_journal.py).
 Recovery then finishes whatever a crash interrupted (`LiveSession.recover`).
 
 Every store is guarded: a write that fails with an OSError (read-only folder, full disk)
 raises `StateWriteError` naming the file, and the change is not made in memory.
 
 A cleared signal is a removed key, never a stored `null`. Recovery trusts nothing it has
-not parsed: every value must fit its shape (engine/live_schema.py) and a recovered signal
+not parsed: every value must fit its shape (engine/sim/live_schema.py) and a recovered signal
 must pass the rules a new one passes; a file that does not is moved aside and the start
 stops with a `StateError`, as it does when the history calls open a position that the
 signal file lacks.
@@ -29,13 +29,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.errors import ConfigError, SignalValidationError
-from engine.live_journal import LifecycleJournal
-from engine.live_schema import Kind, check_store, signal_problem
-from engine.models import Action, CancelledResult, ClosedResult, CloseReason, PnL, SignalRow
+from engine.core.errors import ConfigError, SignalValidationError
+from engine.core.models import Action, CancelledResult, ClosedResult, CloseReason, PnL, SignalRow
 from engine.persist import adapters
 from engine.persist.base import PersistBase, StateError, StateWriteError
-from engine.risk import ActivePosition
+from engine.sim.live_journal import LifecycleJournal
+from engine.sim.live_schema import Kind, check_store, signal_problem
+from engine.sim.risk import ActivePosition
 
 OPENED, CLOSED, CANCELLED = "opened", "closed", "cancelled"
 
@@ -48,7 +48,7 @@ def row_to_dict(row: SignalRow) -> dict[str, Any]:
 def row_from_dict(data: Any, where: str) -> SignalRow:
     """Rebuild a signal row, or explain which stored file holds something else.
 
-    The row must pass the rules a new signal passes (`engine.live_schema.signal_problem`).
+    The row must pass the rules a new signal passes (`engine.sim.live_schema.signal_problem`).
     """
     problem = signal_problem(data)
     if problem:

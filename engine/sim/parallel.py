@@ -31,17 +31,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
-from engine import events
-from engine.backtest import Backtest
-from engine.config import get_config, get_profile, set_config
+from engine.analytics.stats import BacktestStatistics
+from engine.core import events
+from engine.core.config import get_config, get_profile, set_config
+from engine.core.errors import ConfigError, StrategyError
+from engine.core.events import error_emitter
+from engine.core.loader import load_module
+from engine.core.logger import engine_logger
+from engine.core.models import ClosedResult
+from engine.core.registration import exchanges, frames, strategies
 from engine.data.sources import Source, register_source, registered_sources
-from engine.errors import ConfigError, StrategyError
-from engine.events import error_emitter
-from engine.loader import load_module
-from engine.logger import engine_logger
-from engine.models import ClosedResult
-from engine.registration import exchanges, frames, strategies
-from engine.stats import BacktestStatistics
+from engine.sim.backtest import Backtest
 
 _log = engine_logger(__name__)
 P = ParamSpec("P")
@@ -59,7 +59,7 @@ FORWARDED = {
     )
 }
 """The events of a backtest that reach the caller's listeners from a worker process."""
-USER_MODULE_PREFIX = "desk_user_"  # how engine.loader.load_module names what it imports
+USER_MODULE_PREFIX = "desk_user_"  # how engine.core.loader.load_module names what it imports
 _TOKEN = uuid.uuid4().hex
 _loaded_here: set[str] = set()
 _prepare_lock = threading.Lock()  # executors may run several jobs at once in one process
@@ -149,7 +149,7 @@ def serial_reason(setup: WorkerSetup) -> str | None:
     A fresh worker imports the caller's main script again (`multiprocessing` does, to find
     what it unpickles): a script without an `if __name__ == "__main__":` guard would run
     its walker again there. And a worker knows only the built-ins, the registered candle
-    sources and what the user modules (`engine.loader.load_module`) register: schemas
+    sources and what the user modules (`engine.core.loader.load_module`) register: schemas
     added in the script itself or in a notebook are not there.
     """
     main = sys.modules.get("__main__")
@@ -164,7 +164,7 @@ def serial_reason(setup: WorkerSetup) -> str | None:
     if not setup.modules:
         return (
             "its strategies were not registered from a module file, so worker processes "
-            "would not know them (load them with engine.loader.load_module, or pass "
+            "would not know them (load them with engine.core.loader.load_module, or pass "
             "modules=[...])"
         )
     return None
@@ -202,7 +202,7 @@ def executor_scope(
 
 
 def loaded_modules() -> tuple[str, ...]:
-    """Return the files this process loaded with `engine.loader.load_module`, in load order."""
+    """Return the files this process loaded with `engine.core.loader.load_module`, in load order."""
     files = []
     for name, module in list(sys.modules.items()):
         file = getattr(module, "__file__", None)
@@ -242,7 +242,7 @@ class WorkerSetup:
         Args:
             profile: the profile of the runs (None: the current one).
             modules: the user modules to load in workers (None: every module this process
-                loaded with `engine.loader.load_module`).
+                loaded with `engine.core.loader.load_module`).
         """
         config = get_config()
         del config["profile"]
@@ -295,7 +295,7 @@ class WorkerSetup:
             raise ConfigError(
                 f"{', '.join(missing)} not found in a worker process; backtests run in fresh "
                 "processes, so register them in a module file (passed as modules=[...] or "
-                "loaded with engine.loader.load_module), or pass executor=SerialExecutor()"
+                "loaded with engine.core.loader.load_module), or pass executor=SerialExecutor()"
             )
 
 

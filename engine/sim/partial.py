@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from engine.events import PartialContract, partial_loss_emitter, partial_profit_emitter
-from engine.models import SignalRow
+from engine.core.events import PartialContract, partial_loss_emitter, partial_profit_emitter
+from engine.core.models import SignalRow
 
 LEVELS = (10, 20, 30, 40, 50, 60, 70, 80, 90, 100)
 

@@ -24,7 +24,7 @@ With one strategy on one symbol the results are exactly those of `Backtest.run`.
 
 Parallel: pairs linked by a shared risk profile must share the clock; other pairs are
 independent. Each group of linked pairs is one work unit for the executor (see
-`engine.parallel`), and the groups' results are merged back in the same time order, so the
+`engine.sim.parallel`), and the groups' results are merged back in the same time order, so the
 output equals the serial run's.
 """
 
@@ -42,17 +42,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from engine import events
-from engine.backtest import PROGRESS_UPDATES, Backtest
-from engine.clock import SYSTEM_CLOCK
-from engine.config import snapshot
+from engine.core import events
+from engine.core.clock import SYSTEM_CLOCK
+from engine.core.config import snapshot
+from engine.core.errors import ConfigError
+from engine.core.events import BacktestProgress, RunStarted
+from engine.core.models import Action, ClosedResult
+from engine.core.registration import exchanges, frames, risk_client, risks, strategies
 from engine.data.store import CandleArrays
-from engine.errors import ConfigError
-from engine.events import BacktestProgress, RunStarted
-from engine.exchange import ClientExchange
-from engine.frame import priced_timeframes, timeframes
-from engine.models import Action, ClosedResult
-from engine.parallel import (
+from engine.sim.backtest import PROGRESS_UPDATES, Backtest
+from engine.sim.exchange import ClientExchange
+from engine.sim.frame import priced_timeframes, timeframes
+from engine.sim.parallel import (
     SerialExecutor,
     WorkerSetup,
     captured_errors,
@@ -62,12 +63,11 @@ from engine.parallel import (
     here,
     pair_seed,
 )
-from engine.registration import exchanges, frames, risk_client, risks, strategies
-from engine.risk import Risk, RiskParams
-from engine.strategy import ClientStrategy
+from engine.sim.risk import Risk, RiskParams
+from engine.sim.strategy import ClientStrategy
 
 if TYPE_CHECKING:
-    from engine.backtest import BacktestUtils
+    from engine.sim.backtest import BacktestUtils
 
 TICK, ACTIVATE, CLOSE = 0, 1, 2
 """Event kinds, in their order at equal timestamps."""
@@ -305,7 +305,7 @@ def risk_groups(pairs: Sequence[Pair]) -> list[tuple[Pair, ...]]:
 
 @dataclass(frozen=True, slots=True)
 class PortfolioJob:
-    """A group of pairs sharing risk profiles, as a work unit (see `engine.parallel`)."""
+    """A group of pairs sharing risk profiles, as a work unit (see `engine.sim.parallel`)."""
 
     pairs: tuple[Pair, ...]
     exchange_name: str
@@ -375,7 +375,7 @@ def run_portfolio(
             is one group or one core, else a process pool over every core. `SerialExecutor`:
             in this process, results streamed as the clock advances.
         modules: the user modules workers load (default: the ones loaded in this process
-            with `engine.loader.load_module`).
+            with `engine.core.loader.load_module`).
         cancel: set it to stop the run at the next event (serial) or job (parallel).
 
     Returns:

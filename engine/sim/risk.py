@@ -6,9 +6,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from engine.events import validation_emitter
-from engine.logger import engine_logger
-from engine.schemas import Schema
+from engine.core.events import validation_emitter
+from engine.core.logger import engine_logger
+from engine.core.schemas import Schema
 
 _log = engine_logger(__name__)
 

@@ -10,9 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.errors import ConfigError
-from engine.registry import Registry
-from engine.schemas import Fn, Schema
+from engine.core.errors import ConfigError
+from engine.core.registry import Registry
+from engine.core.schemas import Fn, Schema
 
 FIXED_PERCENTAGE = "fixed-percentage"
 KELLY_CRITERION = "kelly-criterion"

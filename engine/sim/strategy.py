@@ -15,15 +15,27 @@ from typing import Any, Protocol
 import numpy as np
 from pydantic import BaseModel
 
-from engine import context
-from engine.config import Settings
+from engine.core import context
+from engine.core.config import Settings
+from engine.core.errors import SignalValidationError, StrategyError
+from engine.core.events import error_emitter, signal_backtest_emitter, signal_emitter
+from engine.core.intervals import MINUTES, STRATEGY_INTERVALS
+from engine.core.jsformat import js_string
+from engine.core.logger import engine_logger
+from engine.core.models import (
+    Action,
+    CancelledResult,
+    ClosedResult,
+    CloseReason,
+    SignalRow,
+    TickResult,
+)
+from engine.core.pnl import profit_loss
+from engine.core.schemas import StrategySchema
+from engine.core.validation import signal_errors
 from engine.data.store import CandleArrays
-from engine.errors import SignalValidationError, StrategyError
-from engine.events import error_emitter, signal_backtest_emitter, signal_emitter
-from engine.exchange import ClientExchange, ms_to_datetime, vwap
-from engine.intervals import MINUTES, STRATEGY_INTERVALS
-from engine.jsformat import js_string
-from engine.live_journal import (
+from engine.sim.exchange import ClientExchange, ms_to_datetime, vwap
+from engine.sim.live_journal import (
     CALLBACKS,
     CANCELLED,
     CLOSED,
@@ -35,21 +47,9 @@ from engine.live_journal import (
     LifecycleJournal,
     delivering,
 )
-from engine.logger import engine_logger
-from engine.models import (
-    Action,
-    CancelledResult,
-    ClosedResult,
-    CloseReason,
-    SignalRow,
-    TickResult,
-)
-from engine.partial import LEVELS, ClientPartial, revenue_percent
-from engine.pnl import profit_loss
-from engine.risk import Risk, RiskParams
-from engine.schemas import StrategySchema
-from engine.validation import signal_errors
-from engine.watchdog import exit_error
+from engine.sim.partial import LEVELS, ClientPartial, revenue_percent
+from engine.sim.risk import Risk, RiskParams
+from engine.sim.watchdog import exit_error
 
 _log = engine_logger(__name__)
 

@@ -1,6 +1,6 @@
 """The walker: backtest several strategies on a symbol and rank them by a metric (docs/walker.md).
 
-Each strategy's backtest is an independent job (`engine.parallel`), so the backtests run on
+Each strategy's backtest is an independent job (`engine.sim.parallel`), so the backtests run on
 an executor — by default a process pool over every core — and are reported in the walker's
 strategy order, exactly as a serial run reports them. The metric is always maximised; on a
 tie the first strategy wins, as upstream.
@@ -15,9 +15,11 @@ from concurrent.futures import BrokenExecutor, Executor, Future
 from pathlib import Path
 from typing import Any
 
-from engine.backtest import Backtest
-from engine.errors import ConfigError
-from engine.events import (
+from engine.analytics.reports.markdown import save_report
+from engine.analytics.reports.walker import walker_report
+from engine.analytics.stats import safe
+from engine.core.errors import ConfigError
+from engine.core.events import (
     DoneContract,
     WalkerContract,
     WalkerProgress,
@@ -30,8 +32,12 @@ from engine.events import (
     walker_complete_emitter,
     walker_emitter,
 )
-from engine.logger import engine_logger
-from engine.parallel import (
+from engine.core.logger import engine_logger
+from engine.core.registration import exchanges, frames, risks, strategies
+from engine.core.registry import Registry
+from engine.core.schemas import Fn, Schema
+from engine.sim.backtest import Backtest
+from engine.sim.parallel import (
     BacktestJob,
     BacktestJobResult,
     WorkerSetup,
@@ -40,12 +46,6 @@ from engine.parallel import (
     executor_scope,
     run_backtest_job,
 )
-from engine.registration import exchanges, frames, risks, strategies
-from engine.registry import Registry
-from engine.reports.markdown import save_report
-from engine.reports.walker import walker_report
-from engine.schemas import Fn, Schema
-from engine.stats import safe
 
 _log = engine_logger(__name__)
 
@@ -201,7 +201,7 @@ class WalkerUtils:
                 Either way the events you listen to reach you here, in order per
                 backtest; strategy callbacks (`on_open`, …) run where the backtest runs.
             modules: the user modules the workers load (default: the ones loaded in this
-                process with `engine.loader.load_module`).
+                process with `engine.core.loader.load_module`).
             cancel: set it to stop before the next strategy.
 
         Names are checked before anything runs. Strategies whose backtest raises are

@@ -25,11 +25,11 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from engine.errors import EngineError, StrategyError
-from engine.exchange import ms_to_datetime
+from engine.core.errors import EngineError, StrategyError
+from engine.sim.exchange import ms_to_datetime
 
 if TYPE_CHECKING:
-    from engine.strategy import ClientStrategy
+    from engine.sim.strategy import ClientStrategy
 
 T = TypeVar("T")
 POLL_SECONDS = 0.05

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.registration import add_strategy, strategies
+from engine.core.registration import add_strategy, strategies
 from engine.strategies import bracket, limit, sma_rsi
 
 BUILTIN = (bracket, limit, sma_rsi)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from engine.api import get_average_price
+from engine.sim.api import get_average_price
 from engine.strategies.bracket import is_even_hour
 
 NAME = "limit"

@@ -12,8 +12,8 @@ import math
 from datetime import datetime
 from typing import Any
 
-from engine.api import get_average_price
-from engine.indicators import indicator
+from engine.sim.api import get_average_price
+from engine.sim.indicators import indicator
 
 NAME = "sma_rsi"
 INTERVAL = "15m"

@@ -28,7 +28,7 @@ def listen(clean_engine: None) -> Iterator[Listeners]:
 @pytest.fixture
 def fresh_live() -> Iterator[None]:
     """No live statistics kept from another test, before and after."""
-    from engine.live import Live
+    from engine.sim.live import Live
 
     Live.clear()
     yield

@@ -9,8 +9,8 @@ from typing import Any
 
 import engine
 from engine import CandleArrays, CandleStore
-from engine.config import reset_config
-from engine.registration import exchanges, frames, risks, strategies
+from engine.core.config import reset_config
+from engine.core.registration import exchanges, frames, risks, strategies
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 MIN = 60_000

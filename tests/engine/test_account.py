@@ -8,9 +8,9 @@ import pytest
 
 import engine
 from engine import ConfigError, EquityFraction, FixedAmount
-from engine.account import YEAR_MS, replay
-from engine.models import Action, ClosedResult, CloseReason, PnL, SignalRow
-from engine.sizing import sizings
+from engine.analytics.account import YEAR_MS, replay
+from engine.core.models import Action, ClosedResult, CloseReason, PnL, SignalRow
+from engine.sim.sizing import sizings
 from tests.engine.helpers import (
     MIN,
     SYMBOL,

@@ -11,10 +11,12 @@ from typing import Any
 import pytest
 
 import engine
-from engine import events
-from engine.events import PartialContract, PerformanceContract, RunStarted
-from engine.heat import heat_row, heatmap_statistics
-from engine.models import (
+from engine.analytics.heat import heat_row, heatmap_statistics
+from engine.analytics.performance import percentile
+from engine.analytics.reports.markdown import table
+from engine.core import events
+from engine.core.events import PartialContract, PerformanceContract, RunStarted
+from engine.core.models import (
     Action,
     CancelledResult,
     ClosedResult,
@@ -23,8 +25,6 @@ from engine.models import (
     SignalRow,
     TickResult,
 )
-from engine.performance import percentile
-from engine.reports.markdown import table
 from tests.engine.helpers import MIN, SYMBOL, T0, flat, long_dto, once, run, setup
 
 pytestmark = pytest.mark.usefixtures("clean_engine")

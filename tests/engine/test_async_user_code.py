@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import engine
-import engine.asyncs
+import engine.core.asyncs
 from engine.strategies import bracket, register_builtin_strategies
 from tests.engine.helpers import MIN, SYMBOL, T0, add_exchange, add_frame, flat, long_dto, once
 
@@ -197,7 +197,7 @@ def test_a_thread_that_ran_async_code_closes_its_loop_when_it_ends() -> None:
     async def where() -> Any:
         return asyncio.get_running_loop()
 
-    worker = threading.Thread(target=lambda: loops.append(engine.asyncs.wait(where())))
+    worker = threading.Thread(target=lambda: loops.append(engine.core.asyncs.wait(where())))
     worker.start()
     worker.join()
     del worker

@@ -11,13 +11,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from engine.clock import SimulatedClock
+from engine.core.clock import SimulatedClock
+from engine.core.errors import DataError
 from engine.data import candle_cache
 from engine.data.ccxt_exchange import CcxtMarket
 from engine.data.csv_import import load_candles
 from engine.data.demo import generate
 from engine.data.store import CandleArrays
-from engine.errors import DataError
 from tests.engine.exchange_server import FakeBinance, fake_binance
 
 T0 = 1_704_067_200_000

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.clock import SimulatedClock
+from engine.core.clock import SimulatedClock
+from engine.core.errors import ConfigError, DataError, TemporaryError
 from engine.data.ccxt_exchange import CcxtMarket, ccxt_exchange
 from engine.data.demo import generate
-from engine.errors import ConfigError, DataError, TemporaryError
 from tests.engine.exchange_server import FakeBinance, fake_binance
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from engine.core.errors import DataError
 from engine.data.csv_import import LoadedCandles, load_candles
-from engine.errors import DataError
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
 MINUTE = 60_000

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from engine.core.errors import DataError
 from engine.data.demo import DEMO_END_MS, DEMO_START_MS, DEMO_SYMBOLS, demo_store, generate
 from engine.data.store import CandleArrays
-from engine.errors import DataError
 
 DAY = 86_400_000
 MINUTE = 60_000

@@ -17,11 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from engine.clock import SimulatedClock
+from engine.core.clock import SimulatedClock
+from engine.core.secrets import mask_secrets
 from engine.data import candle_cache
 from engine.data.ccxt_exchange import CcxtMarket
 from engine.data.demo import generate
-from engine.secrets import mask_secrets
 from tests.engine.exchange_server import FakeBinance, fake_binance
 from tests.engine.llm_server import serve, unauthorized_echoing_key
 

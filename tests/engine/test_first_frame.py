@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import engine
-from engine.frame import priced_timeframes
+from engine.sim.frame import priced_timeframes
 from tests.engine.helpers import MIN, T0, Listeners, flat, run, setup, vwap
 
 pytestmark = pytest.mark.usefixtures("clean_engine")

@@ -14,7 +14,7 @@ import pytest
 
 import engine
 from engine import CandleArrays, CandleStore
-from engine.clock import SYSTEM_CLOCK, Clock, SimulatedClock
+from engine.core.clock import SYSTEM_CLOCK, Clock, SimulatedClock
 from engine.data.demo import generate
 from engine.strategies import register_builtin_strategies
 from tests.engine.helpers import dt, reset_engine

@@ -21,10 +21,10 @@ import talib
 
 import engine
 from engine import CandleArrays, CandleStore, ConfigError, SerialExecutor
-from engine.clock import SimulatedClock
-from engine.live import TICK_TTL_MS, Live
+from engine.core.clock import SimulatedClock
+from engine.sim.live import TICK_TTL_MS, Live
+from engine.sim.walker import walkers
 from engine.strategies import register_builtin_strategies
-from engine.walker import walkers
 from tests.engine.helpers import MIN, SYMBOL, T0, add_frame, ms, reset_engine
 
 pytestmark = pytest.mark.usefixtures("clean_engine")
@@ -275,7 +275,7 @@ def test_declared_indicators_are_checked_when_the_strategy_is_registered() -> No
     engine.add_strategy(
         **fields, indicators=[{"name": "sma", "interval": "5m", "params": {"timeperiod": 9}}]
     )
-    assert engine.registration.strategies.get("d", "test").indicators == [
+    assert engine.core.registration.strategies.get("d", "test").indicators == [
         ("SMA", "5m", (("timeperiod", 9),))
     ]
 
@@ -391,7 +391,7 @@ def test_a_portfolio_run_gives_each_symbol_its_own_values() -> None:
 def test_a_finished_run_leaves_no_cache_behind() -> None:
     import gc
 
-    from engine import indicators
+    from engine.sim import indicators
 
     def get_signal(symbol: str, when: datetime) -> None:
         engine.indicator("RSI", symbol, "5m")

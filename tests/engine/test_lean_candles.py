@@ -16,10 +16,10 @@ import pytest
 
 import engine
 from engine import CandleArrays, CandleStore
+from engine.core.intervals import interval_ms
+from engine.core.models import Candle
 from engine.data.demo import generate
-from engine.exchange import VWAP_BLOCK, vwap, vwap_block
-from engine.intervals import interval_ms
-from engine.models import Candle
+from engine.sim.exchange import VWAP_BLOCK, vwap, vwap_block
 from tests.engine.helpers import MIN, SYMBOL, T0, dt, flat, long_dto, run, setup
 
 pytestmark = pytest.mark.usefixtures("clean_engine")

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 import engine
-from engine.clock import SimulatedClock
-from engine.live import TICK_TTL_MS, Live, LiveStart
-from engine.live_state import LiveSession, row_to_dict
-from engine.models import SignalRow
+from engine.core.clock import SimulatedClock
+from engine.core.models import SignalRow
+from engine.core.pnl import profit_loss
 from engine.persist import StateError, StateLockedError
-from engine.pnl import profit_loss
+from engine.sim.live import TICK_TTL_MS, Live, LiveStart
+from engine.sim.live_state import LiveSession, row_to_dict
 from tests.engine.helpers import MIN, SYMBOL, T0, add_exchange, flat, long_dto, series
 
 pytestmark = pytest.mark.usefixtures("clean_engine")

@@ -18,11 +18,11 @@ from typing import Any
 import pytest
 
 import engine
-from engine.builtins import register_demo
-from engine.clock import SimulatedClock
+from engine.core.clock import SimulatedClock
 from engine.data.ccxt_exchange import ccxt_exchange
-from engine.live import Live, LiveStart
-from engine.live_state import LiveSession
+from engine.sim.builtins import register_demo
+from engine.sim.live import Live, LiveStart
+from engine.sim.live_state import LiveSession
 from tests.engine.exchange_server import FakeBinance, fake_binance
 from tests.engine.helpers import MIN, SYMBOL, T0, add_exchange, long_dto, series
 

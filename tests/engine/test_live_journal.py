@@ -17,8 +17,7 @@ from typing import Any
 import pytest
 
 import engine
-from engine.clock import SimulatedClock
-from engine.live import Live
+from engine.core.clock import SimulatedClock
 from engine.persist import (
     PersistJournalAdapter,
     PersistSignalAdapter,
@@ -26,6 +25,7 @@ from engine.persist import (
     TinyDBPersist,
 )
 from engine.persist.adapters import ALL_ADAPTERS
+from engine.sim.live import Live
 from tests.engine.helpers import MIN, SYMBOL, T0, add_exchange, flat, long_dto, series
 from tui.cli import main
 
@@ -234,8 +234,8 @@ CHILD = """
 import os, signal, sys, threading
 sys.path.insert(0, {root!r})
 import engine
-from engine.clock import SimulatedClock
-from engine.live import Live
+from engine.core.clock import SimulatedClock
+from engine.sim.live import Live
 from tests.engine.helpers import SYMBOL, T0, MIN, add_exchange, long_dto, series
 
 log = open({log!r}, "a")

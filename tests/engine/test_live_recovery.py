@@ -22,13 +22,13 @@ import pytest
 from filelock import FileLock
 
 import engine
-from engine.clock import SYSTEM_CLOCK, SimulatedClock
+from engine.core.clock import SYSTEM_CLOCK, SimulatedClock
+from engine.core.models import SignalRow
 from engine.data.demo_live import ClockAnchor, ScaledClock
-from engine.live import Live, LiveStart
-from engine.live_owner import OWNER_KEYS, lock_path, owner_path, read_owner
-from engine.live_state import LiveSession, row_to_dict
-from engine.models import SignalRow
 from engine.persist import StateError, StateLockedError
+from engine.sim.live import Live, LiveStart
+from engine.sim.live_owner import OWNER_KEYS, lock_path, owner_path, read_owner
+from engine.sim.live_state import LiveSession, row_to_dict
 from tests.engine.helpers import MIN, SYMBOL, T0, add_exchange, flat, long_dto, series
 from tui.cli import main
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import math
 
-from engine.live_stats import MAX_EVENTS, LiveEventLog, live_statistics
-from engine.models import Action, ClosedResult, CloseReason, PnL, SignalRow, TickResult
-from engine.reports.live import live_report
+from engine.analytics.live_stats import MAX_EVENTS, LiveEventLog, live_statistics
+from engine.analytics.reports.live import live_report
+from engine.core.models import Action, ClosedResult, CloseReason, PnL, SignalRow, TickResult
 
 T0 = 1_704_067_200_000
 MIN = 60_000

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.errors import ConfigError
-from engine.loader import load_module
+from engine.core.errors import ConfigError
+from engine.core.loader import load_module
 
 
 def test_a_failing_module_leaves_nothing_registered(tmp_path: Path) -> None:
@@ -29,7 +29,7 @@ def test_a_failing_module_leaves_nothing_registered(tmp_path: Path) -> None:
     try:
         assert "half_done" in [s.strategy_name for s in engine.list_strategies()]
     finally:
-        engine.registration.strategies.remove("half_done")
+        engine.core.registration.strategies.remove("half_done")
 
 
 def test_a_syntax_error_names_file_and_line(tmp_path: Path) -> None:
@@ -57,4 +57,4 @@ def test_a_module_with_register_is_registered_when_loaded(tmp_path: Path) -> Non
     try:
         assert "from_register" in [s.strategy_name for s in engine.list_strategies()]
     finally:
-        engine.registration.strategies.remove("from_register")
+        engine.core.registration.strategies.remove("from_register")

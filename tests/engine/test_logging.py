@@ -82,7 +82,7 @@ def test_standard_logging_hears_the_engine_s_named_loggers(
     with caplog.at_level(logging.DEBUG, logger="engine"):
         run("s")
     names = {record.name for record in caplog.records}
-    assert {"engine.backtest", "engine.strategy", "engine.frame"} <= names
+    assert {"engine.sim.backtest", "engine.sim.strategy", "engine.sim.frame"} <= names
     levels = {record.levelno for record in caplog.records}
     assert {logging.DEBUG, logging.INFO, logging.WARNING} <= levels
     started = next(r for r in caplog.records if r.getMessage().startswith("backtest run started"))

@@ -15,13 +15,13 @@ from typing import Any
 import pytest
 
 import engine
-from engine.errors import ConfigError
-from engine.loader import load_module
+from engine.core.errors import ConfigError
+from engine.core.loader import load_module
+from engine.core.registration import frames, strategies
 from engine.optimizer import Optimizer, add_optimizer, check_module, fetching
 from engine.optimizer.registration import optimizers
 from engine.optimizer.templates import literal
-from engine.registration import frames, strategies
-from engine.walker import walkers
+from engine.sim.walker import walkers
 from tests.engine.helpers import reset_engine
 
 GOLDEN = Path(__file__).parent.parent / "golden" / "optimizer" / "golden_BTCUSDT.py.txt"

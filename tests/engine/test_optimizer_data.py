@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import engine
-from engine.errors import ConfigError, DataError, EngineError
+from engine.core.errors import ConfigError, DataError, EngineError
 from engine.optimizer import Optimizer, add_optimizer, fetching, list_optimizers
 from engine.optimizer.registration import optimizers
 from engine.optimizer.schema import FetchArgs, Message

@@ -20,12 +20,12 @@ from pathlib import Path
 import pytest
 
 import engine
-from engine.loader import load_module
+from engine.core.loader import load_module
 from engine.optimizer import LlmSettings, Optimizer, add_optimizer, fetching, llm_client
 from engine.optimizer.blocks import SIGNAL_SYSTEM_PROMPT
 from engine.optimizer.registration import optimizers
-from engine.parallel import SerialExecutor
-from engine.walker import walkers
+from engine.sim.parallel import SerialExecutor
+from engine.sim.walker import walkers
 from tests.engine.helpers import reset_engine
 from tests.engine.llm_server import LlmServer, Reply, Seen, error_reply, serve
 

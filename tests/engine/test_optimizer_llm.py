@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.errors import SignalValidationError
+from engine.core.errors import SignalValidationError
 from engine.optimizer.llm import LlmClient, LlmError, LlmSettings, LlmUnavailableError
 from engine.optimizer.signals import trading_signal
 from tests.engine.llm_server import Reply, Seen, error_reply, serve

@@ -13,7 +13,7 @@ import pytest
 
 import engine
 from engine import ConfigError, SerialExecutor
-from engine.loader import load_module
+from engine.core.loader import load_module
 from engine.strategies import bracket, limit
 from tests.engine.helpers import reset_engine
 from tests.golden import reference as ref

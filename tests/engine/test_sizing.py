@@ -9,7 +9,7 @@ import pytest
 
 import engine
 from engine import ConfigError, Constant, PositionSize, add_sizing, list_sizings
-from engine.sizing import SizingParams, SizingSchema, sizings
+from engine.sim.sizing import SizingParams, SizingSchema, sizings
 
 
 @pytest.fixture(autouse=True)

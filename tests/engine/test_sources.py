@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 
 import engine
+from engine.core.errors import ConfigError
+from engine.core.registration import exchanges
 from engine.data import candle_cache, sources
 from engine.data.coverage import data_span, fit_range, stamp
 from engine.data.store import CandleArrays
-from engine.errors import ConfigError
-from engine.parallel import WorkerSetup
-from engine.registration import exchanges
+from engine.sim.parallel import WorkerSetup
 from tests.engine.helpers import write_candles_csv
 
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 
 import engine
-from engine.clock import SimulatedClock
-from engine.live import Live
-from engine.models import SignalRow
+from engine.core.clock import SimulatedClock
+from engine.core.models import SignalRow
 from engine.persist import StateError
+from engine.sim.live import Live
 from tests.engine.helpers import MIN, SYMBOL, T0, add_exchange, flat, long_dto
 
 pytestmark = pytest.mark.usefixtures("clean_engine", "fresh_live")

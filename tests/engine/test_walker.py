@@ -18,10 +18,10 @@ import pytest
 
 import engine
 from engine import ConfigError, SerialExecutor
-from engine.loader import load_module
-from engine.parallel import WorkerSetup, batches
+from engine.core.loader import load_module
+from engine.sim.parallel import WorkerSetup, batches
+from engine.sim.walker import NO_DATA, walkers
 from engine.strategies import bracket, register_builtin_strategies
-from engine.walker import NO_DATA, walkers
 from tests.engine.helpers import reset_engine
 from tui.cli import _parser, walker_command
 

@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 
 import engine
+from engine.sim.walker import walkers
 from engine.strategies import register_builtin_strategies
-from engine.walker import walkers
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.usefixtures("clean_engine")
@@ -42,8 +42,8 @@ for hours in (1, 2, 3):
 WALK = """
 import json, sys, threading, time
 import engine
-import engine.loader
-from engine.parallel import SerialExecutor
+import engine.core.loader
+from engine.sim.parallel import SerialExecutor
 from engine.strategies import register_builtin_strategies
 
 register_builtin_strategies()
@@ -97,7 +97,7 @@ def walk(tmp_path: Path, how: str, *, module: bool, guard: bool) -> dict[str, An
     """Run a walker script (its strategies in a module file or in the script itself)."""
     if module:
         (tmp_path / "strategies.py").write_text(STRATEGIES)
-        register = f"engine.loader.load_module({str(tmp_path / 'strategies.py')!r})"
+        register = f"engine.core.loader.load_module({str(tmp_path / 'strategies.py')!r})"
     else:
         register = STRATEGIES.replace("import engine\n", "")
     body = WALK.format(register=textwrap.dedent(register), how=textwrap.dedent(how))

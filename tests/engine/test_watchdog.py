@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 import engine
-from engine.clock import SimulatedClock
-from engine.errors import StrategyError
-from engine.live import Live
-from engine.live_state import LiveSession
-from engine.watchdog import StrategyExitError, StrategyHungError, StrategyTimeoutError
+from engine.core.clock import SimulatedClock
+from engine.core.errors import StrategyError
+from engine.sim.live import Live
+from engine.sim.live_state import LiveSession
+from engine.sim.watchdog import StrategyExitError, StrategyHungError, StrategyTimeoutError
 from tests.engine.helpers import MIN, SYMBOL, T0, add_exchange, flat, long_dto, run, setup
 
 pytestmark = pytest.mark.usefixtures("clean_engine")

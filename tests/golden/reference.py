@@ -14,7 +14,7 @@ from typing import Any
 
 import engine
 from engine import CandleArrays, CandleStore
-from engine.registration import exchanges, frames, risks, strategies
+from engine.core.registration import exchanges, frames, risks, strategies
 
 HERE = Path(__file__).parent
 SYMBOL = "BTCUSDT"

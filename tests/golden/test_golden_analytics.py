@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 
 import engine
-from engine.config import reset_config
-from engine.heat import HeatRow
-from engine.schedule import ScheduleEvent
+from engine.analytics.heat import HeatRow
+from engine.analytics.schedule import ScheduleEvent
+from engine.core.config import reset_config
 from tests.golden import reference as ref
 
 KINDS = ("bracket", "limit", "wide")

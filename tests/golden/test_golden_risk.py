@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 import engine
-from engine.config import reset_config
+from engine.core.config import reset_config
 from tests.golden import reference as ref
 
 RISK = "one-position-seq"

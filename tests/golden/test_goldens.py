@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 import engine
-from engine.config import reset_config
+from engine.core.config import reset_config
 from tests.golden import reference as ref
 
 CASES = [

@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from engine import registration
-from engine.walker import walkers
+from engine.core import registration
+from engine.sim.walker import walkers
 from tui.screenshots import prepare_history
 
 if TYPE_CHECKING:

@@ -11,7 +11,7 @@ from textual.app import App
 from textual.message import Message
 from textual.widgets import DataTable
 
-from engine.loader import load_module
+from engine.core.loader import load_module
 from tui.formatting import system_clock
 from tui.messages import RunCancelled, RunFinished, RunProgressed, RunStarted, SignalsReceived
 from tui.runs import Profile, RunRequest

@@ -23,9 +23,9 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Label
 
+from engine.core.models import SignalRow
 from engine.data.demo import generate
-from engine.live_owner import Owner, owner_path, read_owner
-from engine.models import SignalRow
+from engine.sim.live_owner import Owner, owner_path, read_owner
 from tui.app import DeskApp, make_app
 from tui.formatting import fixed_clock
 from tui.live_attach import Attachment

@@ -16,11 +16,11 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import RichLog
 
-import engine.strategy
-from engine.clock import Clock, SimulatedClock
-from engine.events import PartialContract, partial_profit_emitter
-from engine.live import TICK_TTL_MS
-from engine.models import SignalRow
+import engine.sim.strategy
+from engine.core.clock import Clock, SimulatedClock
+from engine.core.events import PartialContract, partial_profit_emitter
+from engine.core.models import SignalRow
+from engine.sim.live import TICK_TTL_MS
 from tui import live_bridge
 from tui.app import DeskApp, make_app
 from tui.formatting import fixed_clock
@@ -77,7 +77,7 @@ def held(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[int, int], HeldC
         return clocks[-1]
 
     monkeypatch.setattr(live_bridge, "make_live_clock", factory)
-    engine.strategy._ids.seed(7)
+    engine.sim.strategy._ids.seed(7)
     yield install
 
 

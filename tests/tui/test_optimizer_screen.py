@@ -13,10 +13,10 @@ from textual.pilot import Pilot
 from textual.widgets import Collapsible, Markdown, Static, TabbedContent
 
 import engine
+from engine.core.registry import Registry
 from engine.optimizer import configure_llm, fetching
 from engine.optimizer.registration import optimizers
-from engine.registry import Registry
-from engine.walker import walkers
+from engine.sim.walker import walkers
 from tests.engine.llm_server import serve
 from tests.engine.test_optimizer_e2e import trader
 from tests.tui.test_desk_flows import until

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from textual.widgets import Input, Label, Select
 
+from engine.core.registration import exchanges
 from engine.data.ccxt_exchange import CcxtMarket
 from engine.data.demo import generate
-from engine.registration import exchanges
 from tests.engine.exchange_server import fake_binance
 from tests.engine.helpers import write_candles_csv
 from tests.tui.test_desk_flows import Recorder, until

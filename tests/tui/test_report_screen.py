@@ -17,7 +17,7 @@ from textual.pilot import Pilot
 from textual.widgets import Label, TabbedContent
 
 import engine
-from engine.loader import load_module
+from engine.core.loader import load_module
 from tui.formatting import format_timestamp
 from tui.runs import PartialLevel, RunRequest, RunSections, ScheduledSignal, TimingRow
 from tui.screens.history import HistoryScreen
@@ -199,7 +199,7 @@ async def test_a_run_without_scheduled_signals_says_so(desk_root: Path) -> None:
 
 WIDE_MODULE = """
 from engine import add_strategy
-from engine.api import get_average_price
+from engine.sim.api import get_average_price
 
 
 def get_signal(symbol, when):

@@ -15,7 +15,7 @@ from textual.color import Color
 from textual.message import Message
 from textual.widgets import Label
 
-from engine.loader import load_module
+from engine.core.loader import load_module
 from tui.formatting import system_clock
 from tui.messages import RunCancelled, RunFailed, RunFinished, RunStarted
 from tui.runs import RunRecord, RunRequest

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from textual.message import Message
 
-from engine.loader import load_module
+from engine.core.loader import load_module
 from engine.strategies import register_builtin_strategies
 from tui.engine_bridge import ERRORS_SHOWN_PER_RUN, EngineBridge
 from tui.formatting import STATISTICS, fixed_clock

@@ -15,10 +15,10 @@ from textual.message import Message
 from textual.widgets import Label
 
 import engine
-from engine import events
+from engine.analytics.heat import heat_row
+from engine.core import events
+from engine.core.models import Action
 from engine.data.demo import DEMO_END_MS
-from engine.heat import heat_row
-from engine.models import Action
 from tui.alerts import AlertBook
 from tui.messages import RunFinished
 from tui.screens.alerts import AlertsScreen

@@ -19,6 +19,7 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Label, ProgressBar, Static
 
+from engine.core.errors import EngineError
 from engine.data import candle_cache
 from engine.data.ccxt_exchange import CcxtMarket, Download
 from engine.data.inventory import (
@@ -28,7 +29,6 @@ from engine.data.inventory import (
     dataset_candles,
     gap_calendar,
 )
-from engine.errors import EngineError
 from tui.data_command import minute_text
 from tui.formatting import Clock, system_clock
 from tui.screens.confirm import ConfirmModal

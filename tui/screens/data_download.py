@@ -14,7 +14,7 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from tui.data_command import minute_text, parse_date
 
 API_URL_ENV = "DESK_CCXT_API_URL"

@@ -16,7 +16,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Label
 
 import engine
-from engine.heat import HeatmapStatistics
+from engine.analytics.heat import HeatmapStatistics
 from tui.engine_bridge import statistics_of, with_money
 from tui.runs import DEFAULT_BALANCE
 from tui.screens.report import ReportScreen

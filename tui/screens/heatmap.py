@@ -19,7 +19,7 @@ from textual.color import Color
 from textual.screen import Screen
 from textual.widgets import Label
 
-from engine.heat import HeatmapStatistics, HeatRow
+from engine.analytics.heat import HeatmapStatistics, HeatRow
 from tui.formatting import format_count, format_noun, format_percent, format_ratio
 from tui.theming import desk_color
 from tui.walker_runs import (

@@ -17,8 +17,8 @@ from textual.containers import Grid, Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, RadioButton, RadioSet, Select
 
+from engine.core.errors import EngineError
 from engine.data.coverage import Span, frame_span
-from engine.errors import EngineError
 from tui.engine_bridge import EngineBridge, span_text
 from tui.formatting import format_date, parse_date, to_ms
 from tui.runs import DEFAULT_BALANCE, Profile, RunRequest

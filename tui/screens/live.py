@@ -27,7 +27,7 @@ from textual.widgets import DataTable, Label, RichLog
 from textual.worker import get_current_worker
 
 import engine
-from engine.live_owner import Owner
+from engine.sim.live_owner import Owner
 from tui.formatting import format_percent, format_price, format_short_timestamp
 from tui.live_attach import Attachment, OwnersFound, find_owners, spec_of
 from tui.live_bridge import (

@@ -24,7 +24,7 @@ from textual.widgets import (
 )
 from textual.widgets.option_list import Option
 
-from engine.errors import ConfigError
+from engine.core.errors import ConfigError
 from engine.optimizer import LlmSettings
 from engine.optimizer.schema import OptimizerStrategy
 from tui.formatting import format_noun

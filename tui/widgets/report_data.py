@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from engine.reports.backtest import HEADER as BACKTEST_HEADER
+from engine.analytics.reports.backtest import HEADER as BACKTEST_HEADER
 from tui.formatting import MISSING, format_price, format_timestamp
 from tui.runs import SignalView
 from tui.widgets.report_summary import Figure

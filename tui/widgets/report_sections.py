@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from engine.heat import HeatmapStatistics
+from engine.analytics.heat import HeatmapStatistics
 from tui.formatting import (
     MISSING,
     format_count,
@@ -208,7 +208,7 @@ HEAT_COLUMNS = (
 
 
 def heatmap_table(stats: HeatmapStatistics) -> TableData:
-    """Return the heatmap of a strategy (`engine.heat`): its symbols, best Sharpe first."""
+    """Return the heatmap of a strategy (`engine.analytics.heat`), best Sharpe first."""
     cells = tuple(
         (
             row.symbol,

@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
-from engine.jsformat import js_round
-from engine.reports.markdown import bullets, document, fixed, iso, price, table, trade_summary
-from engine.stats import BacktestStatistics
+from engine.analytics.reports.markdown import (
+    bullets,
+    document,
+    fixed,
+    iso,
+    price,
+    table,
+    trade_summary,
+)
+from engine.analytics.stats import BacktestStatistics
+from engine.core.jsformat import js_round
 
 HEADER = (
     "Signal ID",

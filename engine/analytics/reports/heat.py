@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.reports.markdown import document, fixed, table
+from engine.analytics.reports.markdown import document, fixed, table
 
 if TYPE_CHECKING:
-    from engine.heat import HeatmapStatistics
+    from engine.analytics.heat import HeatmapStatistics
 
 HEADER = (
     "Symbol",

@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
-from engine.live_stats import LiveEvent, LiveStatistics
-from engine.reports.markdown import bullets, document, fixed, iso, price, table, trade_summary
+from engine.analytics.live_stats import LiveEvent, LiveStatistics
+from engine.analytics.reports.markdown import (
+    bullets,
+    document,
+    fixed,
+    iso,
+    price,
+    table,
+    trade_summary,
+)
 
 HEADER = (
     "Timestamp",

@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from engine.jsformat import to_fixed
-from engine.logger import engine_logger
+from engine.core.jsformat import to_fixed
+from engine.core.logger import engine_logger
 
 _log = engine_logger(__name__)
 
@@ -60,7 +60,7 @@ def needs_strategy(utility: str, symbol: str, strategy_name: str | None, folder:
     """
     if strategy_name is not None:
         return strategy_name
-    from engine.errors import ConfigError
+    from engine.core.errors import ConfigError
 
     raise ConfigError(
         f"{utility}.dump needs the symbol and the strategy (results are kept per symbol here): "

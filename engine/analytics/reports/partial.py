@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.reports.markdown import bullets, document, iso, price, table
+from engine.analytics.reports.markdown import bullets, document, iso, price, table
 
 if TYPE_CHECKING:
-    from engine.partial_store import PartialStatistics
+    from engine.analytics.partial_store import PartialStatistics
 
 HEADER = (
     "Action",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.reports.markdown import bullets, document, fixed, table
+from engine.analytics.reports.markdown import bullets, document, fixed, table
 
 if TYPE_CHECKING:
-    from engine.performance import PerformanceStatistics
+    from engine.analytics.performance import PerformanceStatistics
 
 HEADER = (
     "Metric Type",

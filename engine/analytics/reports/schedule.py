@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from engine.reports.markdown import bullets, document, fixed, iso, price, table
+from engine.analytics.reports.markdown import bullets, document, fixed, iso, price, table
 
 if TYPE_CHECKING:
-    from engine.schedule import ScheduleStatistics
+    from engine.analytics.schedule import ScheduleStatistics
 
 HEADER = (
     "Timestamp",

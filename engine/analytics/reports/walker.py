@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from engine.events import WalkerResults
-from engine.reports.markdown import bullets, document, fixed, table
+from engine.analytics.reports.markdown import bullets, document, fixed, table
+from engine.core.events import WalkerResults
 
 NOTE = (
     "**Note:** Higher values are better for all metrics except Standard Deviation "
