@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.analytics.reports.heat import heat_report
-from engine.analytics.reports.markdown import save_report
+from engine.analytics.reports.markdown import document, fixed, save_report, table
 from engine.analytics.stats import left_sum, max_drawdown, safe
 from engine.core import events
 from engine.core.models import Action
@@ -176,3 +175,52 @@ class HeatUtils:
 
 Heat = HeatUtils()
 events.result_emitter.subscribe(Heat._record)
+
+
+# ----- the markdown report ------------------------------------------------------------------
+
+HEADER = (
+    "Symbol",
+    "Total PNL",
+    "Sharpe",
+    "PF",
+    "Expect",
+    "WR",
+    "Avg Win",
+    "Avg Loss",
+    "Max DD",
+    "W Streak",
+    "L Streak",
+    "Trades",
+)
+
+
+def heat_report(strategy_name: str, stats: HeatmapStatistics) -> str:
+    """Return the markdown heatmap of a strategy (upstream's `%+.2f%%` cells, formatted)."""
+    title = f"# Portfolio Heatmap: {strategy_name}"
+    if stats.total_symbols == 0:
+        return document(title, "*No data available*")
+    portfolio = (
+        f"**Total Symbols:** {stats.total_symbols} | "
+        f"**Portfolio PNL:** {fixed(stats.portfolio_total_pnl, 2, '%', signed=True)} | "
+        f"**Portfolio Sharpe:** {fixed(stats.portfolio_sharpe_ratio, 2)} | "
+        f"**Total Trades:** {stats.portfolio_total_trades}"
+    )
+    rows = [
+        [
+            r.symbol,
+            fixed(r.total_pnl, 2, "%", signed=True),
+            fixed(r.sharpe_ratio, 2),
+            fixed(r.profit_factor, 2),
+            fixed(r.expectancy, 2, "%", signed=True),
+            fixed(r.win_rate, 1, "%"),
+            fixed(r.avg_win, 2, "%", signed=True),
+            fixed(r.avg_loss, 2, "%", signed=True),
+            fixed(-r.max_drawdown if r.max_drawdown is not None else None, 2, "%"),
+            str(r.max_win_streak),
+            str(r.max_loss_streak),
+            str(r.total_trades),
+        ]
+        for r in stats.symbols
+    ]
+    return document(title, portfolio, table(HEADER, rows))

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from engine.analytics.reports.markdown import save_report
-from engine.analytics.reports.partial import partial_report
+from engine.analytics.reports.markdown import bullets, document, iso, price, save_report, table
 from engine.core import events
 from engine.core.events import PartialContract
 
@@ -118,3 +117,43 @@ class PartialUtils:
 Partial = PartialUtils()
 events.partial_profit_emitter.subscribe(Partial._record_profit)
 events.partial_loss_emitter.subscribe(Partial._record_loss)
+
+
+# ----- the markdown report ------------------------------------------------------------------
+
+HEADER = (
+    "Action",
+    "Symbol",
+    "Signal ID",
+    "Position",
+    "Level %",
+    "Current Price",
+    "Timestamp",
+    "Mode",
+)
+
+
+def partial_report(symbol: str, stats: PartialStatistics) -> str:
+    """Return the markdown report of a symbol's partial profit/loss events."""
+    title = f"# Partial Profit/Loss Report: {symbol}"
+    if stats.total_events == 0:
+        return document(title, "No partial profit/loss events recorded yet.")
+    rows = [
+        [
+            e.action.upper(),
+            e.symbol,
+            e.signal_id,
+            e.position.upper(),
+            f"{'+' if e.action == 'profit' else '-'}{e.level}%",
+            price(e.current_price),
+            iso(e.timestamp),
+            "Backtest" if e.backtest else "Live",
+        ]
+        for e in stats.event_list
+    ]
+    summary = [
+        f"**Total events:** {stats.total_events}",
+        f"**Profit events:** {stats.total_profit}",
+        f"**Loss events:** {stats.total_loss}",
+    ]
+    return document(title, table(HEADER, rows), bullets(summary))
