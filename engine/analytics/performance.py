@@ -22,8 +22,7 @@ from engine.analytics.reports.markdown import (
     bullets,
     document,
     fixed,
-    needs_strategy,
-    save_report,
+    save_pair_report,
     table,
 )
 from engine.core import events
@@ -203,9 +202,8 @@ class PerformanceUtils:
             ConfigError: called upstream's way, `dump(strategy_name)` (the message shows the
                 Python call).
         """
-        strategy_name = needs_strategy("Performance", symbol, strategy_name, str(path))
-        return save_report(
-            path, strategy_name, self.get_report(symbol, strategy_name), "Performance report"
+        return save_pair_report(
+            "Performance", symbol, strategy_name, path, self.get_report, "Performance report"
         )
 
     def clear(self, symbol: str | None = None, strategy_name: str | None = None) -> None:

@@ -19,9 +19,8 @@ from engine.analytics.reports.markdown import (
     document,
     fixed,
     iso,
-    needs_strategy,
     price,
-    save_report,
+    save_pair_report,
     table,
 )
 from engine.analytics.stats import safe
@@ -155,9 +154,8 @@ class ScheduleUtils:
             ConfigError: called upstream's way, `dump(strategy_name)` (the message shows the
                 Python call).
         """
-        strategy_name = needs_strategy("Schedule", symbol, strategy_name, str(path))
-        return save_report(
-            path, strategy_name, self.get_report(symbol, strategy_name), "Schedule report"
+        return save_pair_report(
+            "Schedule", symbol, strategy_name, path, self.get_report, "Schedule report"
         )
 
     def clear(self, symbol: str | None = None, strategy_name: str | None = None) -> None:

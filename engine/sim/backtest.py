@@ -24,7 +24,7 @@ from engine.analytics.account import (
 from engine.analytics.account import replay as replay_account
 from engine.analytics.performance import Measured, Performance
 from engine.analytics.reports.backtest import backtest_report
-from engine.analytics.reports.markdown import needs_strategy, save_report
+from engine.analytics.reports.markdown import save_pair_report
 from engine.analytics.stats import BacktestStatistics, backtest_statistics
 from engine.core import events
 from engine.core.clock import SYSTEM_CLOCK, Clock
@@ -504,9 +504,8 @@ class BacktestUtils:
             ConfigError: called upstream's way, `dump(strategy_name)` (the message shows the
                 Python call).
         """
-        strategy_name = needs_strategy("Backtest", symbol, strategy_name, str(path))
-        return save_report(
-            path, strategy_name, self.get_report(symbol, strategy_name), "Backtest report"
+        return save_pair_report(
+            "Backtest", symbol, strategy_name, path, self.get_report, "Backtest report"
         )
 
     def clear(self, symbol: str | None = None, strategy_name: str | None = None) -> None:

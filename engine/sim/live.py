@@ -18,7 +18,7 @@ from filelock import FileLock, Timeout
 
 from engine.analytics.live_stats import LiveEventLog, LiveStatistics, live_statistics
 from engine.analytics.reports.live import live_report
-from engine.analytics.reports.markdown import needs_strategy, save_report
+from engine.analytics.reports.markdown import save_pair_report
 from engine.core import events
 from engine.core.clock import SYSTEM_CLOCK, Clock
 from engine.core.config import snapshot
@@ -379,9 +379,8 @@ class LiveUtils:
             ConfigError: called upstream's way, `dump(strategy_name)` (the message shows the
                 Python call).
         """
-        strategy_name = needs_strategy("Live", symbol, strategy_name, str(path))
-        return save_report(
-            path, strategy_name, self.get_report(symbol, strategy_name), "Live trading report"
+        return save_pair_report(
+            "Live", symbol, strategy_name, path, self.get_report, "Live trading report"
         )
 
     def clear(self, symbol: str | None = None, strategy_name: str | None = None) -> None:

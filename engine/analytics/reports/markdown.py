@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -49,24 +49,33 @@ def bullets(lines: Sequence[str]) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
-def needs_strategy(utility: str, symbol: str, strategy_name: str | None, folder: str) -> str:
-    """Return `strategy_name`, or explain the Python call to one who called `dump` upstream's way.
+def save_pair_report(
+    utility: str,
+    symbol: str,
+    strategy_name: str | None,
+    folder: str | Path,
+    report_of: Callable[[str, str], str],
+    label: str,
+) -> Path:
+    """Write the report of a symbol and strategy to `<folder>/<strategy_name>.md`.
 
-    Upstream's `Backtest.dump(strategyName)` has no symbol; here results are kept per symbol
-    and strategy, so `dump("name")` arrives with the strategy in the symbol's place.
+    The `dump` of `Backtest`, `Live`, `Schedule` and `Performance`. Upstream's
+    `dump(strategyName)` has no symbol; here results are kept per symbol and strategy, so
+    `dump("name")` arrives with the strategy in the symbol's place.
 
     Raises:
         ConfigError: `strategy_name` is missing; the message shows the Python call.
     """
-    if strategy_name is not None:
-        return strategy_name
-    from engine.core.errors import ConfigError
+    if strategy_name is None:
+        from engine.core.errors import ConfigError
 
-    raise ConfigError(
-        f"{utility}.dump needs the symbol and the strategy (results are kept per symbol here): "
-        f'upstream\'s dump("{symbol}") reads {utility}.dump("BTCUSDT", "{symbol}") in Python, '
-        f'optionally with a folder: {utility}.dump("BTCUSDT", "{symbol}", "{folder}")'
-    )
+        raise ConfigError(
+            f"{utility}.dump needs the symbol and the strategy (results are kept per symbol "
+            f'here): upstream\'s dump("{symbol}") reads {utility}.dump("BTCUSDT", "{symbol}") '
+            f'in Python, optionally with a folder: {utility}.dump("BTCUSDT", "{symbol}", '
+            f'"{folder}")'
+        )
+    return save_report(folder, strategy_name, report_of(symbol, strategy_name), label)
 
 
 def save_report(folder: str | Path, name: str, text: str, label: str) -> Path:
