@@ -20,8 +20,8 @@ run), `sma_rsi_plain` (bench/sma_rsi_plain.py), the same rules with numpy maths 
 Two rows show what `async def` costs: the bracket strategy with its `get_signal` wrapped in
 an `async def` twin, and (with `--against DIR`, a checkout of another commit, e.g. made with
 `git worktree add DIR <commit>`) the same sync run with that commit's engine, to show that
-sync code runs at the same speed. One row shows what the always-on performance figures cost:
-the default bracket run with the run's timer switched off (in the bench child only).
+sync code runs at the same speed. What the always-on performance figures cost is measured
+in one process by bench/overhead.py (subprocess rows swing more than that cost).
 
 Fixed costs (after the table): the whole `desk backtest --json` process on a 365-day CSV (the
 --candles file, else the demo year written to a temp CSV) with the parse cache warm and cold,
@@ -105,11 +105,6 @@ def child(args: argparse.Namespace) -> None:
         if args.returns_none:
             strategy = "returns-none"
             engine.add_strategy(strategy_name=strategy, interval="1m", get_signal=nothing)
-        if args.no_timings:  # what the always-on performance figures cost: switch them off
-            from engine.sim import backtest
-
-            backtest._Timer.emit = lambda self, metric, started: None  # type: ignore[method-assign]
-            backtest._Timer.flush = lambda self: None  # type: ignore[method-assign]
         run_started = time.perf_counter()
         results = engine.Backtest.run(
             args.symbol,
@@ -337,7 +332,6 @@ def main() -> None:
     parser.add_argument("--profile", default="default", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
     parser.add_argument("--async-twin", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--no-timings", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--returns-none", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--strategy", default="bracket", help=argparse.SUPPRESS)
     parser.add_argument("--rss-child", help=argparse.SUPPRESS)
@@ -372,7 +366,6 @@ def main() -> None:
         rows = [("plain-Python baseline", ["--baseline"], False)]
         rows += [(f"engine {p}", ["--profile", p], False) for p in PROFILES]
         rows.append(("engine default, async get_signal", ["--async-twin"], False))
-        rows.append(("engine default, performance figures off", ["--no-timings"], False))
         rows += frame_cost_rows([])
         sma_rsi = ["--strategy", "sma_rsi"]
         rows.append(("sma_rsi plain-Python baseline", ["--baseline", *sma_rsi], False))
