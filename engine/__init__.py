@@ -3,8 +3,8 @@
 The public API is the snake_case form of upstream's (docs/semantics.md#api). The engine is
 headless and synchronous: runs are generators, `.background()` runs one in a thread.
 
-`Live`, the optimizer, the walker and `SerialExecutor` load on first use, so that a headless
-`desk backtest` does not pay for them.
+`Live`, the optimizer, the walker, `SerialExecutor`, the sizings, `SignalDto` (pydantic) and
+`ccxt_exchange` load on first use, so that a headless `desk backtest` does not pay for them.
 """
 
 from __future__ import annotations
@@ -67,8 +67,6 @@ from engine.core.registration import (
     list_risks,
     list_strategies,
 )
-from engine.core.schemas import SignalDto
-from engine.data.ccxt_exchange import ccxt_exchange
 from engine.data.store import CandleArrays, CandleStore
 from engine.persist import (
     MemoryPersist,
@@ -102,16 +100,23 @@ from engine.sim.backtest import Backtest
 from engine.sim.builtins import exchange_store, register_demo
 from engine.sim.indicators import indicator
 from engine.sim.live_journal import Delivery, current_delivery
-from engine.sim.sizing import PositionSize, add_sizing, list_sizings
 from engine.sim.strategy import seed_signal_ids
 
 if TYPE_CHECKING:
+    from engine.core.schemas import SignalDto
+    from engine.data.ccxt_exchange import ccxt_exchange
     from engine.optimizer import Optimizer, add_optimizer, list_optimizers
     from engine.sim.live import Live
     from engine.sim.parallel import SerialExecutor
+    from engine.sim.sizing import PositionSize, add_sizing, list_sizings
     from engine.sim.walker import Walker, add_walker, list_walkers
 
 _LAZY = {
+    "SignalDto": "engine.core.schemas",
+    "ccxt_exchange": "engine.data.ccxt_exchange",
+    "PositionSize": "engine.sim.sizing",
+    "add_sizing": "engine.sim.sizing",
+    "list_sizings": "engine.sim.sizing",
     "Live": "engine.sim.live",
     "Optimizer": "engine.optimizer",
     "add_optimizer": "engine.optimizer",
