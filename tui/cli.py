@@ -6,6 +6,7 @@ Headless verbs load the engine only (never Textual), so they start fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import math
 import re
 import sys
@@ -206,8 +207,21 @@ def _walker_parser(verbs: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the `desk` command; return its exit status."""
-    args = _parser().parse_args(argv)
+    """Run the `desk` command; return its exit status.
+
+    Run as the process's command (no `argv`), it freezes the heap when the command is done
+    (`gc.freeze`): the interpreter then exits without traversing and freeing every object the
+    command made, which takes ~50 ms after a year of trades. Called with `argv` (tests, other
+    programs), it leaves the caller's heap alone.
+    """
+    status = _command(_parser().parse_args(argv))
+    if argv is None:
+        gc.freeze()
+    return status
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run the verb of `args`, or the desk without one; return the exit status."""
     if args.verb == "backtest":
         return backtest_command(args, sys.stdout, sys.stderr)
     if args.verb == "optimize":
