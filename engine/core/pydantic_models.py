@@ -102,10 +102,14 @@ def _model_of(cls: type) -> type[Schema]:
         types_of = hints(cls)
         fields = {item.name: (_twin(types_of[item.name]), item.default) for item in _fields(cls)}
         model = _TWINS[cls] = create_model(cls.__name__, __base__=Schema, **fields)  # type: ignore[call-overload]  # fields built at run time
+        _PLAIN[model] = cls
     return model
 
 
 _TWINS: dict[type, type[Schema]] = {}
+"""The pydantic twin of each plain schema."""
+_PLAIN: dict[type[Schema], type] = {}
+"""The plain schema of each twin."""
 
 
 def _twin(hint: Any) -> Any:
@@ -125,21 +129,14 @@ def _to_plain(cls: type[D], model: BaseModel) -> D:
     values = {}
     for item in _fields(cls):
         value = getattr(model, item.name)
-        if isinstance(value, BaseModel):
-            value = _to_plain(_plain_schema_in(hints(cls)[item.name]), value)
+        if type(value) in _PLAIN:  # nested callbacks
+            value = _to_plain(_PLAIN[type(value)], value)
         values[item.name] = value
     return cls(**values)
 
 
 def _fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
     return dataclasses.fields(cls)
-
-
-def _plain_schema_in(hint: Any) -> type:
-    """Return the plain schema of a field typed `Schema | None`."""
-    return next(
-        arg for arg in get_args(hint) if isinstance(arg, type) and dataclasses.is_dataclass(arg)
-    )
 
 
 class SignalDto(Schema):

@@ -92,7 +92,7 @@ def build(cls: type[T], kind: str, schema: Any, fields: Mapping[str, Any]) -> T:
         return schema
     data: dict[str, Any] = {}
     if isinstance(schema, cls):
-        data.update((item.name, getattr(schema, item.name)) for item in dataclasses.fields(cls))  # type: ignore[arg-type]
+        data.update(vars(schema))  # its fields
     elif hasattr(schema, "model_dump"):  # a pydantic model
         data.update(schema.model_dump(exclude_unset=True))
     elif isinstance(schema, Mapping):
