@@ -23,11 +23,13 @@ an `async def` twin, and (with `--against DIR`, a checkout of another commit, e.
 sync code runs at the same speed. What the always-on performance figures cost is measured
 in one process by bench/overhead.py (subprocess rows swing more than that cost).
 
+`--fixed-costs` runs only the fixed costs below (against the baseline's process); with
+`--against DIR` each whole-process row also runs DIR's process, in the same alternating rounds.
+
 Fixed costs (after the table): the whole `desk backtest --json` process on a 365-day CSV (the
---candles file, else the demo year written to a temp CSV) with the parse cache warm and cold
-(with `--against DIR`, DIR's process too, in the same rounds), and, with `--rss-days N` (e.g.
-1826, five years), the peak RSS of loading an N-day CSV cold against the size of its candle
-arrays. `--fixed-costs` measures only these rows, against the baseline's process.
+--candles file, else the demo year written to a temp CSV) with the parse cache warm and cold,
+and, with `--rss-days N` (e.g. 1826, five years), the peak RSS of loading an N-day CSV cold
+against the size of its candle arrays.
 """
 
 from __future__ import annotations
