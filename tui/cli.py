@@ -548,18 +548,27 @@ def _write_json(out: TextIO, payload: dict[str, Any]) -> None:
     """Write `payload` as one line of JSON.
 
     orjson (20x the speed of `json` on 10,000 trades) writes named tuples as objects, through
-    `_named_tuple`, and NaN and infinities as null, as `_json_value` does.
+    `_named_tuple`, and NaN and infinities as null, as `_json_value` does. Its UTF-8 bytes go
+    straight to `out`'s binary buffer when it has one (stdout does), not decoded to be
+    encoded again.
     """
     import orjson
 
-    option = orjson.OPT_SERIALIZE_NUMPY
-    out.write(orjson.dumps(payload, default=_named_tuple, option=option).decode() + "\n")
+    data = orjson.dumps(payload, default=_named_tuple, option=orjson.OPT_SERIALIZE_NUMPY)
+    buffer = getattr(out, "buffer", None)
+    if buffer is None:
+        out.write(data.decode() + "\n")
+        return
+    out.flush()  # what was written as text first
+    buffer.write(data)
+    buffer.write(b"\n")
 
 
 def _named_tuple(value: Any) -> dict[str, Any]:
     """Return a named tuple as a dict of its fields, for orjson (which calls it on them)."""
     if isinstance(value, tuple) and hasattr(value, "_asdict"):
-        return dict(value._asdict())
+        fields: dict[str, Any] = value._asdict()
+        return fields
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 

@@ -1,5 +1,8 @@
-"""How `desk` ends: as the process's command it freezes the heap so the interpreter exits fast;
-called with arguments (tests, other programs) it leaves the caller's heap alone."""
+"""How `desk` writes its JSON and ends.
+
+JSON goes to stdout's binary buffer as orjson wrote it, after any text written before it. As
+the process's command `desk` freezes the heap so the interpreter exits fast; called with
+arguments (tests, other programs) it leaves the caller's heap alone."""
 
 from __future__ import annotations
 
@@ -16,6 +19,24 @@ from tui import cli
 
 ROOT = Path(__file__).parent.parent
 COMMAND = ["backtest", "--frame", "demo-7d", "--json"]
+
+
+def test_json_written_to_a_binary_buffer_equals_the_text_form_and_follows_earlier_text() -> None:
+    payload = {"price": 1.5, "nan": float("nan"), "note": "café", "row": (1, 2)}
+    as_text = io.StringIO()
+    cli._write_json(as_text, payload)
+    raw = io.BytesIO()
+    as_bytes = io.TextIOWrapper(raw, encoding="utf-8", write_through=False)
+    as_bytes.write("before\n")
+    cli._write_json(as_bytes, payload)
+    as_bytes.flush()
+    assert raw.getvalue().decode("utf-8") == "before\n" + as_text.getvalue()
+    assert json.loads(as_text.getvalue()) == {
+        "price": 1.5,
+        "nan": None,
+        "note": "café",
+        "row": [1, 2],
+    }
 
 
 def test_main_with_arguments_does_not_freeze_the_callers_heap() -> None:
