@@ -18,7 +18,7 @@ import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import Annotated, Any, Self, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from engine.core.asyncs import syncify
 from engine.core.errors import ConfigError
@@ -58,6 +58,13 @@ class _Checked:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, check(value))
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Self:
+        """Return a copy with the fields of `update` changed (and checked), as pydantic's.
+
+        Kept for code written when the schemas were pydantic models.
+        """
+        return dataclasses.replace(self, **(update or {}))  # type: ignore[type-var]  # subclasses are dataclasses
 
 
 def hints(cls: type) -> dict[str, Any]:

@@ -6,7 +6,6 @@ callbacks (`on_open`, `on_close`, …) are where a user places real orders.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 import time
@@ -155,7 +154,7 @@ class LiveUtils:
         settings = snapshot(profile)
         schema = exchanges.get(exchange, _SOURCE)
         if exchange_store(exchange) is shared_demo_store():
-            schema = dataclasses.replace(schema, get_candles=DemoLiveFeed(clock).get_candles)
+            schema = schema.model_copy(update={"get_candles": DemoLiveFeed(clock).get_candles})
         strategy_schema = strategies.get(strategy, _SOURCE)
         risk = risk_client(strategy_schema.risk_name, _SOURCE)
         client_exchange = ClientExchange(schema, settings, clock)

@@ -147,3 +147,12 @@ def test_the_built_ins_declare_the_indicator_specs_their_check_gives() -> None:
         assert (known_valid(module.SCHEMA).get("indicators") or []) == checked
         assert (strategies.get(module.NAME, "test").indicators or []) == checked
     assert strategies.get("sma_rsi", "test").indicators  # the check above compared something
+
+
+def test_model_copy_changes_the_given_fields_and_checks_them() -> None:
+    schema = build(StrategySchema, "strategy", {"strategy_name": "a", "interval": "1m"}, {})
+    copy = schema.model_copy(update={"get_signal": get_signal_async, "note": "copied"})
+    assert (copy.strategy_name, copy.interval, copy.note) == ("a", "1m", "copied")
+    assert copy.get_signal.__engine_async__ is get_signal_async  # type: ignore[union-attr]
+    assert schema.get_signal is None and schema.note is None  # the original is unchanged
+    assert schema.model_copy() == schema
