@@ -2,7 +2,7 @@
 
 Usage:
     python bench/backtest_speed.py [--candles FILE] [--symbol BTCUSDT] [--repeat 3]
-        [--against DIR]
+        [--against DIR] [--fixed-costs] [--rss-days N]
 
 Without --candles the demo market is used. Each measurement runs in a fresh child process
 (so peak RSS is its own) and prints import, load and run time, frames per second, closed
@@ -22,6 +22,9 @@ an `async def` twin, and (with `--against DIR`, a checkout of another commit, e.
 `git worktree add DIR <commit>`) the same sync run with that commit's engine, to show that
 sync code runs at the same speed. What the always-on performance figures cost is measured
 in one process by bench/overhead.py (subprocess rows swing more than that cost).
+
+`--fixed-costs` runs only the fixed costs below (against the baseline's process); with
+`--against DIR` each whole-process row also runs DIR's process, in the same alternating rounds.
 
 Fixed costs (after the table): the whole `desk backtest --json` process on a 365-day CSV (the
 --candles file, else the demo year written to a temp CSV) with the parse cache warm and cold,
@@ -201,37 +204,50 @@ def write_csv_in_a_child(path: str, days: int, symbol: str) -> None:
     subprocess.run(argv, check=True)
 
 
-def desk_process(csv: str, symbol: str, cache: str) -> dict[str, Any]:
-    """Time one whole `desk backtest --json` process (1.4.10 profile) with the cache `cache`."""
-    env = {**os.environ, "BACKTEST_DESK_CACHE": cache, "PYTHONPATH": str(ROOT)}
+def desk_process(csv: str, symbol: str, cache: str, root: str) -> dict[str, Any]:
+    """Time one whole `desk backtest --json` process (1.4.10 profile) of the checkout `root`.
+
+    The process reads its parse cache from `cache` and runs in `root`, so `-m tui.cli`
+    imports that checkout.
+    """
+    env = {**os.environ, "BACKTEST_DESK_CACHE": cache, "PYTHONPATH": root}
     argv = ["backtest", "--candles", csv, "--symbol", symbol, "--profile", PROFILES[0], "--json"]
     started = time.perf_counter()
     output = subprocess.run(
-        [sys.executable, "-m", "tui.cli", *argv], check=True, capture_output=True, env=env
+        [sys.executable, "-m", "tui.cli", *argv], check=True, capture_output=True, env=env, cwd=root
     ).stdout
     elapsed = time.perf_counter() - started
     return {"process": elapsed, "signals": len(json.loads(output)["signals"])}
 
 
 def fixed_costs(args: argparse.Namespace, base_process: float) -> None:
-    """Print the whole-process rows (warm and cold cache) and the cold-load RSS row."""
+    """Print the whole-process rows (warm and cold cache) and the cold-load RSS row.
+
+    With `--against DIR` DIR's own process runs in the same alternating rounds.
+    """
+    roots = {"": str(ROOT)} | ({f" @ {args.against}": args.against} if args.against else {})
     with tempfile.TemporaryDirectory() as folder:
         csv = args.candles
         if not csv:
             csv = str(Path(folder) / "demo-365d.csv")
             write_csv_in_a_child(csv, 365, args.symbol)
         warm = str(Path(folder) / "warm-cache")
-        desk_process(csv, args.symbol, warm)  # fills the warm cache
-        runs: dict[str, list[dict[str, Any]]] = {"warm": [], "cold": []}
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for at, root in roots.items():
+            desk_process(csv, args.symbol, warm, root)  # fills the warm cache (and bytecode)
+            runs |= {f"warm{at}": [], f"cold{at}": []}
         for _ in range(args.repeat):  # alternating rounds
-            runs["warm"].append(desk_process(csv, args.symbol, warm))
-            with tempfile.TemporaryDirectory() as empty:
-                runs["cold"].append(desk_process(csv, args.symbol, empty))
-        print(f"\nwhole process, {csv}: {'process s':>10}{'signals':>9}{'process/base':>14}")
+            for at, root in roots.items():
+                runs[f"warm{at}"].append(desk_process(csv, args.symbol, warm, root))
+                with tempfile.TemporaryDirectory() as empty:
+                    runs[f"cold{at}"].append(desk_process(csv, args.symbol, empty, root))
+        width = max(40, *(len(label) + 30 for label in runs))
+        title = f"whole process, {csv}:"
+        print(f"\n{title:<{width}}{'process s':>10}{'signals':>9}{'process/base':>14}")
         for label, rows in runs.items():
             best = min(rows, key=lambda r: r["process"])
             print(
-                f"{f'desk backtest --json, cache {label}':<40}{best['process']:>10.3f}"
+                f"{f'desk backtest --json, cache {label}':<{width}}{best['process']:>10.3f}"
                 f"{best['signals']:>9}{best['process'] / base_process:>14.2f}"
             )
         if args.rss_days:
@@ -353,7 +369,14 @@ def main() -> None:
         "--rss-days", type=int, help="also measure the cold-load peak RSS of an N-day CSV"
     )
     parser.add_argument(
-        "--against", metavar="DIR", help="also run the sync bracket with the engine in DIR"
+        "--against",
+        metavar="DIR",
+        help="also run the sync bracket, and the whole process, with the engine in DIR",
+    )
+    parser.add_argument(
+        "--fixed-costs",
+        action="store_true",
+        help="measure only the whole-process rows (and --rss-days), after the baseline",
     )
     args = parser.parse_args()
     if args.child:
@@ -374,6 +397,11 @@ def main() -> None:
         f"{'workload':<40}{'import s':>9}{'load s':>8}{'run s':>8}{'frames/s':>12}"
         f"{'signals':>9}{'RSS MB':>8}{'process s':>10}{'run/base':>9}"
     )
+    if args.fixed_costs:
+        base = min(measure([*source, "--baseline"])["process"] for _ in range(args.repeat))
+        print(f"plain-Python baseline process (365 d): {base:.3f} s")
+        fixed_costs(args, base)
+        return
     print(header)
     baseline_run: dict[tuple[str, int], float] = {}
     baseline_process: dict[int, float] = {}

@@ -13,7 +13,6 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel
 
 from engine.core import context
 from engine.core.config import Settings
@@ -86,7 +85,7 @@ def normalize_dto(dto: Any) -> dict[str, Any]:
     """Return a signal dto as a dict with snake_case keys, or explain the unknown fields."""
     if type(dto) is dict and dto.keys() <= _SNAKE_FIELDS:  # the common case, checked in C
         return dict(dto)
-    if isinstance(dto, BaseModel):
+    if not isinstance(dto, Mapping) and hasattr(dto, "model_dump"):  # a SignalDto (pydantic)
         dto = dto.model_dump(exclude_unset=True)
     if not isinstance(dto, Mapping):
         raise SignalValidationError(
