@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from engine.core.errors import DataError
+from engine.data import csv_import, csv_stream
 from engine.data.csv_import import LoadedCandles, load_candles
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -317,6 +318,24 @@ def test_a_file_of_many_blocks_reads_every_row_and_names_gap_lines(
         f"{path}: 5 missing minutes from {iso(first_missing)} to "
         f"{iso(first_missing + 4 * MINUTE)} (between lines 20002 and 20003)",
     )
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 40, 41, 97, 1000])
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_chunks_cut_anywhere_keep_every_row_of_a_crlf_file_without_a_last_newline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int, suffix: str
+) -> None:
+    rows = big_rows(300, gap_after=200)
+    text = "\r\n".join([HEADER, *ohlcv_lines(rows)])  # no newline after the last row
+    path = tmp_path / f"crlf{suffix}"
+    path.write_bytes(gzip.compress(text.encode()) if suffix == ".csv.gz" else text.encode())
+    monkeypatch.setattr(csv_stream, "CHUNK_BYTES", chunk_bytes)  # rows are ~40 bytes long
+    monkeypatch.setattr(csv_import, "_load_slowly", None)  # the chunked reader must take it
+    loaded = load_candles(path, use_cache=False)
+    assert loaded.candles.timestamp.tolist() == [row[0] for row in rows]
+    assert loaded.candles.high.tolist() == [float(row[2]) for row in rows]
+    assert loaded.candles.volume.tolist() == [float(row[5]) for row in rows]
+    assert "(between lines 202 and 203)" in loaded.warnings[0]
 
 
 def iso(ms: int) -> str:
