@@ -146,6 +146,7 @@ def test_line_numbers_count_blank_lines(tmp_path: Path) -> None:
         ("42065.04,2.78", "Infinity,2.78", "column 5 (close): value 'Infinity' is not a finite"),
         ("42000.00", "0", "column 2 (open): value '0' is not a positive price"),
         ("41958.10", "-3", "column 4 (low): value '-3' is not a positive price"),
+        ("42065.04,2.78", "0,2.78", "column 5 (close): value '0' is not a positive price"),
         ("2.782438", "-0.5", "column 6 (volume): value '-0.5' is a negative volume"),
         (
             "42077.27,41958.10",
@@ -166,6 +167,11 @@ def test_line_numbers_count_blank_lines(tmp_path: Path) -> None:
             str(T0),
             str(T0 + 30_000),
             f"column 1 (timestamp): value '{T0 + 30_000}' is not the start of a minute",
+        ),
+        (
+            str(T0),
+            str(T0 * 1000 + 500),
+            f"column 1 (timestamp): value '{T0 * 1000 + 500}' is not the start of a minute",
         ),
         (
             str(T0),
