@@ -270,13 +270,14 @@ def rss_rows(args: argparse.Namespace, folder: Path) -> None:
     size_mb = big.stat().st_size / 2**20
     for root, runs in figures.items():
         best = min(runs, key=lambda f: f["peak_mb"])
+        load = min(f["load"] for f in runs)
         grown = best["peak_mb"] - best["before_mb"]
         parse = best["peak_mb"] - best["libraries_mb"]
         arrays = best["arrays_mb"]
         engine = "" if root == str(ROOT) else f" @ {root}"
         print(
             f"\n{args.rss_days}-day CSV{engine} ({best['rows']:,} rows, {size_mb:.0f} MB), cold "
-            f"load {best['load']:.3f} s (importing pyarrow {best['import']:.3f} s): candle arrays "
+            f"load {load:.3f} s (importing pyarrow {best['import']:.3f} s): candle arrays "
             f"{arrays:.0f} MB, process peak RSS {best['peak_mb']:.0f} MB = "
             f"{best['peak_mb'] / arrays:.2f}x the arrays; the load's own growth {grown:.0f} MB "
             f"= {grown / arrays:.2f}x: pyarrow's libraries "
