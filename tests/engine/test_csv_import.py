@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from engine.core.errors import DataError
@@ -342,6 +343,18 @@ def test_chunks_cut_anywhere_keep_every_row_of_a_crlf_file_without_a_last_newlin
     assert loaded.candles.high.tolist() == [float(row[2]) for row in rows]
     assert loaded.candles.volume.tolist() == [float(row[5]) for row in rows]
     assert "(between lines 202 and 203)" in loaded.warnings[0]
+
+
+def test_the_parser_holds_a_few_chunks_whatever_the_file_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path / "big.csv", [HEADER, *ohlcv_lines(big_rows(30_000, 30_000))])
+    monkeypatch.setattr(csv_stream, "CHUNK_BYTES", 1 << 16)  # the file is ~26 chunks
+    pool = pa.proxy_memory_pool(pa.system_memory_pool())  # counts only this load
+    monkeypatch.setattr(pa, "system_memory_pool", lambda: pool)
+    monkeypatch.setattr(csv_import, "_load_slowly", None)  # the chunked reader must take it
+    assert len(load_candles(path, use_cache=False).candles) == 30_000
+    assert 0 < pool.max_memory() < 8 * csv_stream.CHUNK_BYTES < path.stat().st_size / 3
 
 
 def iso(ms: int) -> str:
