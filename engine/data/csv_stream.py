@@ -108,10 +108,14 @@ def read_blocks(open_text: Opener, names: tuple[str, ...], skip_rows: int) -> It
     head = pa_csv.ReadOptions(column_names=list(names), skip_rows=skip_rows, use_threads=False)
     rest = pa_csv.ReadOptions(column_names=list(names), use_threads=False)
     pool = pa.system_memory_pool()
+    buffer = bytearray(CHUNK_BYTES)  # one buffer for every chunk: fresh ones cost page faults
     with open_text() as stream:
         options = head
-        while chunk := stream.read(CHUNK_BYTES) + stream.readline():
-            table = pa_csv.read_csv(pa.py_buffer(chunk), options, parse, convert, pool)
+        while count := stream.readinto(buffer):
+            del buffer[count:]  # short only at the end of the file
+            buffer += stream.readline()  # on to the end of the line
+            table = pa_csv.read_csv(pa.py_buffer(buffer), options, parse, convert, pool)
+            del buffer[CHUNK_BYTES:]
             options = rest
             for batch in table.to_batches():
                 columns = [batch.column(index).to_numpy() for index in range(len(kept))]
