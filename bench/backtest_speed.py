@@ -29,7 +29,8 @@ in one process by bench/overhead.py (subprocess rows swing more than that cost).
 Fixed costs (after the table): the whole `desk backtest --json` process on a 365-day CSV (the
 --candles file, else the demo year written to a temp CSV) with the parse cache warm and cold,
 and, with `--rss-days N` (e.g. 1826, five years), the peak RSS of loading an N-day CSV cold
-against the size of its candle arrays.
+against the size of its candle arrays, split into what the engine's imports, pyarrow's
+libraries and the parse take (with `--against DIR`, also with DIR's engine).
 """
 
 from __future__ import annotations
@@ -173,13 +174,21 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def rss_child(path: str) -> None:
-    """Load `path` with an empty cache and print the peak RSS against the candle arrays."""
-    sys.path.insert(0, str(ROOT))
+def rss_child(path: str, root: str) -> None:
+    """Load `path` with an empty cache and print the peak RSS against the candle arrays.
+
+    pyarrow is imported first (the load would import it), so that what its libraries take and
+    what the parse adds are told apart. `root` is the checkout whose engine loads it.
+    """
+    sys.path.insert(0, root)
     from engine.data.csv_import import load_candles
 
     before = peak_rss_mb()
     started = time.perf_counter()
+    import pyarrow.csv  # noqa: F401
+
+    imported = time.perf_counter()
+    libraries = peak_rss_mb()
     candles = load_candles(path).candles
     load = time.perf_counter() - started
     peak = peak_rss_mb()
@@ -190,7 +199,9 @@ def rss_child(path: str) -> None:
             {
                 "rows": len(candles),
                 "load": load,
+                "import": imported - started,
                 "before_mb": before,
+                "libraries_mb": libraries,
                 "peak_mb": peak,
                 "arrays_mb": arrays,
             }
@@ -251,31 +262,44 @@ def fixed_costs(args: argparse.Namespace, base_process: float) -> None:
                 f"{best['signals']:>9}{best['process'] / base_process:>14.2f}"
             )
         if args.rss_days:
-            big = Path(folder) / f"demo-{args.rss_days}d.csv"
-            write_csv_in_a_child(str(big), args.rss_days, args.symbol)
-            figures = []
-            for _ in range(args.repeat):
-                with tempfile.TemporaryDirectory() as empty:
-                    env = {**os.environ, "BACKTEST_DESK_CACHE": empty}
-                    output = subprocess.run(
-                        [sys.executable, __file__, "--rss-child", str(big)],
-                        check=True,
-                        capture_output=True,
-                        text=True,
-                        env=env,
-                    ).stdout
-                figures.append(json.loads(output))
-            best = min(figures, key=lambda f: f["peak_mb"])
-            grown = best["peak_mb"] - best["before_mb"]
-            size_mb = big.stat().st_size / 2**20
-            arrays = best["arrays_mb"]
-            print(
-                f"\n{args.rss_days}-day CSV ({best['rows']:,} rows, {size_mb:.0f} MB), cold load "
-                f"{best['load']:.3f} s: candle arrays {arrays:.0f} MB, process peak RSS "
-                f"{best['peak_mb']:.0f} MB = {best['peak_mb'] / arrays:.2f}x the arrays; the "
-                f"load's own growth {grown:.0f} MB = {grown / arrays:.2f}x "
-                f"(RSS before the load {best['before_mb']:.0f} MB)"
-            )
+            rss_rows(args, Path(folder))
+
+
+def rss_rows(args: argparse.Namespace, folder: Path) -> None:
+    """Print the cold-load peak RSS of an `--rss-days` CSV, also with DIR's engine (`--against`)."""
+    big = folder / f"demo-{args.rss_days}d.csv"
+    write_csv_in_a_child(str(big), args.rss_days, args.symbol)
+    roots = [str(ROOT), *([args.against] if args.against else [])]
+    figures: dict[str, list[dict[str, Any]]] = {root: [] for root in roots}
+    for _ in range(args.repeat):  # alternating rounds
+        for root in roots:
+            with tempfile.TemporaryDirectory() as empty:
+                env = {**os.environ, "BACKTEST_DESK_CACHE": empty}
+                output = subprocess.run(
+                    [sys.executable, __file__, "--rss-child", str(big), "--root", root],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                ).stdout
+            figures[root].append(json.loads(output))
+    size_mb = big.stat().st_size / 2**20
+    for root, runs in figures.items():
+        best = min(runs, key=lambda f: f["peak_mb"])
+        load = min(f["load"] for f in runs)
+        grown = best["peak_mb"] - best["before_mb"]
+        parse = best["peak_mb"] - best["libraries_mb"]
+        arrays = best["arrays_mb"]
+        engine = "" if root == str(ROOT) else f" @ {root}"
+        print(
+            f"\n{args.rss_days}-day CSV{engine} ({best['rows']:,} rows, {size_mb:.0f} MB), cold "
+            f"load {load:.3f} s (importing pyarrow {best['import']:.3f} s): candle arrays "
+            f"{arrays:.0f} MB, process peak RSS {best['peak_mb']:.0f} MB = "
+            f"{best['peak_mb'] / arrays:.2f}x the arrays; the load's own growth {grown:.0f} MB "
+            f"= {grown / arrays:.2f}x: pyarrow's libraries "
+            f"{best['libraries_mb'] - best['before_mb']:.0f} MB, the parse {parse:.0f} MB = "
+            f"{parse / arrays:.2f}x (RSS before the load {best['before_mb']:.0f} MB)"
+        )
 
 
 def baseline(candles: Any, days: int) -> tuple[int, int]:
@@ -383,7 +407,7 @@ def main() -> None:
         child(args)
         return
     if args.rss_child:
-        rss_child(args.rss_child)
+        rss_child(args.rss_child, args.root or str(ROOT))
         return
     if args.write_csv:
         write_demo_csv(Path(args.write_csv), args.days, args.symbol)
