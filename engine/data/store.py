@@ -248,6 +248,10 @@ class CandleStore:
     `span_hint(symbol)` tells their first and last minutes without generating them). Its bound
     method `get_candles` has the signature of an exchange's `get_candles`, and the engine
     recognises it to take the array fast path instead of building candle lists.
+
+    Attributes:
+        version: how many times `put` has replaced or added data; what is kept from the
+            arrays (a run's indicator series) is checked again only when it changes.
     """
 
     def __init__(
@@ -262,6 +266,7 @@ class CandleStore:
         self._data: dict[tuple[str, int], CandleArrays] = {}
         self._tuples: dict[tuple[str, int], CandleTuples] = {}
         self._lock = threading.Lock()
+        self.version = 0
 
     def put(self, symbol: str, candles: CandleArrays) -> None:
         """Store (or replace) the one-minute candles of `symbol`."""
@@ -272,6 +277,7 @@ class CandleStore:
             self._data[(symbol, MINUTE_MS)] = candles
             if symbol not in self._known:
                 self._known.append(symbol)
+            self.version += 1
 
     def symbols(self) -> list[str]:
         """Return the symbols this store holds or can load."""

@@ -195,23 +195,31 @@ class _StoreSeries:
         self._load()
 
     def _load(self) -> None:
+        self.loaded = self.store.version
         self.candles = self.store.arrays(self.symbol, self.interval)
         ts = self.candles.timestamp
-        self.first = int(ts[0]) if len(ts) else 0
-        regular = len(ts) > 1 and bool(np.all(np.diff(ts) == self.step))
+        self.size = len(ts)
+        self.first = int(ts[0]) if self.size else 0
+        regular = self.size > 1 and bool(np.all(np.diff(ts) == self.step))
         self.regular = regular  # evenly spaced: counted by arithmetic, not binary search
         self.outputs.clear()
         self.version += 1
 
+    def _reload_if_replaced(self) -> None:
+        """Load the series again if the store's `put` replaced its data since the load."""
+        self.loaded = self.store.version
+        if self.store.arrays(self.symbol, self.interval) is not self.candles:
+            self._load()
+
     def visible(self, when: int) -> int:
         """Return how many candles the profile's `get_candles` shows at `when`."""
         if when != self.when:
-            if self.store.arrays(self.symbol, self.interval) is not self.candles:
-                self._load()  # the store's data was replaced
+            if self.store.version != self.loaded:
+                self._reload_if_replaced()
             last_open = when - self.shift
             if self.regular:
                 count = (last_open - self.first) // self.step + 1
-                n = len(self.candles)
+                n = self.size
                 self.count = 0 if count < 0 else n if count > n else count
             else:
                 self.count = int(self.candles.timestamp.searchsorted(last_open, "right"))
