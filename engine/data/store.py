@@ -221,17 +221,17 @@ class CandleTuples:
         first, last = start // size, (stop - 1) // size
         if first == last:
             base = first * size
-            return self._block(first)[start - base : stop - base]
+            block = self._blocks.get(first) or self._build(first)
+            return block[start - base : stop - base]
         out: list[Candle] = []
         for k in range(first, last + 1):
             base = k * size
-            out.extend(self._block(k)[max(start - base, 0) : stop - base])
+            block = self._blocks.get(k) or self._build(k)
+            out.extend(block[max(start - base, 0) : stop - base])
         return out
 
-    def _block(self, k: int) -> list[Candle]:
-        block = self._blocks.get(k)
-        if block is not None:
-            return block
+    def _build(self, k: int) -> list[Candle]:
+        """Build block `k`'s tuples and keep them (dropping the oldest block past `KEEP`)."""
         with self._lock:
             block = self._arrays.slice(k * self.BLOCK, (k + 1) * self.BLOCK).to_candles()
             if len(self._blocks) >= self.KEEP:
