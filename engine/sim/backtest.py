@@ -326,7 +326,7 @@ class BacktestUtils:
         times, kept = timer.times.append, len(timer.times)
         when, started = first + i * step_ms, clock()
         found: tuple[int, int, SignalRow | None, float] | None = None
-        token = strategy.quietly(step_ms)
+        token = strategy.quietly()
         try:
             while i < stop:
                 when = first + i * step_ms

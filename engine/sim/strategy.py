@@ -127,26 +127,28 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class _QuietStretch:
-    """The context a backtest's quiet stretch of frames enters once (`ClientStrategy.quietly`).
+    """The context a backtest's quiet stretches of frames enter once (`ClientStrategy.quietly`).
 
-    Frames are `step_ms` apart: a frame right after the previous call gets that call's
-    datetime plus `step` (exact, like building it from the timestamp, and cheaper).
+    Calls mostly come at a steady pace (every frame, or every throttle interval): when the
+    time since the previous call is the same as the time before it, the datetime is the
+    previous one's plus that gap (exact, like building it from the timestamp, and cheaper).
     """
 
-    __slots__ = ("context", "date", "ms", "step", "step_ms")
+    __slots__ = ("context", "date", "gap", "gap_ms", "ms")
 
-    def __init__(self, ctx: context.ExecutionContext, step_ms: int) -> None:
+    def __init__(self, ctx: context.ExecutionContext) -> None:
         self.context = ctx
-        self.step_ms = step_ms
-        self.step = timedelta(milliseconds=step_ms)
         self.ms, self.date = 0, _EPOCH  # the last call's time and its datetime
+        self.gap_ms, self.gap = 0, timedelta(0)  # the last gap between calls
 
     def call(self, fn: Callable[[str, datetime], Any], symbol: str, when: int) -> Any:
         """Run `get_signal` at `when` under the stretch's context."""
-        if when - self.ms == self.step_ms:
-            date = self.date + self.step
+        gap_ms = when - self.ms
+        if gap_ms == self.gap_ms:
+            date = self.date + self.gap
         else:
             date = _fromtimestamp(when / 1000, UTC)
+            self.gap_ms, self.gap = gap_ms, timedelta(milliseconds=gap_ms)
         self.ms, self.date = when, date
         ctx = self.context
         ctx.when = when
@@ -212,7 +214,7 @@ class ClientStrategy:
         self.ids = _ids  # where signal ids come from; a run may seed its own generator
         self._when = 0  # the time of the tick being processed (for callbacks outside one)
         self._stretch: _QuietStretch | None = None  # set while `quietly` runs
-        self._stretches: dict[int, _QuietStretch] = {}  # by frame step, made once per run
+        self._quiet: _QuietStretch | None = None  # made at the first `quietly`, then reused
 
     # ----- signal state ----------------------------------------------------------------
 
@@ -401,18 +403,18 @@ class ClientStrategy:
 
     ask_signal = _get_signal  # public name; the frame keeps `_get_signal` for the watchdog
 
-    def quietly(self, step_ms: int) -> object:
-        """Enter one context for a stretch of `ask_signal` calls on frames `step_ms` apart.
+    def quietly(self) -> object:
+        """Enter one context for a stretch of `ask_signal` calls.
 
         Until `end_quietly(token)`, each call moves that context's time instead of entering
         a context of its own (a backtest's hot loop). Returns the token for `end_quietly`.
         """
-        stretch = self._stretches.get(step_ms)
+        stretch = self._quiet
         if stretch is None:
             ctx = context.ExecutionContext(
                 self.symbol, 0, self.is_backtest, self.name, self.exchange, self.frame_name, False
             )
-            stretch = self._stretches[step_ms] = _QuietStretch(ctx, step_ms)
+            stretch = self._quiet = _QuietStretch(ctx)
         self._stretch = stretch
         return context.enter(stretch.context)
 

@@ -83,6 +83,23 @@ def test_a_frame_after_a_throttled_stretch_gets_its_own_time() -> None:
     assert seen == [START + timedelta(minutes=k) for k in range(0, 41, 3)]
 
 
+@pytest.mark.parametrize("interval", ["1m", "15m"])
+def test_calls_at_uneven_gaps_get_their_own_time(interval: str) -> None:
+    # Signals that close after a few minutes make the gaps between calls uneven.
+    seen: list[tuple[int, int, datetime]] = []
+
+    def get_signal(symbol: str, when: datetime) -> Any:
+        last = engine.get_candles(symbol, "1m", 1)[-1].timestamp
+        seen.append((round(when.timestamp() * 1000), last + MIN, engine.get_date()))
+        return long_dto(101.0, 99.0, 2 + len(seen) % 4) if len(seen) % 3 == 0 else None
+
+    setup(flat(T0 - 10 * MIN, 400), get_signal, end=T0 + 380 * MIN, interval=interval)
+    closed = run("s")
+    assert len(closed) >= 5 and len(seen) > 3 * len(closed)
+    assert all(when == frame for when, frame, _ in seen)
+    assert all(date == START + timedelta(milliseconds=when - T0) for when, _, date in seen)
+
+
 def test_helpers_refuse_in_engine_code_between_quiet_frames(listen: Listeners) -> None:
     refused: list[str] = []
 
