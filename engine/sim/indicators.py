@@ -130,14 +130,20 @@ def compute(spec: IndicatorSpec, candles: CandleArrays) -> tuple[list[str], list
 
 
 class _Outputs:
-    """One computed indicator: its read-only arrays, their values as floats, a tuple type."""
+    """One computed indicator: its read-only arrays, their values as floats, a tuple type.
 
-    __slots__ = ("arrays", "floats", "shape")
+    `array` and `values` are the only output's array and floats (None with several outputs).
+    """
+
+    __slots__ = ("array", "arrays", "floats", "shape", "values")
 
     def __init__(self, spec: IndicatorSpec, candles: CandleArrays) -> None:
         names, self.arrays = compute(spec, candles)
         self.floats = [a.tolist() for a in self.arrays]
         self.shape: Any = namedtuple(spec.name.title(), names)  # type: ignore[misc]
+        single = len(self.arrays) == 1
+        self.array = self.arrays[0] if single else None
+        self.values = self.floats[0] if single else None
 
 
 class _Lookup:
@@ -167,15 +173,15 @@ class _Lookup:
             self.version = series.version
         window = self.window
         if window is None:
-            floats = outputs.floats
-            if len(floats) == 1:
-                return floats[0][count - 1] if count else math.nan
-            return outputs.shape(*[f[count - 1] if count else math.nan for f in floats])
+            values = outputs.values
+            if values is not None:
+                return values[count - 1] if count else math.nan
+            return outputs.shape(*[f[count - 1] if count else math.nan for f in outputs.floats])
         start = count - window if count > window else 0
-        arrays = outputs.arrays
-        if len(arrays) == 1:
-            return arrays[0][start:count]
-        return outputs.shape(*[a[start:count] for a in arrays])
+        array = outputs.array
+        if array is not None:
+            return array[start:count]
+        return outputs.shape(*[a[start:count] for a in outputs.arrays])
 
 
 class _StoreSeries:
