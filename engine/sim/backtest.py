@@ -49,9 +49,7 @@ _log = engine_logger(__name__)
 
 PROGRESS_UPDATES = 200
 _SOURCE = "Backtest.run"
-
-
-FRAME = "backtest_timeframe"
+_FRAME = "backtest_timeframe"  # the metric of a visited frame
 
 
 class _Timer:
@@ -90,7 +88,7 @@ class _Timer:
 
     def name_frames(self, since: int) -> None:
         """Name the measurements appended to `times` from index `since` on: frames."""
-        self.metrics += [FRAME] * ((len(self.times) - since) // 2)
+        self.metrics += [_FRAME] * ((len(self.times) - since) // 2)
 
     def trim(self, slack: int = MAX_EVENTS) -> None:
         """Forget the measurements the store would drop, once there are more than `slack`.
@@ -292,7 +290,7 @@ class BacktestUtils:
                     if close is not None:
                         i = max(i, -((first - close) // step_ms))
                     yield outcome
-            timer.emit(FRAME, frame_started)
+            timer.emit(_FRAME, frame_started)
             i += 1
         self._progress(strategy, total, total)
         timer.emit("backtest_total", run_started)
@@ -340,7 +338,7 @@ class BacktestUtils:
                     i = max(i + 1, -((first - ready) // step_ms))
                 else:
                     if watched.watched:
-                        timer.emit(FRAME, started)
+                        timer.emit(_FRAME, started)
                     else:
                         times(started)
                         times(clock())
