@@ -88,7 +88,9 @@ class _Timer:
 
     def name_frames(self, since: int) -> None:
         """Name the measurements appended to `times` from index `since` on: frames."""
-        self.metrics += [_FRAME] * ((len(self.times) - since) // 2)
+        count = (len(self.times) - since) // 2
+        if count:
+            self.metrics += [_FRAME] * count
 
     def trim(self, slack: int = MAX_EVENTS) -> None:
         """Forget the measurements the store would drop, once there are more than `slack`.
@@ -324,7 +326,7 @@ class BacktestUtils:
         times, kept = timer.times.append, len(timer.times)
         when, started = first + i * step_ms, clock()
         found: tuple[int, int, SignalRow | None, float] | None = None
-        token = strategy.quietly()
+        token = strategy.quietly(step_ms)
         try:
             while i < stop:
                 when = first + i * step_ms

@@ -129,26 +129,26 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 class _QuietStretch:
     """The context a backtest's quiet stretches of frames enter once (`ClientStrategy.quietly`).
 
-    Calls mostly come at a steady pace (every frame, or every throttle interval): when the
-    time since the previous call is the same as the time before it, the datetime is the
-    previous one's plus that gap (exact, like building it from the timestamp, and cheaper).
+    Calls mostly come at a steady pace, `pace_ms` apart (every frame, or every throttle
+    interval): a call one pace after the previous one gets that call's datetime plus the
+    pace (exact, like building it from the timestamp, and cheaper).
     """
 
-    __slots__ = ("context", "date", "gap", "gap_ms", "ms")
+    __slots__ = ("context", "date", "ms", "pace", "pace_ms", "step_ms")
 
-    def __init__(self, ctx: context.ExecutionContext) -> None:
+    def __init__(self, ctx: context.ExecutionContext, step_ms: int, pace_ms: int) -> None:
         self.context = ctx
+        self.step_ms = step_ms
+        self.pace_ms = pace_ms
+        self.pace = timedelta(milliseconds=pace_ms)
         self.ms, self.date = 0, _EPOCH  # the last call's time and its datetime
-        self.gap_ms, self.gap = 0, timedelta(0)  # the last gap between calls
 
     def call(self, fn: Callable[[str, datetime], Any], symbol: str, when: int) -> Any:
         """Run `get_signal` at `when` under the stretch's context."""
-        gap_ms = when - self.ms
-        if gap_ms == self.gap_ms:
-            date = self.date + self.gap
+        if when - self.ms == self.pace_ms:
+            date = self.date + self.pace
         else:
             date = _fromtimestamp(when / 1000, UTC)
-            self.gap_ms, self.gap = gap_ms, timedelta(milliseconds=gap_ms)
         self.ms, self.date = when, date
         ctx = self.context
         ctx.when = when
@@ -403,18 +403,20 @@ class ClientStrategy:
 
     ask_signal = _get_signal  # public name; the frame keeps `_get_signal` for the watchdog
 
-    def quietly(self) -> object:
-        """Enter one context for a stretch of `ask_signal` calls.
+    def quietly(self, step_ms: int) -> object:
+        """Enter one context for a stretch of `ask_signal` calls on frames `step_ms` apart.
 
         Until `end_quietly(token)`, each call moves that context's time instead of entering
         a context of its own (a backtest's hot loop). Returns the token for `end_quietly`.
         """
         stretch = self._quiet
-        if stretch is None:
+        if stretch is None or stretch.step_ms != step_ms:
             ctx = context.ExecutionContext(
                 self.symbol, 0, self.is_backtest, self.name, self.exchange, self.frame_name, False
             )
-            stretch = self._quiet = _QuietStretch(ctx)
+            # Asked every frame, or at the strategy's interval when the throttle skips frames.
+            pace_ms = int(self.interval_ms) if self.interval_ms > step_ms else step_ms
+            stretch = self._quiet = _QuietStretch(ctx, step_ms, pace_ms)
         self._stretch = stretch
         return context.enter(stretch.context)
 
