@@ -13,9 +13,10 @@ against it are what to compare across machines. Rows are measured in alternating
 Two rows show what a frame costs: a 1-minute strategy whose `get_signal` returns None, in
 both profiles (with `--against DIR`, also with DIR's engine, and the 1.4.10 bracket too).
 
-Three rows run `sma_rsi`'s rules: the built-in on the indicator API (TA-Lib computed once per
+Four rows run `sma_rsi`'s rules: the built-in on the indicator API (TA-Lib computed once per
 run), `sma_rsi_plain` (bench/sma_rsi_plain.py), the same rules with numpy maths on
-`get_candles`, and their own plain-Python baseline, which their ratios are against.
+`get_candles`, `sma_rsi_lists`, the same with plain-Python sums, and their own plain-Python
+baseline, which their ratios are against.
 
 Two rows show what `async def` costs: the bracket strategy with its `get_signal` wrapped in
 an `async def` twin, and (with `--against DIR`, a checkout of another commit, e.g. made with
@@ -107,10 +108,11 @@ def child(args: argparse.Namespace) -> None:
         )
         engine.add_frame(frame_name="bench", interval="1m", start_date=first, end_date=end)
         strategy = args.strategy
-        if strategy == "sma_rsi_plain":
+        if strategy in ("sma_rsi_plain", "sma_rsi_lists"):
             import sma_rsi_plain  # bench/sma_rsi_plain.py, beside this script
 
-            engine.add_strategy(sma_rsi_plain.SCHEMA)
+            lists = strategy == "sma_rsi_lists"
+            engine.add_strategy(sma_rsi_plain.LISTS_SCHEMA if lists else sma_rsi_plain.SCHEMA)
         if args.async_twin:
             from engine.strategies import bracket
 
@@ -438,6 +440,7 @@ def main() -> None:
         rows.append(("sma_rsi plain-Python baseline", ["--baseline", *sma_rsi], False))
         rows.append(("sma_rsi default, indicator API", sma_rsi, False))
         rows.append(("sma_rsi_plain default, get_candles", ["--strategy", "sma_rsi_plain"], False))
+        rows.append(("sma_rsi_lists default, get_candles", ["--strategy", "sma_rsi_lists"], False))
         if args.against:
             rows.append((f"engine default @ {args.against}", ["--root", args.against], False))
             rows += frame_cost_rows(["--root", args.against])
