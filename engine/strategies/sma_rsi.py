@@ -50,6 +50,7 @@ def get_signal(symbol: str, when: datetime) -> dict[str, Any] | None:
         "note": f"SMA{FAST} crossed {crossed} SMA{SLOW}, RSI {strength:.0f}",
     }
 
+
 SCHEMA = {
     "strategy_name": NAME,
     "interval": INTERVAL,
