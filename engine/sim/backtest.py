@@ -255,11 +255,11 @@ class BacktestUtils:
                     if action is Action.SCHEDULED:
                         need = int(settings.schedule_await_minutes) + need + 1
                     try:
-                        candles = exchange.get_next_candles(symbol, "1m", need, when)
-                        if len(candles) == 0:
+                        candles, lo, hi = exchange.next_candles_span(symbol, "1m", need, when)
+                        if hi == lo:
                             i += 1
                             continue
-                        outcome = strategy.backtest(candles, when)
+                        outcome = strategy.backtest(candles, when, lo, hi)
                     except Exception as exc:
                         strategy.report(exc, when, "backtest")
                         i += 1

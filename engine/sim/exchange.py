@@ -266,12 +266,23 @@ class ClientExchange:
         Depends only on the data: the wall clock is never read, so data dated after the
         machine's clock is served like any other. See docs/semantics.md#candles-after.
         """
+        candles, lo, hi = self.next_candles_span(symbol, interval, limit, when)
+        return candles.slice(lo, hi) if self._direct else candles
+
+    def next_candles_span(
+        self, symbol: str, interval: str, limit: int, when: int
+    ) -> tuple[CandleArrays, int, int]:
+        """Return `(candles, lo, hi)` where `candles[lo:hi]` is what `get_next_candles` returns.
+
+        On a store `candles` is the whole symbol, so a run resolves a signal without a slice.
+        """
         end = when + limit * interval_ms(interval)
         if self._direct:
-            full, lo, hi = self._range(symbol, interval, when, limit, end)
-            return full.slice(lo, hi)
-        data = self.fetch(symbol, interval, when, limit)
-        return _between(data, when, end, self.store is not None)
+            return self._range(symbol, interval, when, limit, end)
+        data = _between(
+            self.fetch(symbol, interval, when, limit), when, end, self.store is not None
+        )
+        return data, 0, len(data)
 
     def average_price(self, symbol: str, when: int) -> float:
         """Return the VWAP of the last `CC_AVG_PRICE_CANDLES_COUNT` one-minute candles.

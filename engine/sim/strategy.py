@@ -122,6 +122,7 @@ class SignalState(Protocol):
         ...
 
 
+# Builds a named tuple without its Python-level __new__ (hot paths): pass every field, in order.
 _new_tuple = tuple.__new__
 _fromtimestamp = datetime.fromtimestamp
 
@@ -385,7 +386,8 @@ class ClientStrategy:
             )
             scheduled = not reached
         # Built before validation, so fields may still hold what the user wrongly returned.
-        row = SignalRow._make(
+        row = _new_tuple(
+            SignalRow,
             (
                 signal_id,
                 open_price,
@@ -400,7 +402,7 @@ class ClientStrategy:
                 when,
                 when,
                 scheduled,
-            )
+            ),
         )
         errors = signal_errors(row, price, scheduled, self.settings)
         if errors:
@@ -412,7 +414,9 @@ class ClientStrategy:
     # ----- results ----------------------------------------------------------------------
 
     def _result(self, action: Action, signal: SignalRow | None, price: float) -> TickResult:
-        return TickResult(action, signal, price, self.name, self.exchange.name, self.symbol)
+        return _new_tuple(
+            TickResult, (action, signal, price, self.name, self.exchange.name, self.symbol)
+        )
 
     def _closed(
         self,
@@ -425,17 +429,20 @@ class ClientStrategy:
         result_signal: SignalRow | None = None,
     ) -> ClosedResult:
         pnl = profit_loss(signal.position, signal.price_open, price)
-        result = ClosedResult(
-            Action.CLOSED,
-            result_signal or signal,
-            price,
-            self.name,
-            self.exchange.name,
-            self.symbol,
-            reason,
-            close_ts,
-            pnl,
-            ambiguous,
+        result = _new_tuple(
+            ClosedResult,
+            (
+                Action.CLOSED,
+                result_signal or signal,
+                price,
+                self.name,
+                self.exchange.name,
+                self.symbol,
+                reason,
+                close_ts,
+                pnl,
+                ambiguous,
+            ),
         )
         if self.callbacks is not None or self.journal is not None:
             self._lifecycle(when, CLOSED, signal, price, result=result)
@@ -628,16 +635,24 @@ class ClientStrategy:
 
     # ----- fast backtest (docs/semantics.md#fast-path) -------------------------------------
 
-    def backtest(self, candles: CandleArrays, when: int) -> Any:
-        """Resolve the opened or scheduled signal on the candles that follow `when`."""
+    def backtest(self, candles: CandleArrays, when: int, lo: int = 0, hi: int | None = None) -> Any:
+        """Resolve the opened or scheduled signal on the candles that follow `when`.
+
+        Those are `candles[lo:hi]` (all of them by default): the run passes the whole store
+        with bounds instead of a slice per signal.
+        """
+        if hi is None:
+            hi = len(candles)
         if self._scheduled is not None and self._pending is None:
+            if lo or hi < len(candles):
+                candles = candles.slice(lo, hi)
             return self._backtest_scheduled(candles, when)
         signal = self._pending
         if signal is None:
             raise StrategyError(
                 f"strategy {self.name}: backtest() called with no open or scheduled signal"
             )
-        return self._backtest_pending(signal, candles, when)
+        return self._backtest_pending(signal, candles, lo, hi, when)
 
     def _backtest_scheduled(self, c: CandleArrays, when: int) -> Any:
         found = self.scan_scheduled(c, when)
@@ -701,56 +716,65 @@ class ClientStrategy:
                     row, price, CloseReason.TIME_EXPIRED, at, when, result_signal=signal
                 )
             return self._closed(row, price, CloseReason.TIME_EXPIRED, at + MINUTE_MS, when)
-        return self._backtest_pending(row, c.slice(k + 1, size), when)
+        return self._backtest_pending(row, c, k + 1, size, when)
 
     def _await_ms(self) -> float:
         return self.settings.schedule_await_minutes * MINUTE_MS
 
-    def _backtest_pending(self, signal: SignalRow, c: CandleArrays, when: int) -> ClosedResult:
+    def _backtest_pending(
+        self, signal: SignalRow, c: CandleArrays, lo: int, hi: int, when: int
+    ) -> ClosedResult:
+        """Resolve the open `signal` on candles `c[lo:hi]` (indices below are into `c`)."""
         n = self._window
         legacy = self.settings.legacy
-        size = len(c)
-        start = n - 1 if legacy else 0
         ts = c.timestamp
+        start = lo + n - 1 if legacy else lo  # upstream skips the first n - 1 candles
         expiry_ts = signal.pending_at + signal.minute_estimated_time * MINUTE_MS
-        expiry = int(ts.searchsorted(expiry_ts))
+        expiry = int(ts.searchsorted(expiry_ts))  # clamped to [lo, hi]: `ts` is sorted
+        expiry = lo if expiry < lo else hi if expiry > hi else expiry
         tp, sl = signal.price_take_profit, signal.price_stop_loss
-        if signal.position == "long":
-            tp_hit = c.high[start:] >= tp
-            sl_hit = c.low[start:] <= sl
-        else:
-            tp_hit = c.low[start:] <= tp
-            sl_hit = c.high[start:] >= sl
-        checked = max(0, expiry - start)
-        k = _first_true(tp_hit | sl_hit, checked)
-        stop = start + k if k >= 0 else max(start, expiry) if expiry < size else size
-        self._partials(signal, c, start, stop, when)
+        k = -1  # the first candle of `[start, expiry)` that touches TP or SL, from `start`
+        if start < expiry:
+            if signal.position == "long":
+                tp_hit = c.high[start:expiry] >= tp
+                sl_hit = c.low[start:expiry] <= sl
+            else:
+                tp_hit = c.low[start:expiry] <= tp
+                sl_hit = c.high[start:expiry] >= sl
+            hit = tp_hit | sl_hit
+            k = int(hit.argmax())
+            if not hit[k]:
+                k = -1
+        stop = start + k if k >= 0 else max(start, expiry) if expiry < hi else hi
+        self._partials(signal, c, lo, start, stop, when)
         if k >= 0:
-            i = start + k
-            both = bool(tp_hit[k] and sl_hit[k])
-            take = bool(tp_hit[k]) if legacy else not sl_hit[k]
+            took, stopped = bool(tp_hit[k]), bool(sl_hit[k])
+            take = took if legacy else not stopped
             reason = CloseReason.TAKE_PROFIT if take else CloseReason.STOP_LOSS
-            return self._closed(
-                signal, tp if take else sl, reason, int(ts[i]), when, ambiguous=both and not legacy
-            )
+            ambiguous = took and stopped and not legacy
+            close_ts = int(ts[start + k])
+            return self._closed(signal, tp if take else sl, reason, close_ts, when, ambiguous)
         if legacy:
             due = max(start, expiry)
-            if due < size:
+            if due < hi:
                 price = vwap(c, due - (n - 1), due + 1)
                 return self._closed(signal, price, CloseReason.TIME_EXPIRED, int(ts[due]), when)
-            price = vwap(c, max(0, size - n), size)
-            return self._closed(signal, price, CloseReason.TIME_EXPIRED, int(ts[size - 1]), when)
-        if expiry < size or (size and int(ts[size - 1]) + MINUTE_MS >= expiry_ts):
-            price = vwap(c, max(0, expiry - n), expiry)
+            price = vwap(c, max(lo, hi - n), hi)
+            return self._closed(signal, price, CloseReason.TIME_EXPIRED, int(ts[hi - 1]), when)
+        if expiry < hi or (hi > lo and int(ts[hi - 1]) + MINUTE_MS >= expiry_ts):
+            price = vwap(c, max(lo, expiry - n), expiry)
             return self._closed(signal, price, CloseReason.TIME_EXPIRED, expiry_ts, when)
-        price = vwap(c, max(0, size - n), size)
-        end = int(ts[size - 1]) + MINUTE_MS
+        price = vwap(c, max(lo, hi - n), hi)
+        end = int(ts[hi - 1]) + MINUTE_MS
         return self._closed(signal, price, CloseReason.TIME_EXPIRED, end, when)
 
     def _partials(
-        self, signal: SignalRow, c: CandleArrays, start: int, stop: int, when: int
+        self, signal: SignalRow, c: CandleArrays, lo: int, start: int, stop: int, when: int
     ) -> None:
-        """Run partial levels and callbacks for candles `[start, stop)` that did not close."""
+        """Run partial levels and callbacks for candles `[start, stop)` that did not close.
+
+        VWAP windows reach back to candle `lo` at most (the first one after the signal).
+        """
         if stop <= start:
             return
         callbacks = self.callbacks
@@ -758,7 +782,7 @@ class ClientStrategy:
             callbacks.on_partial_profit is not None or callbacks.on_partial_loss is not None
         )
         n = self._window
-        lo = max(0, start - (n - 1))
+        first = max(lo, start - (n - 1))
         if not has_callbacks:
             # A VWAP lies between the lows and highs of its window, and the candles from
             # `start` on stayed strictly between TP and SL; a level (10 % of price move)
@@ -766,12 +790,12 @@ class ClientStrategy:
             low_bound, high_bound = signal.price_open * 0.9001, signal.price_open * 1.0999
             tp, sl = signal.price_take_profit, signal.price_stop_loss
             end = start if low_bound < min(tp, sl) and max(tp, sl) < high_bound else stop
-            if lo == end or (
-                max(c.high[lo:end].tolist()) < high_bound
-                and min(c.low[lo:end].tolist()) > low_bound
+            if first == end or (
+                max(c.high[first:end].tolist()) < high_bound
+                and min(c.low[first:end].tolist()) > low_bound
             ):
                 return
         legacy = self.settings.legacy
         for i, ts in enumerate(c.timestamp[start:stop].tolist(), start):
-            price = vwap(c, max(0, i - (n - 1)), i + 1)
+            price = vwap(c, max(lo, i - (n - 1)), i + 1)
             self._partial_step(signal, price, when if legacy else ts, when)
