@@ -73,7 +73,7 @@ _ids = random.Random()
 
 def new_signal_id(rng: random.Random = _ids) -> str:
     """Return a random uuid-shaped id (upstream's `randomString`) drawn from `rng`."""
-    h = f"{rng.getrandbits(128):032x}"
+    h = rng.getrandbits(128).to_bytes(16).hex()  # 32 hex digits, as f"{…:032x}" but faster
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
 
 
@@ -736,26 +736,34 @@ class ClientStrategy:
         expiry = int(ts.searchsorted(expiry_ts))  # clamped to [lo, hi]: `ts` is sorted
         expiry = lo if expiry < lo else hi if expiry > hi else expiry
         tp, sl = signal.price_take_profit, signal.price_stop_loss
-        k = -1  # the first candle of `[start, expiry)` that touches TP or SL, from `start`
+        # The scan starts at `lo`: when the leading candles (before `start`, not checked
+        # upstream) touch neither TP nor SL, they lie strictly between them, which spares
+        # `_partials` looking at them again.
+        i = -1  # the first candle of `[start, expiry)` that touches TP or SL
+        lead_inside = False
         if start < expiry:
             if signal.position == "long":
-                tp_hit = c.high[start:expiry] >= tp
-                sl_hit = c.low[start:expiry] <= sl
+                tp_hit = c.high[lo:expiry] >= tp
+                sl_hit = c.low[lo:expiry] <= sl
             else:
-                tp_hit = c.low[start:expiry] <= tp
-                sl_hit = c.high[start:expiry] >= sl
+                tp_hit = c.low[lo:expiry] <= tp
+                sl_hit = c.high[lo:expiry] >= sl
             hit = tp_hit | sl_hit
-            k = int(hit.argmax())
-            if not hit[k]:
-                k = -1
-        stop = start + k if k >= 0 else max(start, expiry) if expiry < hi else hi
-        self._partials(signal, c, lo, start, stop, when)
-        if k >= 0:
-            took, stopped = bool(tp_hit[k]), bool(sl_hit[k])
+            j = int(hit.argmax())
+            lead = start - lo
+            lead_inside = not (j < lead and hit[j])
+            if not lead_inside:  # a leading candle touches: the first hit from `start`
+                j = lead + int(hit[lead:].argmax())
+            if hit[j]:
+                i = lo + j
+        stop = i if i >= 0 else max(start, expiry) if expiry < hi else hi
+        self._partials(signal, c, lo, start, stop, when, lead_inside)
+        if i >= 0:
+            took, stopped = bool(tp_hit[i - lo]), bool(sl_hit[i - lo])
             take = took if legacy else not stopped
             reason = CloseReason.TAKE_PROFIT if take else CloseReason.STOP_LOSS
             ambiguous = took and stopped and not legacy
-            close_ts = int(ts[start + k])
+            close_ts = int(ts[i])
             return self._closed(signal, tp if take else sl, reason, close_ts, when, ambiguous)
         if legacy:
             due = max(start, expiry)
@@ -772,11 +780,19 @@ class ClientStrategy:
         return self._closed(signal, price, CloseReason.TIME_EXPIRED, end, when)
 
     def _partials(
-        self, signal: SignalRow, c: CandleArrays, lo: int, start: int, stop: int, when: int
+        self,
+        signal: SignalRow,
+        c: CandleArrays,
+        lo: int,
+        start: int,
+        stop: int,
+        when: int,
+        lead_inside: bool,
     ) -> None:
         """Run partial levels and callbacks for candles `[start, stop)` that did not close.
 
-        VWAP windows reach back to candle `lo` at most (the first one after the signal).
+        VWAP windows reach back to candle `lo` at most (the first one after the signal);
+        `lead_inside` tells that the candles `[lo, start)` lie strictly between TP and SL.
         """
         if stop <= start:
             return
@@ -793,9 +809,13 @@ class ClientStrategy:
             low_bound, high_bound = signal.price_open * 0.9001, signal.price_open * 1.0999
             tp, sl = signal.price_take_profit, signal.price_stop_loss
             end = start if low_bound < min(tp, sl) and max(tp, sl) < high_bound else stop
-            if first == end or (
-                max(c.high[first:end].tolist()) < high_bound
-                and min(c.low[first:end].tolist()) > low_bound
+            if (
+                first == end
+                or (end == start and lead_inside)
+                or (
+                    max(c.high[first:end].tolist()) < high_bound
+                    and min(c.low[first:end].tolist()) > low_bound
+                )
             ):
                 return
         legacy = self.settings.legacy

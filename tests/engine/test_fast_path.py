@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
+import uuid
 from typing import Any
 
 import numpy as np
 import pytest
 
+import engine
 from engine.core import validation
 from engine.core.clock import SYSTEM_CLOCK
 from engine.core.config import snapshot
@@ -17,8 +20,20 @@ from engine.core.registration import exchanges, strategies
 from engine.core.schemas import StrategyCallbacks
 from engine.sim.exchange import ClientExchange
 from engine.sim.risk import NoRisk
-from engine.sim.strategy import ClientStrategy
-from tests.engine.helpers import MIN, SYMBOL, T0, once, setup
+from engine.sim.strategy import ClientStrategy, new_signal_id
+from tests.engine.helpers import (
+    MIN,
+    SYMBOL,
+    T0,
+    bar,
+    flat,
+    long_dto,
+    once,
+    replace_bars,
+    run,
+    setup,
+    vwap,
+)
 
 pytestmark = pytest.mark.usefixtures("clean_engine")
 
@@ -167,3 +182,33 @@ def test_a_signal_resolved_on_the_whole_store_equals_it_resolved_on_its_own_slic
         called += bool(expected[1])
     assert len(reasons) == 3  # take profit, stop loss and expiry were all exercised
     assert called > 50 if callbacks else called == 0  # with callbacks, VWAP windows compared
+
+
+def test_signal_ids_are_uuid4_shaped_and_follow_the_seeded_draws() -> None:
+    ids, draws = random.Random(15), random.Random(15)
+    for _ in range(2000):
+        h = f"{draws.getrandbits(128):032x}"
+        signal_id = new_signal_id(ids)
+        assert signal_id == f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
+        assert uuid.UUID(signal_id).version == 4
+
+
+@pytest.mark.parametrize("spike", [None, 300.0])
+def test_a_leading_candle_far_away_still_reaches_a_partial_level_in_the_1_4_10_profile(
+    listen: Any, spike: float | None
+) -> None:
+    # The profile checks TP/SL from the 5th candle after the signal only; a spike in the
+    # leading ones is no hit, but the VWAP windows of the first checked candles hold it.
+    rows = flat(T0 - 10 * MIN, 200)
+    if spike is not None:
+        rows = replace_bars(rows, bar(T0 + 2 * MIN, 100.0, high=spike))
+    levels = listen(engine.listen_partial_profit)
+    setup(rows, once(long_dto(105.0, 95.0, minutes=30)), end=T0 + 60 * MIN)
+    results = run("s", profile="backtest-kit-1.4.10")
+    assert [r.close_reason for r in results] == ["time_expired"]
+    if spike is None:
+        assert levels == []
+        return
+    window = [bar(T0 + i * MIN, 100.0, high=spike if i == 2 else None) for i in range(5)]
+    assert [(e.level, e.current_price) for e in levels] == [(10, vwap(window))]
+    assert vwap(window) == pytest.approx(100 + (spike - 100) / 15)  # 113.3: 13 % up
