@@ -733,8 +733,12 @@ class ClientStrategy:
         ts = c.timestamp
         start = lo + n - 1 if legacy else lo  # upstream skips the first n - 1 candles
         expiry_ts = signal.pending_at + signal.minute_estimated_time * MINUTE_MS
-        expiry = int(ts.searchsorted(expiry_ts))  # clamped to [lo, hi]: `ts` is sorted
-        expiry = lo if expiry < lo else hi if expiry > hi else expiry
+        last_ts = int(ts[hi - 1]) if hi > lo else 0
+        if hi > lo and last_ts < expiry_ts:  # the common case: every candle is before expiry
+            expiry = hi
+        else:  # `ts` is sorted: its index in the whole array, clamped to [lo, hi]
+            expiry = int(ts.searchsorted(expiry_ts))
+            expiry = lo if expiry < lo else hi if expiry > hi else expiry
         tp, sl = signal.price_take_profit, signal.price_stop_loss
         # The scan starts at `lo`: when the leading candles (before `start`, not checked
         # upstream) touch neither TP nor SL, they lie strictly between them, which spares
@@ -750,19 +754,23 @@ class ClientStrategy:
                 sl_hit = c.high[lo:expiry] >= sl
             hit = tp_hit | sl_hit
             j = int(hit.argmax())
+            found = bool(hit[j])
             lead = start - lo
-            lead_inside = not (j < lead and hit[j])
+            lead_inside = not (found and j < lead)
             if not lead_inside:  # a leading candle touches: the first hit from `start`
                 j = lead + int(hit[lead:].argmax())
-            if hit[j]:
+                found = bool(hit[j])
+            if found:
                 i = lo + j
         stop = i if i >= 0 else max(start, expiry) if expiry < hi else hi
         self._partials(signal, c, lo, start, stop, when, lead_inside)
         if i >= 0:
-            took, stopped = bool(tp_hit[i - lo]), bool(sl_hit[i - lo])
-            take = took if legacy else not stopped
+            if legacy:  # upstream takes the profit when both are touched in one candle
+                take, ambiguous = bool(tp_hit[i - lo]), False
+            else:  # the stop loss wins, and the result says it was ambiguous
+                stopped = bool(sl_hit[i - lo])
+                take, ambiguous = not stopped, stopped and bool(tp_hit[i - lo])
             reason = CloseReason.TAKE_PROFIT if take else CloseReason.STOP_LOSS
-            ambiguous = took and stopped and not legacy
             close_ts = int(ts[i])
             return self._closed(signal, tp if take else sl, reason, close_ts, when, ambiguous)
         if legacy:
@@ -771,13 +779,12 @@ class ClientStrategy:
                 price = vwap(c, due - (n - 1), due + 1)
                 return self._closed(signal, price, CloseReason.TIME_EXPIRED, int(ts[due]), when)
             price = vwap(c, max(lo, hi - n), hi)
-            return self._closed(signal, price, CloseReason.TIME_EXPIRED, int(ts[hi - 1]), when)
-        if expiry < hi or (hi > lo and int(ts[hi - 1]) + MINUTE_MS >= expiry_ts):
+            return self._closed(signal, price, CloseReason.TIME_EXPIRED, last_ts, when)
+        if expiry < hi or (hi > lo and last_ts + MINUTE_MS >= expiry_ts):
             price = vwap(c, max(lo, expiry - n), expiry)
             return self._closed(signal, price, CloseReason.TIME_EXPIRED, expiry_ts, when)
         price = vwap(c, max(lo, hi - n), hi)
-        end = int(ts[hi - 1]) + MINUTE_MS
-        return self._closed(signal, price, CloseReason.TIME_EXPIRED, end, when)
+        return self._closed(signal, price, CloseReason.TIME_EXPIRED, last_ts + MINUTE_MS, when)
 
     def _partials(
         self,
