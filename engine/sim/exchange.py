@@ -279,9 +279,8 @@ class ClientExchange:
         end = when + limit * interval_ms(interval)
         if self._direct:
             return self._range(symbol, interval, when, limit, end)
-        data = _between(
-            self.fetch(symbol, interval, when, limit), when, end, self.store is not None
-        )
+        data = self.fetch(symbol, interval, when, limit)
+        data = _between(data, when, end, self.store is not None)
         return data, 0, len(data)
 
     def average_price(self, symbol: str, when: int) -> float:
