@@ -68,16 +68,21 @@ def vwap_block(candles: CandleArrays, count: int, block: int) -> np.ndarray:
     if begin >= stop:
         return out
     lo, size = begin - count + 1, stop - begin
-    acc, volume, closes = np.zeros(size), np.zeros(size), np.zeros(size)
-    tv, vol, close = candles.typical_volume, candles.volume, candles.close
+    acc, volume = np.zeros(size), np.zeros(size)
+    tv, vol = candles.typical_volume, candles.volume
     for j in range(lo, lo + count):
         acc += tv[j : j + size]
     for j in range(lo, lo + count):
         volume += vol[j : j + size]
-    for j in range(lo, lo + count):
-        closes += close[j : j + size]
     with np.errstate(divide="ignore", invalid="ignore"):
-        out[begin - first :] = np.where(volume == 0, closes / count, acc / volume)
+        values = acc / volume
+    no_volume = volume == 0
+    if no_volume.any():  # the simple mean of the closes there, as `vwap` takes it
+        closes, close = np.zeros(size), candles.close
+        for j in range(lo, lo + count):
+            closes += close[j : j + size]
+        values = np.where(no_volume, closes / count, values)
+    out[begin - first :] = values
     return out
 
 
