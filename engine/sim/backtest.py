@@ -48,6 +48,7 @@ from engine.sim.strategy import ClientStrategy
 _log = engine_logger(__name__)
 
 PROGRESS_UPDATES = 200
+_STORED = frozenset((Action.SCHEDULED, Action.CANCELLED, Action.CLOSED))
 _SOURCE = "Backtest.run"
 
 
@@ -342,8 +343,9 @@ class BacktestUtils:
                 self._closed.setdefault((result.symbol, result.strategy_name), []).append(result)
             if _log.debugging:
                 _log.debug("signal closed", _signal_context(result))
-        # Emitters without listeners are skipped: this runs twice per signal.
-        if result.action is not Action.IDLE and events.result_emitter.listeners:
+        # Emitters without listeners are skipped: this runs twice per signal. The stores
+        # behind `result_emitter` keep only the results that end or schedule a signal.
+        if result.action in _STORED and events.result_emitter.listeners:
             events.result_emitter.emit(result)
         if events.signal_emitter.listeners:
             events.signal_emitter.emit(result)
