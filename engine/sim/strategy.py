@@ -83,12 +83,9 @@ def seed_signal_ids(seed: int) -> None:
 
 
 def normalize_dto(dto: Any) -> dict[str, Any]:
-    """Return a signal dto as a dict with snake_case keys, or explain the unknown fields.
-
-    A dict that already has only snake_case keys is returned as it is (not copied).
-    """
+    """Return a signal dto as a dict with snake_case keys, or explain the unknown fields."""
     if type(dto) is dict and dto.keys() <= _SNAKE_FIELDS:  # the common case, checked in C
-        return dto
+        return dict(dto)
     if isinstance(dto, BaseModel):
         dto = dto.model_dump(exclude_unset=True)
     if not isinstance(dto, Mapping):
