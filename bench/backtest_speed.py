@@ -2,7 +2,7 @@
 
 Usage:
     python bench/backtest_speed.py [--candles FILE] [--symbol BTCUSDT] [--repeat 3]
-        [--against DIR]
+        [--against DIR] [--fixed-costs] [--rss-days N]
 
 Without --candles the demo market is used. Each measurement runs in a fresh child process
 (so peak RSS is its own) and prints import, load and run time, frames per second, closed
@@ -13,9 +13,10 @@ against it are what to compare across machines. Rows are measured in alternating
 Two rows show what a frame costs: a 1-minute strategy whose `get_signal` returns None, in
 both profiles (with `--against DIR`, also with DIR's engine, and the 1.4.10 bracket too).
 
-Three rows run `sma_rsi`'s rules: the built-in on the indicator API (TA-Lib computed once per
+Four rows run `sma_rsi`'s rules: the built-in on the indicator API (TA-Lib computed once per
 run), `sma_rsi_plain` (bench/sma_rsi_plain.py), the same rules with numpy maths on
-`get_candles`, and their own plain-Python baseline, which their ratios are against.
+`get_candles`, `sma_rsi_lists`, the same with plain-Python sums, and their own plain-Python
+baseline, which their ratios are against.
 
 Two rows show what `async def` costs: the bracket strategy with its `get_signal` wrapped in
 an `async def` twin, and (with `--against DIR`, a checkout of another commit, e.g. made with
@@ -23,10 +24,14 @@ an `async def` twin, and (with `--against DIR`, a checkout of another commit, e.
 sync code runs at the same speed. What the always-on performance figures cost is measured
 in one process by bench/overhead.py (subprocess rows swing more than that cost).
 
+`--fixed-costs` runs only the fixed costs below (against the baseline's process); with
+`--against DIR` each whole-process row also runs DIR's process, in the same alternating rounds.
+
 Fixed costs (after the table): the whole `desk backtest --json` process on a 365-day CSV (the
 --candles file, else the demo year written to a temp CSV) with the parse cache warm and cold,
 and, with `--rss-days N` (e.g. 1826, five years), the peak RSS of loading an N-day CSV cold
-against the size of its candle arrays.
+against the size of its candle arrays, split into what the engine's imports, pyarrow's
+libraries and the parse take (with `--against DIR`, also with DIR's engine).
 """
 
 from __future__ import annotations
@@ -103,10 +108,11 @@ def child(args: argparse.Namespace) -> None:
         )
         engine.add_frame(frame_name="bench", interval="1m", start_date=first, end_date=end)
         strategy = args.strategy
-        if strategy == "sma_rsi_plain":
+        if strategy in ("sma_rsi_plain", "sma_rsi_lists"):
             import sma_rsi_plain  # bench/sma_rsi_plain.py, beside this script
 
-            engine.add_strategy(sma_rsi_plain.SCHEMA)
+            lists = strategy == "sma_rsi_lists"
+            engine.add_strategy(sma_rsi_plain.LISTS_SCHEMA if lists else sma_rsi_plain.SCHEMA)
         if args.async_twin:
             from engine.strategies import bracket
 
@@ -170,13 +176,21 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def rss_child(path: str) -> None:
-    """Load `path` with an empty cache and print the peak RSS against the candle arrays."""
-    sys.path.insert(0, str(ROOT))
+def rss_child(path: str, root: str) -> None:
+    """Load `path` with an empty cache and print the peak RSS against the candle arrays.
+
+    pyarrow is imported first (the load would import it), so that what its libraries take and
+    what the parse adds are told apart. `root` is the checkout whose engine loads it.
+    """
+    sys.path.insert(0, root)
     from engine.data.csv_import import load_candles
 
     before = peak_rss_mb()
     started = time.perf_counter()
+    import pyarrow.csv  # noqa: F401
+
+    imported = time.perf_counter()
+    libraries = peak_rss_mb()
     candles = load_candles(path).candles
     load = time.perf_counter() - started
     peak = peak_rss_mb()
@@ -187,7 +201,9 @@ def rss_child(path: str) -> None:
             {
                 "rows": len(candles),
                 "load": load,
+                "import": imported - started,
                 "before_mb": before,
+                "libraries_mb": libraries,
                 "peak_mb": peak,
                 "arrays_mb": arrays,
             }
@@ -201,65 +217,91 @@ def write_csv_in_a_child(path: str, days: int, symbol: str) -> None:
     subprocess.run(argv, check=True)
 
 
-def desk_process(csv: str, symbol: str, cache: str) -> dict[str, Any]:
-    """Time one whole `desk backtest --json` process (1.4.10 profile) with the cache `cache`."""
-    env = {**os.environ, "BACKTEST_DESK_CACHE": cache, "PYTHONPATH": str(ROOT)}
+def desk_process(csv: str, symbol: str, cache: str, root: str) -> dict[str, Any]:
+    """Time one whole `desk backtest --json` process (1.4.10 profile) of the checkout `root`.
+
+    The process reads its parse cache from `cache` and runs in `root`, so `-m tui.cli`
+    imports that checkout.
+    """
+    env = {**os.environ, "BACKTEST_DESK_CACHE": cache, "PYTHONPATH": root}
     argv = ["backtest", "--candles", csv, "--symbol", symbol, "--profile", PROFILES[0], "--json"]
     started = time.perf_counter()
     output = subprocess.run(
-        [sys.executable, "-m", "tui.cli", *argv], check=True, capture_output=True, env=env
+        [sys.executable, "-m", "tui.cli", *argv], check=True, capture_output=True, env=env, cwd=root
     ).stdout
     elapsed = time.perf_counter() - started
     return {"process": elapsed, "signals": len(json.loads(output)["signals"])}
 
 
 def fixed_costs(args: argparse.Namespace, base_process: float) -> None:
-    """Print the whole-process rows (warm and cold cache) and the cold-load RSS row."""
+    """Print the whole-process rows (warm and cold cache) and the cold-load RSS row.
+
+    With `--against DIR` DIR's own process runs in the same alternating rounds.
+    """
+    roots = {"": str(ROOT)} | ({f" @ {args.against}": args.against} if args.against else {})
     with tempfile.TemporaryDirectory() as folder:
         csv = args.candles
         if not csv:
             csv = str(Path(folder) / "demo-365d.csv")
             write_csv_in_a_child(csv, 365, args.symbol)
         warm = str(Path(folder) / "warm-cache")
-        desk_process(csv, args.symbol, warm)  # fills the warm cache
-        runs: dict[str, list[dict[str, Any]]] = {"warm": [], "cold": []}
+        runs: dict[str, list[dict[str, Any]]] = {}
+        for at, root in roots.items():
+            desk_process(csv, args.symbol, warm, root)  # fills the warm cache (and bytecode)
+            runs |= {f"warm{at}": [], f"cold{at}": []}
         for _ in range(args.repeat):  # alternating rounds
-            runs["warm"].append(desk_process(csv, args.symbol, warm))
-            with tempfile.TemporaryDirectory() as empty:
-                runs["cold"].append(desk_process(csv, args.symbol, empty))
-        print(f"\nwhole process, {csv}: {'process s':>10}{'signals':>9}{'process/base':>14}")
+            for at, root in roots.items():
+                runs[f"warm{at}"].append(desk_process(csv, args.symbol, warm, root))
+                with tempfile.TemporaryDirectory() as empty:
+                    runs[f"cold{at}"].append(desk_process(csv, args.symbol, empty, root))
+        width = max(40, *(len(label) + 30 for label in runs))
+        title = f"whole process, {csv}:"
+        print(f"\n{title:<{width}}{'process s':>10}{'signals':>9}{'process/base':>14}")
         for label, rows in runs.items():
             best = min(rows, key=lambda r: r["process"])
             print(
-                f"{f'desk backtest --json, cache {label}':<40}{best['process']:>10.3f}"
+                f"{f'desk backtest --json, cache {label}':<{width}}{best['process']:>10.3f}"
                 f"{best['signals']:>9}{best['process'] / base_process:>14.2f}"
             )
         if args.rss_days:
-            big = Path(folder) / f"demo-{args.rss_days}d.csv"
-            write_csv_in_a_child(str(big), args.rss_days, args.symbol)
-            figures = []
-            for _ in range(args.repeat):
-                with tempfile.TemporaryDirectory() as empty:
-                    env = {**os.environ, "BACKTEST_DESK_CACHE": empty}
-                    output = subprocess.run(
-                        [sys.executable, __file__, "--rss-child", str(big)],
-                        check=True,
-                        capture_output=True,
-                        text=True,
-                        env=env,
-                    ).stdout
-                figures.append(json.loads(output))
-            best = min(figures, key=lambda f: f["peak_mb"])
-            grown = best["peak_mb"] - best["before_mb"]
-            size_mb = big.stat().st_size / 2**20
-            arrays = best["arrays_mb"]
-            print(
-                f"\n{args.rss_days}-day CSV ({best['rows']:,} rows, {size_mb:.0f} MB), cold load "
-                f"{best['load']:.3f} s: candle arrays {arrays:.0f} MB, process peak RSS "
-                f"{best['peak_mb']:.0f} MB = {best['peak_mb'] / arrays:.2f}x the arrays; the "
-                f"load's own growth {grown:.0f} MB = {grown / arrays:.2f}x "
-                f"(RSS before the load {best['before_mb']:.0f} MB)"
-            )
+            rss_rows(args, Path(folder))
+
+
+def rss_rows(args: argparse.Namespace, folder: Path) -> None:
+    """Print the cold-load peak RSS of an `--rss-days` CSV, also with DIR's engine (`--against`)."""
+    big = folder / f"demo-{args.rss_days}d.csv"
+    write_csv_in_a_child(str(big), args.rss_days, args.symbol)
+    roots = [str(ROOT), *([args.against] if args.against else [])]
+    figures: dict[str, list[dict[str, Any]]] = {root: [] for root in roots}
+    for _ in range(args.repeat):  # alternating rounds
+        for root in roots:
+            with tempfile.TemporaryDirectory() as empty:
+                env = {**os.environ, "BACKTEST_DESK_CACHE": empty}
+                output = subprocess.run(
+                    [sys.executable, __file__, "--rss-child", str(big), "--root", root],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    env=env,
+                ).stdout
+            figures[root].append(json.loads(output))
+    size_mb = big.stat().st_size / 2**20
+    for root, runs in figures.items():
+        best = min(runs, key=lambda f: f["peak_mb"])
+        load = min(f["load"] for f in runs)
+        grown = best["peak_mb"] - best["before_mb"]
+        parse = best["peak_mb"] - best["libraries_mb"]
+        arrays = best["arrays_mb"]
+        engine = "" if root == str(ROOT) else f" @ {root}"
+        print(
+            f"\n{args.rss_days}-day CSV{engine} ({best['rows']:,} rows, {size_mb:.0f} MB), cold "
+            f"load {load:.3f} s (importing pyarrow {best['import']:.3f} s): candle arrays "
+            f"{arrays:.0f} MB, process peak RSS {best['peak_mb']:.0f} MB = "
+            f"{best['peak_mb'] / arrays:.2f}x the arrays; the load's own growth {grown:.0f} MB "
+            f"= {grown / arrays:.2f}x: pyarrow's libraries "
+            f"{best['libraries_mb'] - best['before_mb']:.0f} MB, the parse {parse:.0f} MB = "
+            f"{parse / arrays:.2f}x (RSS before the load {best['before_mb']:.0f} MB)"
+        )
 
 
 def baseline(candles: Any, days: int) -> tuple[int, int]:
@@ -353,14 +395,21 @@ def main() -> None:
         "--rss-days", type=int, help="also measure the cold-load peak RSS of an N-day CSV"
     )
     parser.add_argument(
-        "--against", metavar="DIR", help="also run the sync bracket with the engine in DIR"
+        "--against",
+        metavar="DIR",
+        help="also run the sync bracket, and the whole process, with the engine in DIR",
+    )
+    parser.add_argument(
+        "--fixed-costs",
+        action="store_true",
+        help="measure only the whole-process rows (and --rss-days), after the baseline",
     )
     args = parser.parse_args()
     if args.child:
         child(args)
         return
     if args.rss_child:
-        rss_child(args.rss_child)
+        rss_child(args.rss_child, args.root or str(ROOT))
         return
     if args.write_csv:
         write_demo_csv(Path(args.write_csv), args.days, args.symbol)
@@ -374,6 +423,11 @@ def main() -> None:
         f"{'workload':<40}{'import s':>9}{'load s':>8}{'run s':>8}{'frames/s':>12}"
         f"{'signals':>9}{'RSS MB':>8}{'process s':>10}{'run/base':>9}"
     )
+    if args.fixed_costs:
+        base = min(measure([*source, "--baseline"])["process"] for _ in range(args.repeat))
+        print(f"plain-Python baseline process (365 d): {base:.3f} s")
+        fixed_costs(args, base)
+        return
     print(header)
     baseline_run: dict[tuple[str, int], float] = {}
     baseline_process: dict[int, float] = {}
@@ -386,6 +440,7 @@ def main() -> None:
         rows.append(("sma_rsi plain-Python baseline", ["--baseline", *sma_rsi], False))
         rows.append(("sma_rsi default, indicator API", sma_rsi, False))
         rows.append(("sma_rsi_plain default, get_candles", ["--strategy", "sma_rsi_plain"], False))
+        rows.append(("sma_rsi_lists default, get_candles", ["--strategy", "sma_rsi_lists"], False))
         if args.against:
             rows.append((f"engine default @ {args.against}", ["--root", args.against], False))
             rows += frame_cost_rows(["--root", args.against])

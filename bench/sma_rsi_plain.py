@@ -1,12 +1,15 @@
 """`sma_rsi_plain`: the hand-written `sma_rsi` of before the indicator API, kept to measure
 `get_candles` with user maths (bench/backtest_speed.py).
 
-It reads closed candles with `get_candles` and computes its SMAs and a simple-average RSI
-with numpy on every call.
+It reads closed candles with `get_candles` and computes its SMAs and a simple-average RSI on
+every call, in two forms a user would write: with numpy (`SCHEMA`), and with plain-Python
+sums over the closes (`LISTS_SCHEMA`, strategy `sma_rsi_lists`). On windows of 9 to 27
+numbers numpy's per-call overhead costs more than the sums themselves.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import datetime
 from typing import Any
@@ -16,6 +19,7 @@ import numpy as np
 from engine.sim.api import get_average_price, get_candles
 
 NAME = "sma_rsi_plain"
+LISTS_NAME = "sma_rsi_lists"
 FAST = 9
 SLOW = 26
 RSI_PERIOD = 14
@@ -35,6 +39,20 @@ def rsi(closes: np.ndarray, period: int = RSI_PERIOD) -> float:
     return float(100 - 100 / (1 + gains / losses))
 
 
+def rsi_of_list(closes: list[float], period: int = RSI_PERIOD) -> float:
+    """Return `rsi` of the last `period` moves, summed in plain Python."""
+    window = closes[-(period + 1) :]
+    gains = losses = 0.0
+    for before, after in itertools.pairwise(window):
+        if after > before:
+            gains += after - before
+        elif after < before:
+            losses += before - after
+    if losses == 0:
+        return 100.0
+    return 100 - 100 / (1 + gains / losses)
+
+
 def get_signal(symbol: str, when: datetime) -> dict[str, Any] | None:
     """Go with a fresh SMA crossover unless RSI says the move is already stretched."""
     candles = get_candles(symbol, "15m", SLOW + 2)
@@ -43,7 +61,26 @@ def get_signal(symbol: str, when: datetime) -> dict[str, Any] | None:
     closes = np.array([c.close for c in candles[-(SLOW + 1) :]])
     fast_now, slow_now = closes[-FAST:].mean(), closes[-SLOW:].mean()
     fast_before, slow_before = closes[-FAST - 1 : -1].mean(), closes[-SLOW - 1 : -1].mean()
-    strength = rsi(closes)
+    return decide(symbol, (fast_before, fast_now), (slow_before, slow_now), rsi(closes))
+
+
+def get_signal_lists(symbol: str, when: datetime) -> dict[str, Any] | None:
+    """`get_signal` with plain-Python sums over the closes instead of numpy."""
+    candles = get_candles(symbol, "15m", SLOW + 2)
+    if len(candles) < SLOW + 1:
+        return None
+    closes = [c.close for c in candles[-(SLOW + 1) :]]
+    fast_now, slow_now = sum(closes[-FAST:]) / FAST, sum(closes[-SLOW:]) / SLOW
+    fast_before = sum(closes[-FAST - 1 : -1]) / FAST
+    slow_before = sum(closes[-SLOW - 1 : -1]) / SLOW
+    return decide(symbol, (fast_before, fast_now), (slow_before, slow_now), rsi_of_list(closes))
+
+
+def decide(
+    symbol: str, fast: tuple[float, float], slow: tuple[float, float], strength: float
+) -> dict[str, Any] | None:
+    """Return the signal of a crossover of the (before, now) SMAs that RSI lets through."""
+    (fast_before, fast_now), (slow_before, slow_now) = fast, slow
     price = get_average_price(symbol)
     if fast_before <= slow_before and fast_now > slow_now and strength < RSI_OVERBOUGHT:
         return {
@@ -70,6 +107,7 @@ SCHEMA = {
     "get_signal": get_signal,
     "note": f"SMA{FAST}/SMA{SLOW} crossover on 15m candles, RSI{RSI_PERIOD} filter",
 }
+LISTS_SCHEMA = {**SCHEMA, "strategy_name": LISTS_NAME, "get_signal": get_signal_lists}
 
 
 def baseline(candles: Any, days: int) -> tuple[int, int]:

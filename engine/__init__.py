@@ -3,7 +3,8 @@
 The public API is the snake_case form of upstream's (docs/semantics.md#api). The engine is
 headless and synchronous: runs are generators, `.background()` runs one in a thread.
 
-`Live`, the optimizer, the walker and `SerialExecutor` load on first use, so that a headless
+`Live`, the optimizer, the walker, `SerialExecutor`, the sizings, `SignalDto` (pydantic),
+`ccxt_exchange` and the state adapters (TinyDB) load on first use, so that a headless
 `desk backtest` does not pay for them.
 """
 
@@ -67,29 +68,8 @@ from engine.core.registration import (
     list_risks,
     list_strategies,
 )
-from engine.core.schemas import SignalDto
-from engine.data.ccxt_exchange import ccxt_exchange
 from engine.data.store import CandleArrays, CandleStore
-from engine.persist import (
-    MemoryPersist,
-    PersistBase,
-    PersistPartialAdapter,
-    PersistRiskAdapter,
-    PersistScheduleAdapter,
-    PersistSignalAdapter,
-    StateError,
-    StateLockedError,
-    StateWriteError,
-    TinyDBPersist,
-    get_state_dir,
-    set_state_dir,
-    use_persist_history_adapter,
-    use_persist_journal_adapter,
-    use_persist_partial_adapter,
-    use_persist_risk_adapter,
-    use_persist_schedule_adapter,
-    use_persist_signal_adapter,
-)
+from engine.persist import PersistBase, StateError, StateLockedError, StateWriteError
 from engine.sim.api import (
     format_price,
     format_quantity,
@@ -102,16 +82,53 @@ from engine.sim.backtest import Backtest
 from engine.sim.builtins import exchange_store, register_demo
 from engine.sim.indicators import indicator
 from engine.sim.live_journal import Delivery, current_delivery
-from engine.sim.sizing import PositionSize, add_sizing, list_sizings
 from engine.sim.strategy import seed_signal_ids
 
 if TYPE_CHECKING:
+    from engine.core.schemas import SignalDto
+    from engine.data.ccxt_exchange import ccxt_exchange
     from engine.optimizer import Optimizer, add_optimizer, list_optimizers
+    from engine.persist import (
+        MemoryPersist,
+        PersistPartialAdapter,
+        PersistRiskAdapter,
+        PersistScheduleAdapter,
+        PersistSignalAdapter,
+        TinyDBPersist,
+        get_state_dir,
+        set_state_dir,
+        use_persist_history_adapter,
+        use_persist_journal_adapter,
+        use_persist_partial_adapter,
+        use_persist_risk_adapter,
+        use_persist_schedule_adapter,
+        use_persist_signal_adapter,
+    )
     from engine.sim.live import Live
     from engine.sim.parallel import SerialExecutor
+    from engine.sim.sizing import PositionSize, add_sizing, list_sizings
     from engine.sim.walker import Walker, add_walker, list_walkers
 
 _LAZY = {
+    "SignalDto": "engine.core.schemas",
+    "ccxt_exchange": "engine.data.ccxt_exchange",
+    "PositionSize": "engine.sim.sizing",
+    "add_sizing": "engine.sim.sizing",
+    "list_sizings": "engine.sim.sizing",
+    "MemoryPersist": "engine.persist",
+    "PersistPartialAdapter": "engine.persist",
+    "PersistRiskAdapter": "engine.persist",
+    "PersistScheduleAdapter": "engine.persist",
+    "PersistSignalAdapter": "engine.persist",
+    "TinyDBPersist": "engine.persist",
+    "get_state_dir": "engine.persist",
+    "set_state_dir": "engine.persist",
+    "use_persist_history_adapter": "engine.persist",
+    "use_persist_journal_adapter": "engine.persist",
+    "use_persist_partial_adapter": "engine.persist",
+    "use_persist_risk_adapter": "engine.persist",
+    "use_persist_schedule_adapter": "engine.persist",
+    "use_persist_signal_adapter": "engine.persist",
     "Live": "engine.sim.live",
     "Optimizer": "engine.optimizer",
     "add_optimizer": "engine.optimizer",

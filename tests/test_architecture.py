@@ -40,6 +40,11 @@ HEAVY_FOR_A_BACKTEST = {
     "engine.sim.walker",
     "engine.sim.live",
     "engine.sim.parallel",
+    "pydantic",  # the built-in schemas are plainly valid (engine/core/schemas.py)
+    "talib",  # loaded when a run computes an indicator, not to register sma_rsi
+    "asyncio",  # loaded for `async def` user code only
+    "tinydb",  # live state only (engine.persist loads its adapters on first use)
+    "filelock",
 }
 """What a headless `desk backtest` on the demo market or a cached file must not import."""
 

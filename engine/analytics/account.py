@@ -30,7 +30,6 @@ from dataclasses import dataclass
 from engine.core.errors import ConfigError
 from engine.core.models import ClosedResult
 from engine.core.pnl import PERCENT_FEE
-from engine.sim.sizing import ATR_BASED, KELLY_CRITERION, PositionSize, sizings
 
 DEFAULT_BALANCE = 10_000.0
 YEAR_MS = 365 * 24 * 60 * 60 * 1000
@@ -183,7 +182,9 @@ def check_stake(stake: Stake) -> Stake:
     elif isinstance(stake, FixedAmount):
         if not math.isfinite(stake.amount) or stake.amount <= 0:
             raise ConfigError(f"FixedAmount amount {stake.amount!r} must be positive, e.g. 1000")
-    else:
+    else:  # a sizing name: the sizing module (and pydantic) load only for one
+        from engine.sim.sizing import ATR_BASED, sizings
+
         schema = sizings.get(stake, "Backtest.get_account")
         if schema.method == ATR_BASED:
             raise ConfigError(
@@ -212,6 +213,8 @@ class _Sizer:
             return equity * stake.fraction
         if isinstance(stake, FixedAmount):
             return stake.amount
+        from engine.sim.sizing import KELLY_CRITERION, PositionSize, sizings
+
         signal = result.signal
         if sizings.get(stake, "Backtest.get_account").method == KELLY_CRITERION:
             if not self.wins or not self.losses:

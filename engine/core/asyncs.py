@@ -11,17 +11,21 @@ so they pay nothing.
 Where the coroutine runs: on an event loop this thread keeps for the purpose, or, when the
 calling thread is itself running an event loop (a Jupyter cell, an async application),
 on a helper thread's loop, because a running loop cannot be re-entered.
+
+asyncio loads on the first coroutine run, so a process of sync code never imports it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import threading
 import weakref
 from collections.abc import Awaitable, Callable, Coroutine
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 T = TypeVar("T")
 _local = threading.local()
@@ -41,6 +45,8 @@ def is_async(fn: Any) -> bool:
 
 
 def _thread_loop() -> asyncio.AbstractEventLoop:
+    import asyncio
+
     loop: asyncio.AbstractEventLoop | None = getattr(_local, "loop", None)
     if loop is None or loop.is_closed():
         loop = asyncio.new_event_loop()
@@ -51,6 +57,8 @@ def _thread_loop() -> asyncio.AbstractEventLoop:
 
 
 def _helper_loop() -> asyncio.AbstractEventLoop:
+    import asyncio
+
     with _helper_lock:
         if not _helper:
             loop = asyncio.new_event_loop()
@@ -61,6 +69,8 @@ def _helper_loop() -> asyncio.AbstractEventLoop:
 
 def wait(awaitable: Awaitable[T]) -> T:
     """Run `awaitable` to completion from synchronous code; return its value or raise."""
+    import asyncio
+
     coroutine: Coroutine[Any, Any, T] = _as_coroutine(awaitable)
     try:
         asyncio.get_running_loop()

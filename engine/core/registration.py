@@ -7,45 +7,24 @@ from typing import Any
 from engine.core.asyncs import syncify
 from engine.core.errors import ConfigError
 from engine.core.registry import Registry
-from engine.core.schemas import ExchangeSchema, FrameSchema, Schema, StrategySchema
-from engine.sim.risk import ClientRisk, NoRisk, Risk, RiskCallbacks
+from engine.core.schemas import ExchangeSchema, FrameSchema, RiskSchema, StrategySchema, build
+from engine.sim.risk import ClientRisk, NoRisk, Risk
 
 strategies: Registry[StrategySchema] = Registry("strategy", "strategy_name")
 exchanges: Registry[ExchangeSchema] = Registry("exchange", "exchange_name")
 frames: Registry[FrameSchema] = Registry("frame", "frame_name")
 
 
-class RiskSchema(Schema):
-    """A risk profile: validations that raise to reject a signal."""
-
-    risk_name: str | None = None
-    validations: Any = None
-    note: str | None = None
-    callbacks: RiskCallbacks | None = None
-
-    def check(self) -> None:
-        """Raise the upstream text for a missing or malformed field."""
-        prefix = "risk schema validation failed:"
-        if not self.risk_name:
-            raise ConfigError(f"{prefix} missing riskName")
-        if not isinstance(self.validations, list | tuple):
-            raise ConfigError(f"{prefix} validations is not an array for riskName={self.risk_name}")
-        for v in self.validations:
-            fn = v.get("validate") if isinstance(v, dict) else v
-            if not callable(fn):
-                raise ConfigError(f"{prefix} invalid validations for riskName={self.risk_name}")
-
-
 risks: Registry[RiskSchema] = Registry("risk", "risk_name")
 _risk_clients: dict[str, ClientRisk] = {}
 
 
-def _add(registry: Registry[Any], cls: type[Schema], kind: str, schema: Any, fields: Any) -> None:
-    model = cls.build(kind, schema, fields)
+def _add(registry: Registry[Any], cls: type[Any], kind: str, schema: Any, fields: Any) -> None:
+    model = build(cls, kind, schema, fields)
     name = getattr(model, registry.name_field)
     if name and registry.has(name):
         raise ConfigError(f"{kind} {name} already exist")
-    model.check()  # type: ignore[attr-defined]  # every registered schema defines check()
+    model.check()
     registry.add(model)
 
 

@@ -1,78 +1,151 @@
-"""Registration schemas: pydantic models with snake_case fields that accept camelCase too."""
+"""Registration schemas: frozen dataclasses with snake_case fields that accept camelCase too.
+
+Registering one (`build`) takes plainly valid fields as they are: snake_case keys whose values
+have their field's type (the built-in strategies, exchanges and frames). Anything else (a
+camelCase key, a value to convert such as an ISO date string, a wrong value) is validated by
+pydantic, which converts it or explains each bad field (engine.core.pydantic_models), so a
+headless backtest of the built-ins never imports pydantic.
+
+`Schema`, `Fn` and `SignalDto`, the pydantic side, load from engine.core.pydantic_models on
+first use.
+"""
 
 from __future__ import annotations
 
-import difflib
+import dataclasses
+import importlib
+import types
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, TypeVar
-
-from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
-from pydantic.alias_generators import to_camel
+from typing import Annotated, Any, Self, TypeVar, Union, get_args, get_origin, get_type_hints
 
 from engine.core.asyncs import syncify
 from engine.core.errors import ConfigError
 from engine.core.intervals import FRAME_INTERVALS
 
-M = TypeVar("M", bound="Schema")
+T = TypeVar("T")
+
+_PYDANTIC_SIDE = ("Schema", "Fn", "SignalDto")
+"""Names this module lends from engine.core.pydantic_models (PEP 562)."""
 
 
-class Schema(BaseModel):
-    """Base of every schema: frozen, camelCase aliases, unknown fields rejected."""
-
-    model_config = ConfigDict(
-        alias_generator=to_camel,
-        populate_by_name=True,
-        arbitrary_types_allowed=True,
-        extra="forbid",
-        frozen=True,
-    )
-
-    @classmethod
-    def build(cls: type[M], kind: str, schema: Any, fields: Mapping[str, Any]) -> M:
-        """Build from a model, a mapping or keyword fields; explain any bad field."""
-        if isinstance(schema, cls) and not fields:
-            return schema
-        data: dict[str, Any] = {}
-        if isinstance(schema, BaseModel):
-            data.update(schema.model_dump(exclude_unset=True))
-        elif isinstance(schema, Mapping):
-            data.update(schema)
-        elif schema is not None:
-            raise ConfigError(
-                f"add_{kind} takes a schema, a mapping or keyword fields, "
-                f"was {type(schema).__name__}"
-            )
-        data.update(fields)
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            raise ConfigError(_explain(kind, cls, exc)) from None
+def __getattr__(name: str) -> Any:
+    """Load `Schema`, `Fn` or `SignalDto` from engine.core.pydantic_models on first use."""
+    if name not in _PYDANTIC_SIDE:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module("engine.core.pydantic_models"), name)
+    globals()[name] = value
+    return value
 
 
-def _explain(kind: str, cls: type[Schema], exc: ValidationError) -> str:
-    known = [*cls.model_fields, *(f.alias for f in cls.model_fields.values() if f.alias)]
-    lines = []
-    for err in exc.errors():
-        field = ".".join(str(p) for p in err["loc"]) or "(schema)"
-        if err["type"] == "extra_forbidden":
-            hint = difflib.get_close_matches(field, known, n=1)
-            fix = (
-                f"did you mean {hint[0]!r}?"
-                if hint
-                else f"known fields: {', '.join(cls.model_fields)}"
-            )
-            lines.append(f"unknown field {field!r} ({fix})")
-        else:
-            lines.append(f"field {field!r} was {err.get('input')!r}: {err['msg']}")
-    return f"{kind} schema validation failed: " + "; ".join(lines)
+@dataclass(frozen=True)
+class Check:
+    """Field metadata (`Annotated[type, Check(fn)]`): `fn` checks and normalises the value."""
+
+    fn: Callable[[Any], Any]
 
 
-Fn = Annotated[Callable[..., Any], AfterValidator(syncify)]
+UserFunction = Annotated[Callable[..., Any] | None, Check(syncify)]
 """A user function; an `async def` one is wrapped to run to completion (engine.core.asyncs)."""
 
 
-class StrategyCallbacks(Schema):
+class _Checked:
+    """Runs each field's `Check` at construction, however the schema is built."""
+
+    def __post_init__(self) -> None:
+        for name, check in _checks(type(self)).items():
+            value = getattr(self, name)
+            if value is not None:
+                object.__setattr__(self, name, check(value))
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None) -> Self:
+        """Return a copy with the fields of `update` changed (and checked), as pydantic's.
+
+        Kept for code written when the schemas were pydantic models.
+        """
+        return dataclasses.replace(self, **(update or {}))  # type: ignore[type-var]  # subclasses are dataclasses
+
+
+def hints(cls: type) -> dict[str, Any]:
+    """Return the field types of the schema `cls`, `Annotated` checks included."""
+    found = _HINTS.get(cls)
+    if found is None:
+        found = _HINTS[cls] = get_type_hints(cls, include_extras=True)
+    return found
+
+
+_HINTS: dict[type, dict[str, Any]] = {}
+
+
+def _checks(cls: type) -> dict[str, Callable[[Any], Any]]:
+    return {
+        name: extra.fn
+        for name, hint in hints(cls).items()
+        if get_origin(hint) is Annotated
+        for extra in hint.__metadata__
+        if isinstance(extra, Check)
+    }
+
+
+def build(cls: type[T], kind: str, schema: Any, fields: Mapping[str, Any]) -> T:
+    """Build the schema `cls` from a schema, a mapping or keyword fields; explain any bad field.
+
+    Raises:
+        ConfigError: `schema` is of the wrong kind, or a field is unknown or invalid (the text
+            names each one).
+    """
+    if isinstance(schema, cls) and not fields:
+        return schema
+    data: dict[str, Any] = {}
+    if isinstance(schema, cls):
+        data.update(vars(schema))  # its fields
+    elif hasattr(schema, "model_dump"):  # a pydantic model
+        data.update(schema.model_dump(exclude_unset=True))
+    elif isinstance(schema, Mapping):
+        data.update(schema)
+    elif schema is not None:
+        raise ConfigError(
+            f"add_{kind} takes a schema, a mapping or keyword fields, was {type(schema).__name__}"
+        )
+    data.update(fields)
+    if _plainly_valid(cls, data):
+        try:
+            return cls(**data)
+        except ConfigError:
+            pass  # a field check refused it: pydantic words the error as for any other field
+    from engine.core.pydantic_models import validate_plain
+
+    return validate_plain(cls, kind, data)
+
+
+def _plainly_valid(cls: type, data: Mapping[str, Any]) -> bool:
+    """Tell whether pydantic would take every field of `data` unchanged (no alias, no cast)."""
+    types_of = hints(cls)
+    return all(name in types_of and _plain(value, types_of[name]) for name, value in data.items())
+
+
+def _plain(value: Any, hint: Any) -> bool:
+    """Tell whether `value` is already of type `hint`, as pydantic would leave it."""
+    if get_origin(hint) is Annotated:
+        return _plain(value, hint.__origin__)
+    if hint is Any:
+        return True
+    if get_origin(hint) in (Union, types.UnionType):
+        return any(_plain(value, arg) for arg in get_args(hint))
+    if hint is type(None):
+        return value is None
+    if get_origin(hint) is Callable:
+        return callable(value)
+    if get_origin(hint) is list:
+        return type(value) is list
+    if dataclasses.is_dataclass(hint):
+        return isinstance(value, hint)  # type: ignore[arg-type]  # a class here
+    return type(value) is hint  # str, datetime: exactly, not a subclass pydantic would convert
+
+
+@dataclass(frozen=True)
+class StrategyCallbacks(_Checked):
     """Optional hooks of a strategy: each receives `(symbol, ..., backtest)` like upstream.
 
     In a backtest every hook is called at once, as upstream does. In a live run the
@@ -118,29 +191,31 @@ class StrategyCallbacks(Schema):
             testing aid).
     """
 
-    on_tick: Fn | None = None
-    on_open: Fn | None = None
-    on_active: Fn | None = None
-    on_idle: Fn | None = None
-    on_close: Fn | None = None
-    on_schedule: Fn | None = None
-    on_cancel: Fn | None = None
-    on_partial_profit: Fn | None = None
-    on_partial_loss: Fn | None = None
-    on_write: Fn | None = None
+    on_tick: UserFunction = None
+    on_open: UserFunction = None
+    on_active: UserFunction = None
+    on_idle: UserFunction = None
+    on_close: UserFunction = None
+    on_schedule: UserFunction = None
+    on_cancel: UserFunction = None
+    on_partial_profit: UserFunction = None
+    on_partial_loss: UserFunction = None
+    on_write: UserFunction = None
 
 
-def _check_indicators(declared: list[Any] | None) -> list[Any] | None:
+def _check_indicators(declared: list[Any]) -> list[Any]:
     """Check each declared indicator (`{"name", "interval", "params"}`) and normalise it.
 
-    See docs/indicators.md; the values are computed at their first `indicator()` lookup.
+    Specs already normalised (a schema built again) are kept. See docs/indicators.md; the
+    values are computed at their first `indicator()` lookup.
     """
-    if declared is None:
-        return None
-    from engine.sim.indicators import check
+    from engine.sim.indicators import IndicatorSpec, check
 
     specs = []
     for i, item in enumerate(declared):
+        if isinstance(item, IndicatorSpec):
+            specs.append(item)
+            continue
         if not isinstance(item, Mapping) or set(item) - {"name", "interval", "params"}:
             raise ConfigError(
                 f"strategy schema: indicators[{i}]={item!r} must be a dict with keys name, "
@@ -151,7 +226,8 @@ def _check_indicators(declared: list[Any] | None) -> list[Any] | None:
     return specs
 
 
-class StrategySchema(Schema):
+@dataclass(frozen=True)
+class StrategySchema(_Checked):
     """A strategy: `get_signal(symbol, when)` called at most once per `interval`.
 
     `sizing_name` names a sizing (`add_sizing`) that sizes its positions in the account
@@ -160,12 +236,12 @@ class StrategySchema(Schema):
 
     strategy_name: str | None = None
     interval: str | None = None
-    get_signal: Fn | None = None
+    get_signal: UserFunction = None
     note: str | None = None
     callbacks: StrategyCallbacks | None = None
     risk_name: str | None = None
     sizing_name: str | None = None
-    indicators: Annotated[list[Any] | None, AfterValidator(_check_indicators)] = None
+    indicators: Annotated[list[Any] | None, Check(_check_indicators)] = None
 
     def check(self) -> None:
         """Raise the upstream text for a missing required field."""
@@ -178,19 +254,21 @@ class StrategySchema(Schema):
             raise ConfigError(f"{prefix} missing getSignal for strategyName={self.strategy_name}")
 
 
-class ExchangeCallbacks(Schema):
+@dataclass(frozen=True)
+class ExchangeCallbacks(_Checked):
     """Optional hooks of an exchange."""
 
-    on_candle_data: Fn | None = None
+    on_candle_data: UserFunction = None
 
 
-class ExchangeSchema(Schema):
+@dataclass(frozen=True)
+class ExchangeSchema(_Checked):
     """A candle source: `get_candles(symbol, interval, since, limit)` plus formatting."""
 
     exchange_name: str | None = None
-    get_candles: Fn | None = None
-    format_price: Fn | None = None
-    format_quantity: Fn | None = None
+    get_candles: UserFunction = None
+    format_price: UserFunction = None
+    format_quantity: UserFunction = None
     note: str | None = None
     callbacks: ExchangeCallbacks | None = None
 
@@ -200,22 +278,24 @@ class ExchangeSchema(Schema):
         name = self.exchange_name
         if not name:
             raise ConfigError(f"{prefix} missing exchangeName")
-        for field, label in (
+        for item, label in (
             ("get_candles", "getCandles"),
             ("format_price", "formatPrice"),
             ("format_quantity", "formatQuantity"),
         ):
-            if not callable(getattr(self, field)):
+            if not callable(getattr(self, item)):
                 raise ConfigError(f"{prefix} missing {label} for exchangeName={name}")
 
 
-class FrameCallbacks(Schema):
+@dataclass(frozen=True)
+class FrameCallbacks(_Checked):
     """Optional hooks of a frame."""
 
-    on_timeframe: Fn | None = None
+    on_timeframe: UserFunction = None
 
 
-class FrameSchema(Schema):
+@dataclass(frozen=True)
+class FrameSchema(_Checked):
     """A backtest period: times from `start_date` to `end_date` (inclusive) every `interval`."""
 
     frame_name: str | None = None
@@ -242,12 +322,13 @@ class FrameSchema(Schema):
                 f"{prefix} interval {self.interval!r} for frameName={name} is not supported; "
                 f"use one of {', '.join(FRAME_INTERVALS)}"
             )
-        for field in ("start_date", "end_date"):
-            value = getattr(self, field)
+        for date_field in ("start_date", "end_date"):
+            value = getattr(self, date_field)
             if value.tzinfo is None:
                 raise ConfigError(
-                    f"{prefix} {field} {value.isoformat()} for frameName={name} has no timezone; "
-                    "pass an aware datetime such as datetime(2024, 1, 1, tzinfo=timezone.utc)"
+                    f"{prefix} {date_field} {value.isoformat()} for frameName={name} has no "
+                    "timezone; pass an aware datetime such as "
+                    "datetime(2024, 1, 1, tzinfo=timezone.utc)"
                 )
         if self.end_date < self.start_date:
             raise ConfigError(
@@ -256,13 +337,31 @@ class FrameSchema(Schema):
             )
 
 
-class SignalDto(Schema):
-    """What `get_signal` may return (a mapping with these keys works as well)."""
+@dataclass(frozen=True)
+class RiskCallbacks(_Checked):
+    """Optional hooks of a risk profile."""
 
-    position: str
-    price_take_profit: float
-    price_stop_loss: float
-    minute_estimated_time: int
-    price_open: float | None = None
+    on_rejected: Callable[..., Any] | None = None
+    on_allowed: Callable[..., Any] | None = None
+
+
+@dataclass(frozen=True)
+class RiskSchema(_Checked):
+    """A risk profile: validations that raise to reject a signal."""
+
+    risk_name: str | None = None
+    validations: Any = None
     note: str | None = None
-    id: str | None = None
+    callbacks: RiskCallbacks | None = None
+
+    def check(self) -> None:
+        """Raise the upstream text for a missing or malformed field."""
+        prefix = "risk schema validation failed:"
+        if not self.risk_name:
+            raise ConfigError(f"{prefix} missing riskName")
+        if not isinstance(self.validations, list | tuple):
+            raise ConfigError(f"{prefix} validations is not an array for riskName={self.risk_name}")
+        for v in self.validations:
+            fn = v.get("validate") if isinstance(v, dict) else v
+            if not callable(fn):
+                raise ConfigError(f"{prefix} invalid validations for riskName={self.risk_name}")

@@ -241,16 +241,18 @@ class _BlockCheck:
         if not all(np.isfinite(column).all() for column in block[1:]):
             return None
         micro = stamps > _MICROSECONDS_ABOVE
-        millis = np.where(micro, stamps // 1000, stamps)
+        millis = stamps
+        if micro.any():
+            if (stamps[micro] % 1000 != 0).any():
+                return None
+            millis = np.where(micro, stamps // 1000, stamps)
+        # With low > 0 and low <= open, close <= high, every price is positive and high >= low.
         bad = (
             (millis < _MILLISECONDS_FROM).any()
             or (millis % MINUTE_MS != 0).any()
-            or (micro & (stamps % 1000 != 0)).any()
-            or any((column <= 0).any() for column in (open_, high, low, close))
+            or (low <= 0).any()
             or (volume < 0).any()
-            or (high < low).any()
-            or (high < np.maximum(open_, close)).any()
-            or (low > np.minimum(open_, close)).any()
+            or any((high < price).any() or (low > price).any() for price in (open_, close))
         )
         if bad or not len(millis):
             return None if bad else millis
@@ -261,7 +263,8 @@ class _BlockCheck:
             return None
         offset = self.rows if self.last_ms is None else self.rows - 1
         self.gaps.extend((np.flatnonzero(step > MINUTE_MS) + offset).tolist())
-        self.spacing = int(np.gcd.reduce(step // MINUTE_MS, initial=self.spacing))
+        if self.spacing != 1:  # once 1, it stays 1
+            self.spacing = int(np.gcd.reduce(step // MINUTE_MS, initial=self.spacing))
         self.rows += len(millis)
         self.last_ms = int(millis[-1])
         return millis

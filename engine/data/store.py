@@ -221,17 +221,17 @@ class CandleTuples:
         first, last = start // size, (stop - 1) // size
         if first == last:
             base = first * size
-            return self._block(first)[start - base : stop - base]
+            block = self._blocks.get(first) or self._build(first)
+            return block[start - base : stop - base]
         out: list[Candle] = []
         for k in range(first, last + 1):
             base = k * size
-            out.extend(self._block(k)[max(start - base, 0) : stop - base])
+            block = self._blocks.get(k) or self._build(k)
+            out.extend(block[max(start - base, 0) : stop - base])
         return out
 
-    def _block(self, k: int) -> list[Candle]:
-        block = self._blocks.get(k)
-        if block is not None:
-            return block
+    def _build(self, k: int) -> list[Candle]:
+        """Build block `k`'s tuples and keep them (dropping the oldest block past `KEEP`)."""
         with self._lock:
             block = self._arrays.slice(k * self.BLOCK, (k + 1) * self.BLOCK).to_candles()
             if len(self._blocks) >= self.KEEP:
@@ -248,6 +248,10 @@ class CandleStore:
     `span_hint(symbol)` tells their first and last minutes without generating them). Its bound
     method `get_candles` has the signature of an exchange's `get_candles`, and the engine
     recognises it to take the array fast path instead of building candle lists.
+
+    Attributes:
+        version: how many times `put` has replaced or added data; what is kept from the
+            arrays (a run's indicator series) is checked again only when it changes.
     """
 
     def __init__(
@@ -262,6 +266,7 @@ class CandleStore:
         self._data: dict[tuple[str, int], CandleArrays] = {}
         self._tuples: dict[tuple[str, int], CandleTuples] = {}
         self._lock = threading.Lock()
+        self.version = 0
 
     def put(self, symbol: str, candles: CandleArrays) -> None:
         """Store (or replace) the one-minute candles of `symbol`."""
@@ -272,6 +277,7 @@ class CandleStore:
             self._data[(symbol, MINUTE_MS)] = candles
             if symbol not in self._known:
                 self._known.append(symbol)
+            self.version += 1
 
     def symbols(self) -> list[str]:
         """Return the symbols this store holds or can load."""

@@ -1,25 +1,71 @@
-"""Live state storage: `PersistBase` and its adapters (docs/architecture.md#persistence)."""
+"""Live state storage: `PersistBase` and its adapters (docs/architecture.md#persistence).
 
-from engine.persist.adapters import (
-    PersistAdapter,
-    PersistHistoryAdapter,
-    PersistJournalAdapter,
-    PersistPartialAdapter,
-    PersistRiskAdapter,
-    PersistScheduleAdapter,
-    PersistSignalAdapter,
-    get_state_dir,
-    set_state_dir,
-    use_persist_history_adapter,
-    use_persist_journal_adapter,
-    use_persist_partial_adapter,
-    use_persist_risk_adapter,
-    use_persist_schedule_adapter,
-    use_persist_signal_adapter,
-)
+The adapters and TinyDB load on first use (PEP 562), so a backtest, which writes no state,
+does not import them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from engine.persist.base import PersistBase, StateError, StateLockedError, StateWriteError
-from engine.persist.memory import MemoryPersist
-from engine.persist.tinydb_store import TinyDBPersist
+
+if TYPE_CHECKING:
+    from engine.persist.adapters import (
+        PersistAdapter,
+        PersistHistoryAdapter,
+        PersistJournalAdapter,
+        PersistPartialAdapter,
+        PersistRiskAdapter,
+        PersistScheduleAdapter,
+        PersistSignalAdapter,
+        get_state_dir,
+        set_state_dir,
+        use_persist_history_adapter,
+        use_persist_journal_adapter,
+        use_persist_partial_adapter,
+        use_persist_risk_adapter,
+        use_persist_schedule_adapter,
+        use_persist_signal_adapter,
+    )
+    from engine.persist.memory import MemoryPersist
+    from engine.persist.tinydb_store import TinyDBPersist
+
+_ADAPTERS = (
+    "PersistAdapter",
+    "PersistHistoryAdapter",
+    "PersistJournalAdapter",
+    "PersistPartialAdapter",
+    "PersistRiskAdapter",
+    "PersistScheduleAdapter",
+    "PersistSignalAdapter",
+    "get_state_dir",
+    "set_state_dir",
+    "use_persist_history_adapter",
+    "use_persist_journal_adapter",
+    "use_persist_partial_adapter",
+    "use_persist_risk_adapter",
+    "use_persist_schedule_adapter",
+    "use_persist_signal_adapter",
+)
+_LAZY = {
+    **dict.fromkeys(_ADAPTERS, "engine.persist.adapters"),
+    "MemoryPersist": "engine.persist.memory",
+    "TinyDBPersist": "engine.persist.tinydb_store",
+}
+"""Public names whose modules load on first use."""
+
+
+def __getattr__(name: str) -> Any:
+    """Import a lazily loaded public name on first use (PEP 562)."""
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'engine.persist' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "MemoryPersist",

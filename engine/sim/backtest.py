@@ -22,7 +22,7 @@ from engine.analytics.account import (
     check_stake,
 )
 from engine.analytics.account import replay as replay_account
-from engine.analytics.performance import Measured, Performance
+from engine.analytics.performance import MAX_EVENTS, Measured, Performance
 from engine.analytics.reports.backtest import backtest_report
 from engine.analytics.reports.markdown import save_pair_report
 from engine.analytics.stats import BacktestStatistics, backtest_statistics
@@ -50,6 +50,7 @@ _log = engine_logger(__name__)
 PROGRESS_UPDATES = 200
 _STORED = frozenset((Action.SCHEDULED, Action.CANCELLED, Action.CLOSED))
 _SOURCE = "Backtest.run"
+_FRAME = "backtest_timeframe"  # the metric of a visited frame
 
 
 class _Timer:
@@ -58,22 +59,25 @@ class _Timer:
     While a user listens (`listen_performance`) each measurement goes out as it is taken.
     Otherwise they are kept as plain numbers (a clock read and two appends to an array,
     no object per measurement) and handed to the Performance store once, when the run
-    ends; the store builds the measurement objects only when they are read.
+    ends; the store builds the measurement objects only when they are read. It keeps only
+    the newest `MAX_EVENTS` of them (and the one before, for the first one's wait), so
+    no more than that are kept here either.
     """
 
     def __init__(self, strategy: str, exchange: str, symbol: str) -> None:
         self.names = (strategy, exchange, symbol)
         self.previous: int | None = None
         self._wall_ms = time.time_ns() / 1e6 - time.perf_counter() * 1000
-        self._metrics: list[str] = []
-        self._times = array("d")
+        self.metrics: list[str] = []
+        self.times = array("d")
+        """`perf_counter` seconds, (started, ended) per kept measurement."""
 
     def emit(self, metric: str, started: float) -> None:
         ended = time.perf_counter()
         if not events.performance_emitter.watched:
-            self._metrics.append(metric)
-            self._times.append(started)
-            self._times.append(ended)
+            self.metrics.append(metric)
+            self.times.append(started)
+            self.times.append(ended)
             return
         now = int(self._wall_ms + ended * 1000)
         events.performance_emitter.emit(
@@ -83,12 +87,29 @@ class _Timer:
         )
         self.previous = now
 
+    def name_frames(self, since: int) -> None:
+        """Name the measurements appended to `times` from index `since` on: frames."""
+        count = (len(self.times) - since) // 2
+        if count:
+            self.metrics += [_FRAME] * count
+
+    def trim(self, slack: int = MAX_EVENTS) -> None:
+        """Forget the measurements the store would drop, once there are more than `slack`.
+
+        The store keeps the newest `MAX_EVENTS`; one more is kept for the first one's wait.
+        """
+        drop = len(self.metrics) - (MAX_EVENTS + 1)
+        if drop > slack:
+            del self.metrics[:drop]
+            del self.times[: 2 * drop]
+
     def flush(self) -> None:
         """Hand the kept measurements to the Performance store."""
-        if self._metrics:
-            batch = Measured(self.names, self._metrics, self._times, self._wall_ms, self.previous)
+        self.trim(0)
+        if self.metrics:
+            batch = Measured(self.names, self.metrics, self.times, self._wall_ms, self.previous)
             Performance.record_batch(batch)
-        self._metrics, self._times = [], array("d")
+        self.metrics, self.times = [], array("d")
 
 
 def _signal_context(result: Any) -> dict[str, Any]:
@@ -223,6 +244,7 @@ class BacktestUtils:
             frame_started = time.perf_counter()
             if i >= next_progress:
                 self._progress(strategy, total, i)
+                timer.trim()
                 next_progress = i + step
             try:
                 if strategy.quiet() and not performance.watched:
@@ -271,7 +293,7 @@ class BacktestUtils:
                     if close is not None:
                         i = max(i, -((first - close) // step_ms))
                     yield outcome
-            timer.emit("backtest_timeframe", frame_started)
+            timer.emit(_FRAME, frame_started)
             i += 1
         self._progress(strategy, total, total)
         timer.emit("backtest_total", run_started)
@@ -290,7 +312,8 @@ class BacktestUtils:
         """Ask for a signal frame after frame while nothing else can happen (the hot loop).
 
         Nothing is open, no idle result or measurement is watched: a tick would only ask
-        `get_signal`, and each frame is measured as the main loop does. Returns
+        `get_signal`, and each frame is measured as the main loop does. The strategy's
+        context is entered once for the whole stretch (`ClientStrategy.quietly`). Returns
         `(frame index, time, row, frame start)` at the first signal, or the same with no row
         at frame `stop` (the next progress update) or when the strategy stops being quiet;
         None when cancelled.
@@ -298,31 +321,39 @@ class BacktestUtils:
         ask, next_time = strategy.ask_signal, strategy.next_signal_time
         throttled = strategy.interval_ms > step_ms  # else the throttle never skips a frame
         clock, watched = time.perf_counter, events.performance_emitter
-        # Unwatched measurements are kept as `_Timer.emit` keeps them, without its call.
-        names, times = timer._metrics.append, timer._times.append
+        signals, backtest_signals = signal_emitter, signal_backtest_emitter
+        # Unwatched measurements are kept as `_Timer.emit` keeps them, without its call;
+        # their names are added once, when the stretch ends.
+        times, kept = timer.times.append, len(timer.times)
         when, started = first + i * step_ms, clock()
-        while i < stop:
-            when = first + i * step_ms
-            started = clock()
-            row = ask(when)
-            if row is not None:
-                return i, when, row, started
-            ready = next_time() if throttled else None
-            if ready is not None and ready > when + step_ms:
-                i = max(i + 1, -((first - ready) // step_ms))
-            else:
-                if watched.watched:
-                    timer.emit("backtest_timeframe", started)
+        found: tuple[int, int, SignalRow | None, float] | None = None
+        token = strategy.quietly(step_ms)
+        try:
+            while i < stop:
+                when = first + i * step_ms
+                started = clock()
+                row = ask(when)
+                if row is not None:
+                    found = i, when, row, started
+                    break
+                ready = next_time() if throttled else None
+                if ready is not None and ready > when + step_ms:
+                    i = max(i + 1, -((first - ready) // step_ms))
                 else:
-                    names("backtest_timeframe")
-                    times(started)
-                    times(clock())
-                i += 1
-            if cancel is not None and cancel.is_set():
-                return None
-            if strategy.stopped or signal_emitter.listeners or signal_backtest_emitter.listeners:
-                break
-        return i, when, None, started
+                    if watched.watched:
+                        timer.emit(_FRAME, started)
+                    else:
+                        times(started)
+                        times(clock())
+                    i += 1
+                if cancel is not None and cancel.is_set():
+                    return None
+                if strategy.stopped or signals.listeners or backtest_signals.listeners:
+                    break
+        finally:
+            strategy.end_quietly(token)
+            timer.name_frames(kept)
+        return found or (i, when, None, started)
 
     def _progress(self, strategy: ClientStrategy, total: int, done: int) -> None:
         if events.progress_backtest_emitter.listeners:

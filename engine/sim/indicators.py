@@ -130,14 +130,20 @@ def compute(spec: IndicatorSpec, candles: CandleArrays) -> tuple[list[str], list
 
 
 class _Outputs:
-    """One computed indicator: its read-only arrays, their values as floats, a tuple type."""
+    """One computed indicator: its read-only arrays, their values as floats, a tuple type.
 
-    __slots__ = ("arrays", "floats", "shape")
+    `array` and `values` are the only output's array and floats (None with several outputs).
+    """
+
+    __slots__ = ("array", "arrays", "floats", "shape", "values")
 
     def __init__(self, spec: IndicatorSpec, candles: CandleArrays) -> None:
         names, self.arrays = compute(spec, candles)
         self.floats = [a.tolist() for a in self.arrays]
         self.shape: Any = namedtuple(spec.name.title(), names)  # type: ignore[misc]
+        single = len(self.arrays) == 1
+        self.array = self.arrays[0] if single else None
+        self.values = self.floats[0] if single else None
 
 
 class _Lookup:
@@ -167,15 +173,15 @@ class _Lookup:
             self.version = series.version
         window = self.window
         if window is None:
-            floats = outputs.floats
-            if len(floats) == 1:
-                return floats[0][count - 1] if count else math.nan
-            return outputs.shape(*[f[count - 1] if count else math.nan for f in floats])
+            values = outputs.values
+            if values is not None:
+                return values[count - 1] if count else math.nan
+            return outputs.shape(*[f[count - 1] if count else math.nan for f in outputs.floats])
         start = count - window if count > window else 0
-        arrays = outputs.arrays
-        if len(arrays) == 1:
-            return arrays[0][start:count]
-        return outputs.shape(*[a[start:count] for a in arrays])
+        array = outputs.array
+        if array is not None:
+            return array[start:count]
+        return outputs.shape(*[a[start:count] for a in outputs.arrays])
 
 
 class _StoreSeries:
@@ -195,23 +201,31 @@ class _StoreSeries:
         self._load()
 
     def _load(self) -> None:
+        self.loaded = self.store.version
         self.candles = self.store.arrays(self.symbol, self.interval)
         ts = self.candles.timestamp
-        self.first = int(ts[0]) if len(ts) else 0
-        regular = len(ts) > 1 and bool(np.all(np.diff(ts) == self.step))
+        self.size = len(ts)
+        self.first = int(ts[0]) if self.size else 0
+        regular = self.size > 1 and bool(np.all(np.diff(ts) == self.step))
         self.regular = regular  # evenly spaced: counted by arithmetic, not binary search
         self.outputs.clear()
         self.version += 1
 
+    def _reload_if_replaced(self) -> None:
+        """Load the series again if the store's `put` replaced its data since the load."""
+        self.loaded = self.store.version
+        if self.store.arrays(self.symbol, self.interval) is not self.candles:
+            self._load()
+
     def visible(self, when: int) -> int:
         """Return how many candles the profile's `get_candles` shows at `when`."""
         if when != self.when:
-            if self.store.arrays(self.symbol, self.interval) is not self.candles:
-                self._load()  # the store's data was replaced
+            if self.store.version != self.loaded:
+                self._reload_if_replaced()
             last_open = when - self.shift
             if self.regular:
                 count = (last_open - self.first) // self.step + 1
-                n = len(self.candles)
+                n = self.size
                 self.count = 0 if count < 0 else n if count > n else count
             else:
                 self.count = int(self.candles.timestamp.searchsorted(last_open, "right"))

@@ -25,7 +25,6 @@ from typing import Any
 
 from engine.core.models import SignalRow
 from engine.persist.base import PersistBase
-from engine.sim.live_schema import value_problem
 
 SCHEDULED, OPENED, CLOSED, CANCELLED = "scheduled", "opened", "closed", "cancelled"
 PARTIAL_PROFIT, PARTIAL_LOSS = "partial_profit", "partial_loss"
@@ -223,6 +222,8 @@ class LifecycleJournal:
 
 def _checked(value: Any, key: str, store: PersistBase) -> dict[str, Any]:
     """Return a journal entry read back; set the journal aside if it holds something else."""
+    from engine.sim.live_schema import value_problem  # pydantic: loaded for live runs only
+
     problem = value_problem("journal", key, value)
     if problem:
         raise store.quarantine(

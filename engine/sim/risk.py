@@ -8,16 +8,9 @@ from typing import Any, Protocol
 
 from engine.core.events import validation_emitter
 from engine.core.logger import engine_logger
-from engine.core.schemas import Schema
+from engine.core.schemas import RiskCallbacks
 
 _log = engine_logger(__name__)
-
-
-class RiskCallbacks(Schema):
-    """Optional hooks of a risk profile."""
-
-    on_rejected: Callable[..., Any] | None = None
-    on_allowed: Callable[..., Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)

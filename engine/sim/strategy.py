@@ -9,11 +9,10 @@ import difflib
 import math
 import random
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import numpy as np
-from pydantic import BaseModel
 
 from engine.core import context
 from engine.core.config import Settings
@@ -86,7 +85,7 @@ def normalize_dto(dto: Any) -> dict[str, Any]:
     """Return a signal dto as a dict with snake_case keys, or explain the unknown fields."""
     if type(dto) is dict and dto.keys() <= _SNAKE_FIELDS:  # the common case, checked in C
         return dict(dto)
-    if isinstance(dto, BaseModel):
+    if not isinstance(dto, Mapping) and hasattr(dto, "model_dump"):  # a SignalDto (pydantic)
         dto = dto.model_dump(exclude_unset=True)
     if not isinstance(dto, Mapping):
         raise SignalValidationError(
@@ -125,6 +124,40 @@ class SignalState(Protocol):
 # Builds a named tuple without its Python-level __new__ (hot paths): pass every field, in order.
 _new_tuple = tuple.__new__
 _fromtimestamp = datetime.fromtimestamp
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+class _QuietStretch:
+    """The context a backtest's quiet stretches of frames enter once (`ClientStrategy.quietly`).
+
+    Calls mostly come at a steady pace, `pace_ms` apart (every frame, or every throttle
+    interval): a call one pace after the previous one gets that call's datetime plus the
+    pace (exact, like building it from the timestamp, and cheaper).
+    """
+
+    __slots__ = ("context", "date", "ms", "pace", "pace_ms", "step_ms")
+
+    def __init__(self, ctx: context.ExecutionContext, step_ms: int, pace_ms: int) -> None:
+        self.context = ctx
+        self.step_ms = step_ms
+        self.pace_ms = pace_ms
+        self.pace = timedelta(milliseconds=pace_ms)
+        self.ms, self.date = 0, _EPOCH  # the last call's time and its datetime
+
+    def call(self, fn: Callable[[str, datetime], Any], symbol: str, when: int) -> Any:
+        """Run `get_signal` at `when` under the stretch's context."""
+        if when - self.ms == self.pace_ms:
+            date = self.date + self.pace
+        else:
+            date = _fromtimestamp(when / 1000, UTC)
+        self.ms, self.date = when, date
+        ctx = self.context
+        ctx.when = when
+        ctx.inside = True
+        try:
+            return fn(symbol, date)
+        finally:
+            ctx.inside = False
 
 
 def _first_true(mask: np.ndarray, stop: int) -> int:
@@ -181,6 +214,8 @@ class ClientStrategy:
         self._user_get_signal = get_signal
         self.ids = _ids  # where signal ids come from; a run may seed its own generator
         self._when = 0  # the time of the tick being processed (for callbacks outside one)
+        self._stretch: _QuietStretch | None = None  # set while `quietly` runs
+        self._quiet: _QuietStretch | None = None  # made at the first `quietly`, then reused
 
     # ----- signal state ----------------------------------------------------------------
 
@@ -226,10 +261,8 @@ class ClientStrategy:
     # ----- user code -------------------------------------------------------------------
 
     def _context(self, when: int) -> context.ExecutionContext:
-        # tuple.__new__ skips the named tuple's Python-level __new__: this runs every frame.
-        return _new_tuple(
-            context.ExecutionContext,
-            (self.symbol, when, self.is_backtest, self.name, self.exchange, self.frame_name),
+        return context.ExecutionContext(
+            self.symbol, when, self.is_backtest, self.name, self.exchange, self.frame_name
         )
 
     def _call(self, when: int, what: str, fn: Callable[..., Any], *args: Any) -> Any:
@@ -330,8 +363,8 @@ class ClientStrategy:
     def _get_signal(self, when: int) -> SignalRow | None:
         """Ask `get_signal` at `when` (throttled); a row goes to `start_signal` next.
 
-        This runs at every frame of an idle strategy: it is kept lean (no VWAP unless needed,
-        the context tuple and the datetime built directly).
+        This runs at every frame of an idle strategy: it is kept lean (no VWAP unless needed;
+        inside `quietly`, no context entered and no datetime built from the timestamp).
         """
         self._when = when
         if self.stopped:
@@ -349,12 +382,15 @@ class ClientStrategy:
                 price = self.exchange.average_price(self.symbol, when)
                 if not self._allowed(price, when):
                     return None
-            ctx = (self.symbol, when, self.is_backtest, self.name, self.exchange, self.frame_name)
-            token = context.enter(_new_tuple(context.ExecutionContext, ctx))
-            try:
-                dto = self._user_get_signal(self.symbol, _fromtimestamp(when / 1000, UTC))
-            finally:
-                context.leave(token)
+            stretch = self._stretch
+            if stretch is None:
+                token = context.enter(self._context(when))
+                try:
+                    dto = self._user_get_signal(self.symbol, _fromtimestamp(when / 1000, UTC))
+                finally:
+                    context.leave(token)
+            else:
+                dto = stretch.call(self._user_get_signal, self.symbol, when)
             if not dto or self.stopped:
                 return None
             if price is None:
@@ -367,6 +403,28 @@ class ClientStrategy:
             raise exit_error(self.name, exc) from exc
 
     ask_signal = _get_signal  # public name; the frame keeps `_get_signal` for the watchdog
+
+    def quietly(self, step_ms: int) -> object:
+        """Enter one context for a stretch of `ask_signal` calls on frames `step_ms` apart.
+
+        Until `end_quietly(token)`, each call moves that context's time instead of entering
+        a context of its own (a backtest's hot loop). Returns the token for `end_quietly`.
+        """
+        stretch = self._quiet
+        if stretch is None or stretch.step_ms != step_ms:
+            ctx = context.ExecutionContext(
+                self.symbol, 0, self.is_backtest, self.name, self.exchange, self.frame_name, False
+            )
+            # Asked every frame, or at the strategy's interval when the throttle skips frames.
+            pace_ms = int(self.interval_ms) if self.interval_ms > step_ms else step_ms
+            stretch = self._quiet = _QuietStretch(ctx, step_ms, pace_ms)
+        self._stretch = stretch
+        return context.enter(stretch.context)
+
+    def end_quietly(self, token: object) -> None:
+        """Leave the context `quietly` entered."""
+        self._stretch = None
+        context.leave(token)
 
     def _build_row(self, dto: dict[str, Any], price: float, when: int) -> SignalRow:
         """Turn a normalised dto into a validated signal row (docs/semantics.md#get-signal)."""

@@ -33,27 +33,22 @@ def get_signal(symbol: str, when: datetime) -> dict[str, Any] | None:
     strength = indicator("RSI", symbol, INTERVAL, timeperiod=RSI_PERIOD)
     if len(slow) < 2 or math.isnan(slow[0]) or math.isnan(strength):
         return None  # not enough closed candles yet
-    fast_before, fast_now = fast
-    slow_before, slow_now = slow
-    price = get_average_price(symbol)
+    fast_before, fast_now = fast.tolist()  # plain floats: cheaper to unpack and compare
+    slow_before, slow_now = slow.tolist()
     if fast_before <= slow_before and fast_now > slow_now and strength < RSI_OVERBOUGHT:
-        return {
-            "position": "long",
-            "price_take_profit": price * (1 + TAKE_PROFIT),
-            "price_stop_loss": price * (1 - STOP_LOSS),
-            "minute_estimated_time": 480,
-            "note": f"SMA{FAST} crossed above SMA{SLOW}, RSI {strength:.0f}",
-        }
-    if fast_before >= slow_before and fast_now < slow_now and strength > RSI_OVERSOLD:
-        return {
-            "position": "short",
-            "price_take_profit": price * (1 - TAKE_PROFIT),
-            "price_stop_loss": price * (1 + STOP_LOSS),
-            "minute_estimated_time": 480,
-            "note": f"SMA{FAST} crossed below SMA{SLOW}, RSI {strength:.0f}",
-        }
-    return None
-
+        position, side, crossed = "long", 1, "above"
+    elif fast_before >= slow_before and fast_now < slow_now and strength > RSI_OVERSOLD:
+        position, side, crossed = "short", -1, "below"
+    else:
+        return None
+    price = get_average_price(symbol)  # read only when there is a signal to price
+    return {
+        "position": position,
+        "price_take_profit": price * (1 + side * TAKE_PROFIT),
+        "price_stop_loss": price * (1 - side * STOP_LOSS),
+        "minute_estimated_time": 480,
+        "note": f"SMA{FAST} crossed {crossed} SMA{SLOW}, RSI {strength:.0f}",
+    }
 
 SCHEMA = {
     "strategy_name": NAME,

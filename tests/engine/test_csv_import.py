@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
 import pytest
 
 from engine.core.errors import DataError
+from engine.data import csv_import, csv_stream
 from engine.data.csv_import import LoadedCandles, load_candles
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -145,6 +147,7 @@ def test_line_numbers_count_blank_lines(tmp_path: Path) -> None:
         ("42065.04,2.78", "Infinity,2.78", "column 5 (close): value 'Infinity' is not a finite"),
         ("42000.00", "0", "column 2 (open): value '0' is not a positive price"),
         ("41958.10", "-3", "column 4 (low): value '-3' is not a positive price"),
+        ("42065.04,2.78", "0,2.78", "column 5 (close): value '0' is not a positive price"),
         ("2.782438", "-0.5", "column 6 (volume): value '-0.5' is a negative volume"),
         (
             "42077.27,41958.10",
@@ -165,6 +168,11 @@ def test_line_numbers_count_blank_lines(tmp_path: Path) -> None:
             str(T0),
             str(T0 + 30_000),
             f"column 1 (timestamp): value '{T0 + 30_000}' is not the start of a minute",
+        ),
+        (
+            str(T0),
+            str(T0 * 1000 + 500),
+            f"column 1 (timestamp): value '{T0 * 1000 + 500}' is not the start of a minute",
         ),
         (
             str(T0),
@@ -317,6 +325,36 @@ def test_a_file_of_many_blocks_reads_every_row_and_names_gap_lines(
         f"{path}: 5 missing minutes from {iso(first_missing)} to "
         f"{iso(first_missing + 4 * MINUTE)} (between lines 20002 and 20003)",
     )
+
+
+@pytest.mark.parametrize("chunk_bytes", [1, 40, 41, 97, 1000])
+@pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
+def test_chunks_cut_anywhere_keep_every_row_of_a_crlf_file_without_a_last_newline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int, suffix: str
+) -> None:
+    rows = big_rows(300, gap_after=200)
+    text = "\r\n".join([HEADER, *ohlcv_lines(rows)])  # no newline after the last row
+    path = tmp_path / f"crlf{suffix}"
+    path.write_bytes(gzip.compress(text.encode()) if suffix == ".csv.gz" else text.encode())
+    monkeypatch.setattr(csv_stream, "CHUNK_BYTES", chunk_bytes)  # rows are ~40 bytes long
+    monkeypatch.setattr(csv_import, "_load_slowly", None)  # the chunked reader must take it
+    loaded = load_candles(path, use_cache=False)
+    assert loaded.candles.timestamp.tolist() == [row[0] for row in rows]
+    assert loaded.candles.high.tolist() == [float(row[2]) for row in rows]
+    assert loaded.candles.volume.tolist() == [float(row[5]) for row in rows]
+    assert "(between lines 202 and 203)" in loaded.warnings[0]
+
+
+def test_the_parser_holds_a_few_chunks_whatever_the_file_size(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write(tmp_path / "big.csv", [HEADER, *ohlcv_lines(big_rows(30_000, 30_000))])
+    monkeypatch.setattr(csv_stream, "CHUNK_BYTES", 1 << 16)  # the file is ~26 chunks
+    pool = pa.proxy_memory_pool(pa.system_memory_pool())  # counts only this load
+    monkeypatch.setattr(pa, "system_memory_pool", lambda: pool)
+    monkeypatch.setattr(csv_import, "_load_slowly", None)  # the chunked reader must take it
+    assert len(load_candles(path, use_cache=False).candles) == 30_000
+    assert 0 < pool.max_memory() < 8 * csv_stream.CHUNK_BYTES < path.stat().st_size / 3
 
 
 def iso(ms: int) -> str:

@@ -403,3 +403,33 @@ def test_a_finished_run_leaves_no_cache_behind() -> None:
     run()
     gc.collect()
     assert len(indicators._caches) <= before  # the per-run cache went with its run
+
+
+def test_data_put_into_the_store_during_a_run_is_what_later_values_see() -> None:
+    """A series is loaded again when its symbol's data is replaced, not when another's is."""
+    store = CandleStore()
+    store.put(SYMBOL, DATA)
+    other = random_walk(seed=16)
+    engine.add_exchange(
+        exchange_name="x",
+        get_candles=store.get_candles,
+        format_price=lambda s, p: f"{p:.2f}",
+        format_quantity=lambda s, q: f"{q:.8f}",
+    )
+    add_frame("f", T0 + 200 * MIN, T0 + 260 * MIN)
+    seen: list[tuple[int, float]] = []
+
+    def get_signal(symbol: str, when: datetime) -> None:
+        seen.append((ms(when), engine.indicator("RSI", symbol, "5m", timeperiod=9)))
+        if len(seen) == 10:
+            store.put("OTHERUSDT", other)  # another symbol: this series stays as it is
+        if len(seen) == 20:
+            store.put(SYMBOL, other)  # this symbol's data replaced
+
+    engine.add_strategy(strategy_name="s", interval="1m", get_signal=get_signal)
+    run()
+    assert len(seen) == 61
+    for k, (when, rsi) in enumerate(seen):
+        source = DATA if k < 20 else other
+        expected = talib.RSI(by_hand(source, FIVE, when - FIVE)["close"], 9)[-1]
+        assert rsi == expected, (k, when)
