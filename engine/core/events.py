@@ -227,7 +227,8 @@ class WalkerResults:
 
 signal_emitter: Emitter[Any] = Emitter("signal")
 result_emitter: Emitter[Any] = Emitter("result")
-"""Every result except `idle`, for the engine's own stores (schedule, heatmap); not public."""
+"""Scheduled, cancelled and closed results (live: every one but `idle`), for the engine's own
+stores (schedule, heatmap); not public."""
 run_started_emitter: Emitter[RunStarted] = Emitter("run_started")
 """Sent when a run starts, before its first frame, for the engine's own stores; not public."""
 signal_backtest_emitter: Emitter[Any] = Emitter("signal_backtest")

@@ -19,4 +19,4 @@ def profit_loss(position: str, price_open: float, price_close: float) -> PnL:
         exit_ = price_close * (1 + PERCENT_SLIPPAGE / 100)
         pnl = (entry - exit_) / entry * 100
     pnl -= PERCENT_FEE * 2
-    return PnL(pnl, price_open, price_close)
+    return tuple.__new__(PnL, (pnl, price_open, price_close))  # PnL(…) without its __new__ call

@@ -33,41 +33,36 @@ _INF = math.inf
 
 def _quick_valid(row: SignalRow, cur: Any, is_scheduled: bool, settings: Settings) -> bool:
     """Return True when `row` certainly passes every rule (the hot path of a backtest)."""
-    o = row.price_open
-    tp = row.price_take_profit
-    sl = row.price_stop_loss
-    m = row.minute_estimated_time
+    signal_id, o, position, _, tp, sl, m, symbol, exchange, strategy, scheduled, pending, _ = row
+    number = _NUMBER
     if not (
-        type(o) in _NUMBER
-        and type(tp) in _NUMBER
-        and type(sl) in _NUMBER
-        and type(cur) in _NUMBER
-        and type(m) in _NUMBER
+        type(o) in number
+        and type(tp) in number
+        and type(sl) in number
+        and type(cur) in number
+        and type(m) in number
     ):
         return False
-    if not (0 < o < _INF and 0 < tp < _INF and 0 < sl < _INF and 0 < cur < _INF):
+    if not (0 < o < _INF and 0 < tp < _INF and 0 < sl < _INF and 0 < cur < _INF and 0 < m < _INF):
         return False
-    if not (row.id and row.exchange_name and row.strategy_name and row.symbol):
+    if not (signal_id and exchange and strategy and symbol and scheduled > 0 and pending > 0):
         return False
-    min_tp = settings.min_take_profit_distance
-    max_sl = settings.max_stop_loss_distance
-    position = row.position
     if position == "long":
         if not sl < o < tp or (not is_scheduled and (cur < sl or cur > tp)):
             return False
-        if (min_tp and (tp - o) / o * 100 < min_tp) or (max_sl and (o - sl) / o * 100 > max_sl):
-            return False
+        gain, loss = tp - o, o - sl
     elif position == "short":
         if not tp < o < sl or (not is_scheduled and (cur > sl or cur < tp)):
             return False
-        if (min_tp and (o - tp) / o * 100 < min_tp) or (max_sl and (sl - o) / o * 100 > max_sl):
-            return False
+        gain, loss = o - tp, sl - o
     else:
         return False
-    max_life = settings.max_signal_lifetime_minutes
-    if not (0 < m < _INF and m == int(m)) or (max_life and m > max_life):
+    min_tp = settings.min_take_profit_distance
+    max_sl = settings.max_stop_loss_distance
+    if (min_tp and gain / o * 100 < min_tp) or (max_sl and loss / o * 100 > max_sl):
         return False
-    return row.scheduled_at > 0 and row.pending_at > 0
+    max_life = settings.max_signal_lifetime_minutes
+    return (type(m) is int or m == int(m)) and not (max_life and m > max_life)
 
 
 def signal_errors(

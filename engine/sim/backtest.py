@@ -48,6 +48,7 @@ from engine.sim.strategy import ClientStrategy
 _log = engine_logger(__name__)
 
 PROGRESS_UPDATES = 200
+_STORED = frozenset((Action.SCHEDULED, Action.CANCELLED, Action.CLOSED))
 _SOURCE = "Backtest.run"
 _FRAME = "backtest_timeframe"  # the metric of a visited frame
 
@@ -277,11 +278,11 @@ class BacktestUtils:
                     if action is Action.SCHEDULED:
                         need = int(settings.schedule_await_minutes) + need + 1
                     try:
-                        candles = exchange.get_next_candles(symbol, "1m", need, when)
-                        if len(candles) == 0:
+                        candles, lo, hi = exchange.next_candles_span(symbol, "1m", need, when)
+                        if hi == lo:
                             i += 1
                             continue
-                        outcome = strategy.backtest(candles, when)
+                        outcome = strategy.backtest(candles, when, lo, hi)
                     except Exception as exc:
                         strategy.report(exc, when, "backtest")
                         i += 1
@@ -373,8 +374,9 @@ class BacktestUtils:
                 self._closed.setdefault((result.symbol, result.strategy_name), []).append(result)
             if _log.debugging:
                 _log.debug("signal closed", _signal_context(result))
-        # Emitters without listeners are skipped: this runs twice per signal.
-        if result.action is not Action.IDLE and events.result_emitter.listeners:
+        # Emitters without listeners are skipped: this runs twice per signal. The stores
+        # behind `result_emitter` keep only the results that end or schedule a signal.
+        if result.action in _STORED and events.result_emitter.listeners:
             events.result_emitter.emit(result)
         if events.signal_emitter.listeners:
             events.signal_emitter.emit(result)

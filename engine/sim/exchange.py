@@ -69,16 +69,21 @@ def vwap_block(candles: CandleArrays, count: int, block: int) -> np.ndarray:
     if begin >= stop:
         return out
     lo, size = begin - count + 1, stop - begin
-    acc, volume, closes = np.zeros(size), np.zeros(size), np.zeros(size)
-    tv, vol, close = candles.typical_volume, candles.volume, candles.close
+    acc, volume = np.zeros(size), np.zeros(size)
+    tv, vol = candles.typical_volume, candles.volume
     for j in range(lo, lo + count):
         acc += tv[j : j + size]
     for j in range(lo, lo + count):
         volume += vol[j : j + size]
-    for j in range(lo, lo + count):
-        closes += close[j : j + size]
     with np.errstate(divide="ignore", invalid="ignore"):
-        out[begin - first :] = np.where(volume == 0, closes / count, acc / volume)
+        values = acc / volume
+    no_volume = volume == 0
+    if no_volume.any():  # the simple mean of the closes there, as `vwap` takes it
+        closes, close = np.zeros(size), candles.close
+        for j in range(lo, lo + count):
+            closes += close[j : j + size]
+        values = np.where(no_volume, closes / count, values)
+    out[begin - first :] = values
     return out
 
 
@@ -267,12 +272,22 @@ class ClientExchange:
         Depends only on the data: the wall clock is never read, so data dated after the
         machine's clock is served like any other. See docs/semantics.md#candles-after.
         """
+        candles, lo, hi = self.next_candles_span(symbol, interval, limit, when)
+        return candles.slice(lo, hi) if self._direct else candles
+
+    def next_candles_span(
+        self, symbol: str, interval: str, limit: int, when: int
+    ) -> tuple[CandleArrays, int, int]:
+        """Return `(candles, lo, hi)` where `candles[lo:hi]` is what `get_next_candles` returns.
+
+        On a store `candles` is the whole symbol, so a run resolves a signal without a slice.
+        """
         end = when + limit * interval_ms(interval)
         if self._direct:
-            full, lo, hi = self._range(symbol, interval, when, limit, end)
-            return full.slice(lo, hi)
+            return self._range(symbol, interval, when, limit, end)
         data = self.fetch(symbol, interval, when, limit)
-        return _between(data, when, end, self.store is not None)
+        data = _between(data, when, end, self.store is not None)
+        return data, 0, len(data)
 
     def average_price(self, symbol: str, when: int) -> float:
         """Return the VWAP of the last `CC_AVG_PRICE_CANDLES_COUNT` one-minute candles.

@@ -72,7 +72,7 @@ _ids = random.Random()
 
 def new_signal_id(rng: random.Random = _ids) -> str:
     """Return a random uuid-shaped id (upstream's `randomString`) drawn from `rng`."""
-    h = f"{rng.getrandbits(128):032x}"
+    h = rng.getrandbits(128).to_bytes(16).hex()  # 32 hex digits, as f"{…:032x}" but faster
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:]}"
 
 
@@ -121,6 +121,8 @@ class SignalState(Protocol):
         ...
 
 
+# Builds a named tuple without its Python-level __new__ (hot paths): pass every field, in order.
+_new_tuple = tuple.__new__
 _fromtimestamp = datetime.fromtimestamp
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -442,7 +444,8 @@ class ClientStrategy:
             )
             scheduled = not reached
         # Built before validation, so fields may still hold what the user wrongly returned.
-        row = SignalRow._make(
+        row = _new_tuple(
+            SignalRow,
             (
                 signal_id,
                 open_price,
@@ -457,7 +460,7 @@ class ClientStrategy:
                 when,
                 when,
                 scheduled,
-            )
+            ),
         )
         errors = signal_errors(row, price, scheduled, self.settings)
         if errors:
@@ -469,7 +472,9 @@ class ClientStrategy:
     # ----- results ----------------------------------------------------------------------
 
     def _result(self, action: Action, signal: SignalRow | None, price: float) -> TickResult:
-        return TickResult(action, signal, price, self.name, self.exchange.name, self.symbol)
+        return _new_tuple(
+            TickResult, (action, signal, price, self.name, self.exchange.name, self.symbol)
+        )
 
     def _closed(
         self,
@@ -482,17 +487,20 @@ class ClientStrategy:
         result_signal: SignalRow | None = None,
     ) -> ClosedResult:
         pnl = profit_loss(signal.position, signal.price_open, price)
-        result = ClosedResult(
-            Action.CLOSED,
-            result_signal or signal,
-            price,
-            self.name,
-            self.exchange.name,
-            self.symbol,
-            reason,
-            close_ts,
-            pnl,
-            ambiguous,
+        result = _new_tuple(
+            ClosedResult,
+            (
+                Action.CLOSED,
+                result_signal or signal,
+                price,
+                self.name,
+                self.exchange.name,
+                self.symbol,
+                reason,
+                close_ts,
+                pnl,
+                ambiguous,
+            ),
         )
         if self.callbacks is not None or self.journal is not None:
             self._lifecycle(when, CLOSED, signal, price, result=result)
@@ -685,16 +693,24 @@ class ClientStrategy:
 
     # ----- fast backtest (docs/semantics.md#fast-path) -------------------------------------
 
-    def backtest(self, candles: CandleArrays, when: int) -> Any:
-        """Resolve the opened or scheduled signal on the candles that follow `when`."""
+    def backtest(self, candles: CandleArrays, when: int, lo: int = 0, hi: int | None = None) -> Any:
+        """Resolve the opened or scheduled signal on the candles that follow `when`.
+
+        Those are `candles[lo:hi]` (all of them by default): the run passes the whole store
+        with bounds instead of a slice per signal.
+        """
+        if hi is None:
+            hi = len(candles)
         if self._scheduled is not None and self._pending is None:
+            if lo or hi < len(candles):
+                candles = candles.slice(lo, hi)
             return self._backtest_scheduled(candles, when)
         signal = self._pending
         if signal is None:
             raise StrategyError(
                 f"strategy {self.name}: backtest() called with no open or scheduled signal"
             )
-        return self._backtest_pending(signal, candles, when)
+        return self._backtest_pending(signal, candles, lo, hi, when)
 
     def _backtest_scheduled(self, c: CandleArrays, when: int) -> Any:
         found = self.scan_scheduled(c, when)
@@ -758,56 +774,88 @@ class ClientStrategy:
                     row, price, CloseReason.TIME_EXPIRED, at, when, result_signal=signal
                 )
             return self._closed(row, price, CloseReason.TIME_EXPIRED, at + MINUTE_MS, when)
-        return self._backtest_pending(row, c.slice(k + 1, size), when)
+        return self._backtest_pending(row, c, k + 1, size, when)
 
     def _await_ms(self) -> float:
         return self.settings.schedule_await_minutes * MINUTE_MS
 
-    def _backtest_pending(self, signal: SignalRow, c: CandleArrays, when: int) -> ClosedResult:
+    def _backtest_pending(
+        self, signal: SignalRow, c: CandleArrays, lo: int, hi: int, when: int
+    ) -> ClosedResult:
+        """Resolve the open `signal` on candles `c[lo:hi]` (indices below are into `c`)."""
         n = self._window
         legacy = self.settings.legacy
-        size = len(c)
-        start = n - 1 if legacy else 0
         ts = c.timestamp
+        start = lo + n - 1 if legacy else lo  # upstream skips the first n - 1 candles
         expiry_ts = signal.pending_at + signal.minute_estimated_time * MINUTE_MS
-        expiry = int(ts.searchsorted(expiry_ts))
+        last_ts = int(ts[hi - 1]) if hi > lo else 0
+        if hi > lo and last_ts < expiry_ts:  # the common case: every candle is before expiry
+            expiry = hi
+        else:  # `ts` is sorted: its index in the whole array, clamped to [lo, hi]
+            expiry = int(ts.searchsorted(expiry_ts))
+            expiry = lo if expiry < lo else hi if expiry > hi else expiry
         tp, sl = signal.price_take_profit, signal.price_stop_loss
-        if signal.position == "long":
-            tp_hit = c.high[start:] >= tp
-            sl_hit = c.low[start:] <= sl
-        else:
-            tp_hit = c.low[start:] <= tp
-            sl_hit = c.high[start:] >= sl
-        checked = max(0, expiry - start)
-        k = _first_true(tp_hit | sl_hit, checked)
-        stop = start + k if k >= 0 else max(start, expiry) if expiry < size else size
-        self._partials(signal, c, start, stop, when)
-        if k >= 0:
-            i = start + k
-            both = bool(tp_hit[k] and sl_hit[k])
-            take = bool(tp_hit[k]) if legacy else not sl_hit[k]
+        # The scan starts at `lo`: when the leading candles (before `start`, not checked
+        # upstream) touch neither TP nor SL, they lie strictly between them, which spares
+        # `_partials` looking at them again.
+        i = -1  # the first candle of `[start, expiry)` that touches TP or SL
+        lead_inside = False
+        if start < expiry:
+            if signal.position == "long":
+                tp_hit = c.high[lo:expiry] >= tp
+                sl_hit = c.low[lo:expiry] <= sl
+            else:
+                tp_hit = c.low[lo:expiry] <= tp
+                sl_hit = c.high[lo:expiry] >= sl
+            hit = tp_hit | sl_hit
+            j = int(hit.argmax())
+            found = bool(hit[j])
+            lead = start - lo
+            lead_inside = not (found and j < lead)
+            if not lead_inside:  # a leading candle touches: the first hit from `start`
+                j = lead + int(hit[lead:].argmax())
+                found = bool(hit[j])
+            if found:
+                i = lo + j
+        stop = i if i >= 0 else max(start, expiry) if expiry < hi else hi
+        self._partials(signal, c, lo, start, stop, when, lead_inside)
+        if i >= 0:
+            if legacy:  # upstream takes the profit when both are touched in one candle
+                take, ambiguous = bool(tp_hit[i - lo]), False
+            else:  # the stop loss wins, and the result says it was ambiguous
+                stopped = bool(sl_hit[i - lo])
+                take, ambiguous = not stopped, stopped and bool(tp_hit[i - lo])
             reason = CloseReason.TAKE_PROFIT if take else CloseReason.STOP_LOSS
-            return self._closed(
-                signal, tp if take else sl, reason, int(ts[i]), when, ambiguous=both and not legacy
-            )
+            close_ts = int(ts[i])
+            return self._closed(signal, tp if take else sl, reason, close_ts, when, ambiguous)
         if legacy:
             due = max(start, expiry)
-            if due < size:
+            if due < hi:
                 price = vwap(c, due - (n - 1), due + 1)
                 return self._closed(signal, price, CloseReason.TIME_EXPIRED, int(ts[due]), when)
-            price = vwap(c, max(0, size - n), size)
-            return self._closed(signal, price, CloseReason.TIME_EXPIRED, int(ts[size - 1]), when)
-        if expiry < size or (size and int(ts[size - 1]) + MINUTE_MS >= expiry_ts):
-            price = vwap(c, max(0, expiry - n), expiry)
+            price = vwap(c, max(lo, hi - n), hi)
+            return self._closed(signal, price, CloseReason.TIME_EXPIRED, last_ts, when)
+        if expiry < hi or (hi > lo and last_ts + MINUTE_MS >= expiry_ts):
+            price = vwap(c, max(lo, expiry - n), expiry)
             return self._closed(signal, price, CloseReason.TIME_EXPIRED, expiry_ts, when)
-        price = vwap(c, max(0, size - n), size)
-        end = int(ts[size - 1]) + MINUTE_MS
-        return self._closed(signal, price, CloseReason.TIME_EXPIRED, end, when)
+        price = vwap(c, max(lo, hi - n), hi)
+        return self._closed(signal, price, CloseReason.TIME_EXPIRED, last_ts + MINUTE_MS, when)
 
     def _partials(
-        self, signal: SignalRow, c: CandleArrays, start: int, stop: int, when: int
+        self,
+        signal: SignalRow,
+        c: CandleArrays,
+        lo: int,
+        start: int,
+        stop: int,
+        when: int,
+        lead_inside: bool,
     ) -> None:
-        """Run partial levels and callbacks for candles `[start, stop)` that did not close."""
+        """Run partial levels and callbacks for candles `[start, stop)` that did not close.
+
+        VWAP windows reach back to candle `lo` at most (the first one after the signal);
+        `lead_inside` tells that the candles `[lo, start)` lie strictly between TP and SL.
+        """
         if stop <= start:
             return
         callbacks = self.callbacks
@@ -815,7 +863,7 @@ class ClientStrategy:
             callbacks.on_partial_profit is not None or callbacks.on_partial_loss is not None
         )
         n = self._window
-        lo = max(0, start - (n - 1))
+        first = max(lo, start - (n - 1))
         if not has_callbacks:
             # A VWAP lies between the lows and highs of its window, and the candles from
             # `start` on stayed strictly between TP and SL; a level (10 % of price move)
@@ -823,12 +871,16 @@ class ClientStrategy:
             low_bound, high_bound = signal.price_open * 0.9001, signal.price_open * 1.0999
             tp, sl = signal.price_take_profit, signal.price_stop_loss
             end = start if low_bound < min(tp, sl) and max(tp, sl) < high_bound else stop
-            if lo == end or (
-                max(c.high[lo:end].tolist()) < high_bound
-                and min(c.low[lo:end].tolist()) > low_bound
+            if (
+                first == end
+                or (end == start and lead_inside)
+                or (
+                    max(c.high[first:end].tolist()) < high_bound
+                    and min(c.low[first:end].tolist()) > low_bound
+                )
             ):
                 return
         legacy = self.settings.legacy
         for i, ts in enumerate(c.timestamp[start:stop].tolist(), start):
-            price = vwap(c, max(0, i - (n - 1)), i + 1)
+            price = vwap(c, max(lo, i - (n - 1)), i + 1)
             self._partial_step(signal, price, when if legacy else ts, when)
