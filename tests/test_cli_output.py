@@ -43,7 +43,9 @@ def test_main_with_arguments_does_not_freeze_the_callers_heap() -> None:
     before = gc.get_freeze_count()
     with contextlib.redirect_stdout(io.StringIO()) as out:
         assert cli.main(COMMAND) == cli.EXIT_OK
-    assert gc.get_freeze_count() == before  # a freeze would have added what the run made
+    # A freeze would add every object the run made; the count may fall (frozen objects freed,
+    # as after the desk app, which freezes at start, ran earlier in the same process).
+    assert gc.get_freeze_count() <= before
     assert json.loads(out.getvalue())["statistics"]["total_signals"] > 0
 
 
