@@ -7,7 +7,8 @@ and cancel events) are seen even while the user's code never returns:
 
 * past the budget (`CC_STRATEGY_TIMEOUT_SECONDS`, `desk live --timeout`) the call is
   reported once on `listen_error` (`StrategyTimeoutError`) and the run keeps waiting;
-* a cancel, or a stop once the call is past its budget, abandons the call: the run ends
+* a cancel, or a stop once the call is past its budget, abandons the call if it has not
+  returned `CANCEL_GRACE_SECONDS` later (one about to return is not "stuck"): the run ends
   with `StrategyHungError` (a thread cannot be killed; the strategy is marked stopped so a
   late answer opens nothing).
 
@@ -33,6 +34,9 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 POLL_SECONDS = 0.05
+CANCEL_GRACE_SECONDS = 0.5
+"""How long a stopped run still waits for a running call before abandoning it: a call about to
+return (say, a listener inside the tick cancelled the run) is not reported as stuck."""
 _FIXED = {"_get_signal": "get_signal", "_fetch_user": "get_candles"}
 """Engine frames that run user code under a fixed name (`_call`, `_deliver` name theirs)."""
 _ENGINE_DIR = str(Path(__file__).resolve().parent)
@@ -132,8 +136,8 @@ def guarded(
         `StrategyExitError`).
 
     Raises:
-        StrategyHungError: `cancel` was set, or `stop` was set past the budget, before `fn`
-            returned.
+        StrategyHungError: `cancel` was set, or `stop` was set past the budget, and `fn` had
+            not returned `CANCEL_GRACE_SECONDS` later.
     """
     budget = float(client.settings.strategy_timeout_seconds)
     outcome: list[Any] = []
@@ -163,6 +167,8 @@ def guarded(
         if (cancel is not None and cancel.is_set()) or (
             late and stop is not None and stop.is_set()
         ):
+            if done.wait(CANCEL_GRACE_SECONDS):
+                break
             client.stopped = True  # an answer that comes later opens nothing
             raise StrategyHungError(_hung(client, budget, describe(worker), late), worker)
     ok, value = outcome[0]

@@ -81,6 +81,26 @@ def test_a_call_past_its_budget_is_reported_and_a_cancel_ends_the_run(
     assert LiveSession(SYMBOL, "s", "x", tmp_path).recover().pending is None
 
 
+def test_a_call_that_cancels_the_run_and_then_returns_is_not_abandoned(
+    tmp_path: Path, listen: Any
+) -> None:
+    # A listener inside the tick cancels the run and the tick takes a little longer to end
+    # (a slow machine): the run ends cleanly with what the tick did, it is not "stuck".
+    add_exchange("x", flat(T0, 100))
+    cancel = threading.Event()
+
+    def get_signal(symbol: str, when: Any) -> Any:
+        cancel.set()
+        time.sleep(0.2)  # four polls of the watchdog, within its grace
+        return long_dto(101.0, 99.0, 60)
+
+    engine.add_strategy(strategy_name="s", interval="1m", get_signal=get_signal)
+    errors = listen(engine.listen_error)
+    assert [r.action for r in live(tmp_path, cancel=cancel)] == ["opened"]
+    assert errors == []
+    assert LiveSession(SYMBOL, "s", "x", tmp_path).recover().pending is not None
+
+
 def test_a_stop_ends_the_run_once_the_hung_call_is_past_its_budget(
     tmp_path: Path, listen: Any, release: threading.Event
 ) -> None:
