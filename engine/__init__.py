@@ -10,8 +10,7 @@ headless and synchronous: runs are generators, `.background()` runs one in a thr
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from engine.analytics.account import Account, AccountTrade, EquityFraction, FixedAmount
 from engine.analytics.heat import Heat
@@ -56,6 +55,7 @@ from engine.core.events import (
     listen_walker_once,
     listen_walker_progress,
 )
+from engine.core.lazy import lazy_names
 from engine.core.logger import set_logger
 from engine.core.models import CancelledResult, Candle, ClosedResult, PnL, SignalRow, TickResult
 from engine.core.registration import (
@@ -140,15 +140,7 @@ _LAZY = {
 }
 """Public names whose modules load on first use."""
 
-
-def __getattr__(name: str) -> Any:
-    """Import a lazily loaded public name on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engine' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY, globals())
 
 
 register_demo()

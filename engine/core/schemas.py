@@ -13,7 +13,6 @@ first use.
 from __future__ import annotations
 
 import dataclasses
-import importlib
 import types
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,20 +22,14 @@ from typing import Annotated, Any, Self, TypeVar, Union, get_args, get_origin, g
 from engine.core.asyncs import syncify
 from engine.core.errors import ConfigError
 from engine.core.intervals import FRAME_INTERVALS
+from engine.core.lazy import lazy_names
 
 T = TypeVar("T")
 
-_PYDANTIC_SIDE = ("Schema", "Fn", "SignalDto")
-"""Names this module lends from engine.core.pydantic_models (PEP 562)."""
-
-
-def __getattr__(name: str) -> Any:
-    """Load `Schema`, `Fn` or `SignalDto` from engine.core.pydantic_models on first use."""
-    if name not in _PYDANTIC_SIDE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module("engine.core.pydantic_models"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(
+    __name__, dict.fromkeys(("Schema", "Fn", "SignalDto"), "engine.core.pydantic_models"), globals()
+)
+"""`Schema`, `Fn` and `SignalDto` load from engine.core.pydantic_models on first use."""
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,9 @@ does not import them.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from engine.core.lazy import lazy_names
 from engine.persist.base import PersistBase, StateError, StateLockedError, StateWriteError
 
 if TYPE_CHECKING:
@@ -56,15 +56,7 @@ _LAZY = {
 }
 """Public names whose modules load on first use."""
 
-
-def __getattr__(name: str) -> Any:
-    """Import a lazily loaded public name on first use (PEP 562)."""
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'engine.persist' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_names(__name__, _LAZY, globals())
 
 
 __all__ = [
