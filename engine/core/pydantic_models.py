@@ -20,7 +20,7 @@ from pydantic.alias_generators import to_camel
 
 from engine.core.asyncs import syncify
 from engine.core.errors import ConfigError
-from engine.core.schemas import Check, hints
+from engine.core.schemas import Check, given_fields, hints
 
 M = TypeVar("M", bound="Schema")
 D = TypeVar("D")
@@ -42,18 +42,7 @@ class Schema(BaseModel):
         """Build from a model, a mapping or keyword fields; explain any bad field."""
         if isinstance(schema, cls) and not fields:
             return schema
-        data: dict[str, Any] = {}
-        if isinstance(schema, BaseModel):
-            data.update(schema.model_dump(exclude_unset=True))
-        elif isinstance(schema, Mapping):
-            data.update(schema)
-        elif schema is not None:
-            raise ConfigError(
-                f"add_{kind} takes a schema, a mapping or keyword fields, "
-                f"was {type(schema).__name__}"
-            )
-        data.update(fields)
-        return validate(cls, kind, data)
+        return validate(cls, kind, given_fields(cls, kind, schema, fields))
 
 
 def validate(model: type[M], kind: str, data: Mapping[str, Any]) -> M:

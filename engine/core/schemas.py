@@ -90,18 +90,7 @@ def build(cls: type[T], kind: str, schema: Any, fields: Mapping[str, Any]) -> T:
     """
     if isinstance(schema, cls) and not fields:
         return schema
-    data: dict[str, Any] = {}
-    if isinstance(schema, cls):
-        data.update(vars(schema))  # its fields
-    elif hasattr(schema, "model_dump"):  # a pydantic model
-        data.update(schema.model_dump(exclude_unset=True))
-    elif isinstance(schema, Mapping):
-        data.update(schema)
-    elif schema is not None:
-        raise ConfigError(
-            f"add_{kind} takes a schema, a mapping or keyword fields, was {type(schema).__name__}"
-        )
-    data.update(fields)
+    data = given_fields(cls, kind, schema, fields)
     if _plainly_valid(cls, data):
         try:
             return cls(**data)
@@ -110,6 +99,27 @@ def build(cls: type[T], kind: str, schema: Any, fields: Mapping[str, Any]) -> T:
     from engine.core.pydantic_models import validate_plain
 
     return validate_plain(cls, kind, data)
+
+
+def given_fields(cls: type, kind: str, schema: Any, fields: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the fields of `schema` (a `cls`, a pydantic model or a mapping) updated by `fields`.
+
+    Raises:
+        ConfigError: `schema` is none of those (nor None).
+    """
+    data: dict[str, Any] = {}
+    if hasattr(schema, "model_dump"):  # a pydantic model: the fields it was given
+        data.update(schema.model_dump(exclude_unset=True))
+    elif isinstance(schema, cls):
+        data.update(vars(schema))  # a plain schema's fields
+    elif isinstance(schema, Mapping):
+        data.update(schema)
+    elif schema is not None:
+        raise ConfigError(
+            f"add_{kind} takes a schema, a mapping or keyword fields, was {type(schema).__name__}"
+        )
+    data.update(fields)
+    return data
 
 
 def _plainly_valid(cls: type, data: Mapping[str, Any]) -> bool:
