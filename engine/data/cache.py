@@ -12,12 +12,11 @@ writer leaves behind is deleted on the cache's next use.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import mmap
 import os
-import secrets
 import time
+import zlib
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,8 +26,9 @@ from engine.data.store import CandleArrays
 from engine.persist.files import TEMP_PREFIX
 
 _COLUMNS = ("timestamp", "open", "high", "low", "close", "volume")
-_VERSION = 3
-"""Version 3 pads the JSON line so that the columns start 8-byte aligned (mapped as they are)."""
+_VERSION = 4
+"""Version 3 pads the JSON line so that the columns start 8-byte aligned (mapped as they are);
+version 4 names entries by two checksums of their key and keeps the key in the JSON line."""
 _SUFFIX = ".candles"
 _DTYPES = (np.dtype("<i8"), *(np.dtype("<f8") for _ in range(5)))
 DEFAULT_MAX_MB = 2048
@@ -59,18 +59,27 @@ def max_bytes() -> int:
     return int((megabytes if megabytes >= 0 else DEFAULT_MAX_MB) * 1024 * 1024)
 
 
-def _entry(source: str) -> Path:
+def _entry(source: str) -> tuple[Path, str]:
+    """Return the entry's path and its key: the file's path, size and modification time.
+
+    The name is two 32-bit checksums of the key (zlib's, which spares loading OpenSSL for a
+    hash); the key itself is kept in the entry, so a name two keys share is never misread.
+    """
     stat = os.stat(source)
     key = f"{_VERSION}|{os.path.abspath(source)}|{stat.st_size}|{stat.st_mtime_ns}"
-    return cache_dir() / "candles" / (hashlib.sha1(key.encode()).hexdigest() + _SUFFIX)
+    data = key.encode()
+    name = f"{zlib.crc32(data):08x}{zlib.adler32(data):08x}{_SUFFIX}"
+    return cache_dir() / "candles" / name, key
 
 
 def read(source: str) -> tuple[CandleArrays, tuple[str, ...], str] | None:
     """Return the cached parse of `source` if the file is unchanged since it was cached."""
     try:
-        entry = _entry(source)
+        entry, key = _entry(source)
         with open(entry, "rb") as file:
             meta = json.loads(file.readline())
+            if meta.get("key") != key:
+                return None  # another file's entry under the same name: parse again
             rows = int(meta["rows"])
             start = file.tell()
             if os.fstat(file.fileno()).st_size != start + rows * 8 * len(_COLUMNS):
@@ -94,11 +103,11 @@ def write(source: str, candles: CandleArrays, warnings: tuple[str, ...], layout:
     cache fits its cap (an entry larger than the cap is not kept).
     """
     try:
-        entry = _entry(source)
+        entry, key = _entry(source)
         entry.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temps(entry)
-        meta = {"rows": len(candles), "warnings": list(warnings), "format": layout}
-        temp = entry.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{entry.name}")
+        meta = {"key": key, "rows": len(candles), "warnings": list(warnings), "format": layout}
+        temp = entry.with_name(f"{TEMP_PREFIX}{os.urandom(6).hex()}-{entry.name}")
         try:
             with open(temp, "wb") as file:
                 _save(file, meta, candles)

@@ -19,7 +19,6 @@ import gzip
 import io
 import os
 import stat
-import zipfile
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -282,24 +281,29 @@ def _read_bytes(source: str) -> bytes:
         return data.removeprefix(codecs.BOM_UTF8)
     except FileNotFoundError:
         raise DataError(f"{source}: no such file; check the path") from None
-    except (OSError, EOFError, zlib.error, zipfile.BadZipFile) as exc:
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{source}: cannot read the file ({exc}); check the file") from None
 
 
 def _unzip(source: str, data: bytes) -> bytes:
     """Return the one file inside a zip archive."""
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        names = [
-            name
-            for name in archive.namelist()
-            if not name.endswith("/") and not name.startswith("__MACOSX/")
-        ]
-        if len(names) != 1:
-            raise DataError(
-                f"{source}: the zip archive holds {len(names)} files "
-                f"({', '.join(names) or 'none'}); put exactly one CSV file in it"
-            )
-        return archive.read(names[0])
+    import zipfile  # only zip archives need it (1 MB of modules)
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = [
+                name
+                for name in archive.namelist()
+                if not name.endswith("/") and not name.startswith("__MACOSX/")
+            ]
+            if len(names) != 1:
+                raise DataError(
+                    f"{source}: the zip archive holds {len(names)} files "
+                    f"({', '.join(names) or 'none'}); put exactly one CSV file in it"
+                )
+            return archive.read(names[0])
+    except zipfile.BadZipFile as exc:
+        raise DataError(f"{source}: cannot read the file ({exc}); check the file") from None
 
 
 def _is_number(text: str) -> bool:

@@ -26,14 +26,16 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
-import zipfile
 import zlib
 from collections.abc import Callable, Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
+
+if TYPE_CHECKING:
+    import zipfile
 
 CHUNK_BYTES = 1 << 19
 """Bytes of text parsed per call, then on to the end of the line (pyarrow holds ~3 chunks)."""
@@ -46,8 +48,8 @@ Opener = Callable[[], Any]
 ColumnBlock = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """Open times (int64) and open, high, low, close, volume (float64) of one block of rows."""
 
-READ_ERRORS = (pa.ArrowException, OSError, EOFError, ValueError, zlib.error, zipfile.BadZipFile)
-"""What reading a file that needs the slow way raises."""
+READ_ERRORS = (pa.ArrowException, OSError, EOFError, ValueError, zlib.error)
+"""What reading a file that needs the slow way raises (a damaged zip archive: ValueError)."""
 
 
 def opener(source: str) -> tuple[Opener, int]:
@@ -55,8 +57,7 @@ def opener(source: str) -> tuple[Opener, int]:
 
     Raises:
         OSError: The file cannot be read.
-        zipfile.BadZipFile: A zip archive is damaged.
-        ValueError: A zip archive does not hold exactly one file (the message says so).
+        ValueError: A zip archive is damaged or does not hold exactly one file.
     """
     with open(source, "rb") as file:
         magic = file.read(4)
@@ -65,12 +66,17 @@ def opener(source: str) -> tuple[Opener, int]:
     if magic.startswith(b"\x1f\x8b"):
         return (lambda: gzip.open(source, "rb")), size * 3
     if magic == b"PK\x03\x04":
-        with zipfile.ZipFile(source) as archive:
-            members = [
-                info
-                for info in archive.infolist()
-                if not info.filename.endswith("/") and not info.filename.startswith("__MACOSX/")
-            ]
+        import zipfile  # only zip archives need it (1 MB of modules)
+
+        try:
+            with zipfile.ZipFile(source) as archive:
+                members = [
+                    info
+                    for info in archive.infolist()
+                    if not info.filename.endswith("/") and not info.filename.startswith("__MACOSX/")
+                ]
+        except zipfile.BadZipFile as exc:
+            raise ValueError(f"a damaged zip archive: {exc}") from exc
         if len(members) != 1:
             raise ValueError("the zip archive does not hold exactly one file")
         return functools.partial(_open_member, source, members[0]), members[0].file_size
@@ -79,9 +85,17 @@ def opener(source: str) -> tuple[Opener, int]:
 
 @contextlib.contextmanager
 def _open_member(source: str, member: zipfile.ZipInfo) -> Iterator[IO[bytes]]:
-    """Open the one file of a zip archive, closing the archive with it."""
-    with zipfile.ZipFile(source) as archive, archive.open(member) as stream:
-        yield stream
+    """Open the one file of a zip archive, closing the archive with it.
+
+    A damaged archive (a bad checksum found while reading) raises ValueError.
+    """
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(source) as archive, archive.open(member) as stream:
+            yield stream
+    except zipfile.BadZipFile as exc:
+        raise ValueError(f"a damaged zip archive: {exc}") from exc
 
 
 def read_blocks(open_text: Opener, names: tuple[str, ...], skip_rows: int) -> Iterator[ColumnBlock]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +21,7 @@ def atomic_write_text(path: Path, text: str) -> None:
     power cut too.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f"{TEMP_PREFIX}{secrets.token_hex(6)}-{path.name}")
+    temp = path.with_name(f"{TEMP_PREFIX}{os.urandom(6).hex()}-{path.name}")
     try:
         with open(temp, "w", encoding="utf-8") as handle:
             handle.write(text)

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 
 from engine.core.errors import DataError
-from engine.data import csv_import, csv_stream
+from engine.data import cache, csv_import, csv_stream
 from engine.data.csv_import import LoadedCandles, load_candles
 
 T0 = 1_704_067_200_000  # 2024-01-01T00:00:00Z
@@ -436,3 +436,27 @@ def test_a_cache_entry_cut_short_is_parsed_again(
     entry.write_bytes(entry.read_bytes()[:-8])  # the last volume is missing
     assert_rows(load_candles(path))
     assert_rows(load_candles(path))  # from the entry written again
+
+
+def test_an_entry_of_another_file_under_the_same_name_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Entry names are checksums: two keys may share one, so the entry's own key decides."""
+    monkeypatch.setenv("BACKTEST_DESK_CACHE", str(tmp_path / "cache"))
+    other = write(tmp_path / "other.csv", ohlcv_lines(big_rows(5_000, 5_000)))
+    load_candles(other)
+    (entry,) = (tmp_path / "cache" / "candles").glob("*.candles")
+    path = write(tmp_path / "btc.csv", [HEADER, *ohlcv_lines()])
+    os.replace(entry, cache._entry(str(path))[0])  # as if both keys had the same checksums
+    assert_rows(load_candles(path))  # the file's own four rows, not the other's 5,000
+    assert_rows(load_candles(path))  # then from its own entry
+
+
+def test_a_damaged_zip_archive_is_refused_with_its_reason(tmp_path: Path) -> None:
+    path = tmp_path / "btc.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("btc.csv", "\n".join([HEADER, *ohlcv_lines(big_rows(5_000, 5_000))]))
+    data = bytearray(path.read_bytes())
+    data[len(data) // 3] ^= 0xFF  # a byte of the compressed CSV: its checksum fails
+    path.write_bytes(bytes(data))
+    assert error_of(path).startswith(f"{path}: cannot read the file (")
