@@ -11,11 +11,19 @@ from tui.formatting import format_progress
 
 
 class RunStatus(Horizontal):
-    """One line: `● running bracket · BTCUSDT · demo-7d  [████░░] 63 % · 6 350 / 10 080 frames`."""
+    """One line: `● running bracket · BTCUSDT · demo-7d  [████░░] 63 % · 6 350 / 10 080 frames`.
+
+    Once the run is over, its outcome may take the whole line (the bar gets what is left);
+    text that does not fit ends with an ellipsis.
+    """
 
     DEFAULT_CSS = """
     RunStatus { height: 1; }
-    RunStatus > #run-label { width: auto; max-width: 80%; padding: 0 1; }
+    RunStatus > #run-label {
+        width: auto; max-width: 80%; padding: 0 1; text-wrap: nowrap; text-overflow: ellipsis;
+    }
+    RunStatus.-finished > #run-label, RunStatus.-errors > #run-label,
+    RunStatus.-cancelled > #run-label, RunStatus.-failed > #run-label { max-width: 100%; }
     RunStatus > ProgressBar { width: 1fr; }
     RunStatus > ProgressBar > Bar { width: 1fr; }
     RunStatus > #run-frames { width: auto; padding: 0 1; }
