@@ -6,7 +6,7 @@ import random
 import threading
 import time
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
@@ -246,19 +246,18 @@ class BacktestUtils:
                 self._progress(strategy, total, i)
                 timer.trim()
                 next_progress = i + step
+            row = None
+            if strategy.quiet() and not performance.watched:
+                found = yield from self._quietly(
+                    strategy, timer, first, step_ms, i, min(next_progress, total), cancel
+                )
+                if found is None:
+                    return
+                i, when, row, frame_started = found
+                if row is None:
+                    continue
             try:
-                if strategy.quiet() and not performance.watched:
-                    found = self._ask_quietly(
-                        strategy, timer, first, step_ms, i, min(next_progress, total), cancel
-                    )
-                    if found is None:
-                        return
-                    i, when, row, frame_started = found
-                    if row is None:
-                        continue
-                    result = strategy.start_signal(row, when)
-                else:
-                    result = strategy.tick(when)
+                result = strategy.tick(when) if row is None else strategy.start_signal(row, when)
             except Exception as exc:
                 strategy.report(exc, when, "tick")
                 i += 1
@@ -299,8 +298,8 @@ class BacktestUtils:
         timer.emit("backtest_total", run_started)
         timer.flush()
 
-    @staticmethod
-    def _ask_quietly(
+    def _quietly(
+        self,
         strategy: ClientStrategy,
         timer: _Timer,
         first: int,
@@ -308,52 +307,82 @@ class BacktestUtils:
         i: int,
         stop: int,
         cancel: threading.Event | None,
-    ) -> tuple[int, int, SignalRow | None, float] | None:
-        """Ask for a signal frame after frame while nothing else can happen (the hot loop).
+    ) -> Generator[ClosedResult, None, tuple[int, int, SignalRow | None, float] | None]:
+        """Run frames while nothing else can happen (the hot loop); yield the closed trades.
 
         Nothing is open, no idle result or measurement is watched: a tick would only ask
         `get_signal`, and each frame is measured as the main loop does. The strategy's
-        context is entered once for the whole stretch (`ClientStrategy.quietly`). Returns
-        `(frame index, time, row, frame start)` at the first signal, or the same with no row
-        at frame `stop` (the next progress update) or when the strategy stops being quiet;
-        None when cancelled.
+        context is entered once for the whole stretch (`ClientStrategy.quietly`) and left
+        while a result is yielded. When nothing can see a signal open either
+        (`ClientStrategy.unobserved`), a market signal is opened, resolved and closed here
+        (`ClientStrategy.resolve_quietly`), with the results, measurements and cancel points
+        of the main loop. Returns `(frame index, time, row, frame start)` at a signal left
+        to the main loop, the same with no row at frame `stop` (the next progress update),
+        when the strategy stops being quiet or a trade needs the main loop; None when
+        cancelled.
         """
         ask, next_time = strategy.ask_signal, strategy.next_signal_time
         throttled = strategy.interval_ms > step_ms  # else the throttle never skips a frame
         clock, watched = time.perf_counter, events.performance_emitter
         signals, backtest_signals = signal_emitter, signal_backtest_emitter
+        trades = strategy.unobserved()
         # Unwatched measurements are kept as `_Timer.emit` keeps them, without its call;
-        # their names are added once, when the stretch ends.
+        # their names are added when the stretch ends or a trade is measured.
         times, kept = timer.times.append, len(timer.times)
         when, started = first + i * step_ms, clock()
-        found: tuple[int, int, SignalRow | None, float] | None = None
-        token = strategy.quietly(step_ms)
+        token: object | None = strategy.quietly(step_ms)
         try:
             while i < stop:
                 when = first + i * step_ms
                 started = clock()
                 row = ask(when)
                 if row is not None:
-                    found = i, when, row, started
-                    break
-                ready = next_time() if throttled else None
-                if ready is not None and ready > when + step_ms:
-                    i = max(i + 1, -((first - ready) // step_ms))
+                    if (
+                        not trades
+                        or row.is_scheduled
+                        or signals.listeners  # subscribed by get_signal: it hears the opening
+                        or backtest_signals.listeners
+                    ):
+                        return i, when, row, started
+                    try:
+                        outcome = strategy.resolve_quietly(row, when)
+                    except Exception as exc:
+                        strategy.report(exc, when, "backtest")
+                        return i + 1, when, None, started
+                    if outcome is None:  # no candle after it: the main loop goes on
+                        return i + 1, when, None, started
+                    self._emit(outcome)
+                    timer.name_frames(kept)
+                    timer.emit("backtest_signal", started)
+                    strategy.end_quietly(token)
+                    token = None
+                    yield outcome
+                    token = strategy.quietly(step_ms)
+                    timer.emit(_FRAME, started)
+                    kept = len(timer.times)
+                    i = max(i, -((first - outcome.close_timestamp) // step_ms)) + 1
                 else:
-                    if watched.watched:
-                        timer.emit(_FRAME, started)
+                    ready = next_time() if throttled else None
+                    if ready is not None and ready > when + step_ms:
+                        i = max(i + 1, -((first - ready) // step_ms))
                     else:
-                        times(started)
-                        times(clock())
-                    i += 1
+                        if watched.watched:
+                            timer.emit(_FRAME, started)
+                        else:
+                            times(started)
+                            times(clock())
+                        i += 1
                 if cancel is not None and cancel.is_set():
                     return None
                 if strategy.stopped or signals.listeners or backtest_signals.listeners:
                     break
+                if row is not None and (watched.watched or not strategy.quiet()):
+                    break  # the run changed while the trade was yielded
         finally:
-            strategy.end_quietly(token)
+            if token is not None:
+                strategy.end_quietly(token)
             timer.name_frames(kept)
-        return found or (i, when, None, started)
+        return i, when, None, started
 
     def _progress(self, strategy: ClientStrategy, total: int, done: int) -> None:
         if events.progress_backtest_emitter.listeners:

@@ -550,6 +550,36 @@ class ClientStrategy:
             or (callbacks is not None and (callbacks.on_idle or callbacks.on_tick))
         )
 
+    def unobserved(self) -> bool:
+        """Return whether nothing can see a signal open or close but its closed result.
+
+        True with no callbacks, risk profile, saved state, journal or partial store (a
+        backtest's plain run): `resolve_quietly` may then replace `start_signal` and
+        `backtest`.
+        """
+        return (
+            self.callbacks is None
+            and not self.risk.name
+            and self.state is None
+            and self.journal is None
+            and self.partial.store is None
+        )
+
+    def resolve_quietly(self, row: SignalRow, when: int) -> ClosedResult | None:
+        """Open the market signal `row` at `when` and resolve it on the candles that follow.
+
+        What `start_signal` then `backtest` do when `unobserved()`, without building the
+        opened result nobody sees. Returns None, the signal left open, when no candle
+        follows `when` (the run's main loop then carries on).
+        """
+        self._pending = row
+        candles, lo, hi = self.exchange.next_candles_span(
+            self.symbol, "1m", row.minute_estimated_time, when
+        )
+        if hi == lo:
+            return None
+        return self._backtest_pending(row, candles, lo, hi, when)
+
     def start_signal(self, row: SignalRow | None, when: int) -> Any:
         """Schedule or open the signal `get_signal` returned at `when` (idle without one)."""
         if row is None:
