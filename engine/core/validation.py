@@ -31,7 +31,7 @@ _NUMBER = (float, int)
 _INF = math.inf
 
 
-def _quick_valid(row: SignalRow, cur: Any, is_scheduled: bool, settings: Settings) -> bool:
+def quick_valid(row: SignalRow, cur: Any, is_scheduled: bool, settings: Settings) -> bool:
     """Return True when `row` certainly passes every rule (the hot path of a backtest)."""
     signal_id, o, position, _, tp, sl, m, symbol, exchange, strategy, scheduled, pending, _ = row
     number = _NUMBER
@@ -69,7 +69,7 @@ def signal_errors(
     row: SignalRow, current_price: Any, is_scheduled: bool, settings: Settings
 ) -> list[str]:
     """Return every rule `row` breaks, in upstream order (empty when valid)."""
-    if _quick_valid(row, current_price, is_scheduled, settings):
+    if quick_valid(row, current_price, is_scheduled, settings):
         return []
     s = js_string
     errors: list[str] = []

@@ -376,8 +376,8 @@ class BacktestUtils:
                     return None
                 if strategy.stopped or signals.listeners or backtest_signals.listeners:
                     break
-                if row is not None and (watched.watched or not strategy.quiet()):
-                    break  # the run changed while the trade was yielded
+                if row is not None and watched.watched:
+                    break  # measured as it goes now: the main loop's frames
         finally:
             if token is not None:
                 strategy.end_quietly(token)

@@ -31,7 +31,7 @@ from engine.core.models import (
 )
 from engine.core.pnl import profit_loss
 from engine.core.schemas import StrategySchema
-from engine.core.validation import signal_errors
+from engine.core.validation import quick_valid, signal_errors
 from engine.data.store import CandleArrays
 from engine.sim.exchange import ClientExchange, ms_to_datetime, vwap
 from engine.sim.live_journal import (
@@ -380,7 +380,7 @@ class ClientStrategy:
             price = None
             if self._price_first:
                 price = self.exchange.average_price(self.symbol, when)
-                if not self._allowed(price, when):
+                if self.risk.name and not self._allowed(price, when):
                     return None
             stretch = self._stretch
             if stretch is None:
@@ -462,12 +462,12 @@ class ClientStrategy:
                 scheduled,
             ),
         )
+        if quick_valid(row, price, scheduled, self.settings):  # the common case
+            return row
         errors = signal_errors(row, price, scheduled, self.settings)
-        if errors:
-            raise SignalValidationError(
-                f"Invalid signal for {js_string(position)} position:\n" + "\n".join(errors)
-            )
-        return row
+        raise SignalValidationError(
+            f"Invalid signal for {js_string(position)} position:\n" + "\n".join(errors)
+        )
 
     # ----- results ----------------------------------------------------------------------
 
@@ -505,8 +505,12 @@ class ClientStrategy:
         if self.callbacks is not None or self.journal is not None:
             self._lifecycle(when, CLOSED, signal, price, result=result)
         self.partial.clear(signal.id)
-        self.risk.remove_signal(self.symbol, self.name)
-        self.pending = None
+        if self.risk.name:  # a strategy without a risk profile has no position to forget
+            self.risk.remove_signal(self.symbol, self.name)
+        if self.state is None:
+            self._pending = None
+        else:
+            self.pending = None
         if self.callbacks is not None:
             self._callback(when, "on_tick", result, self.is_backtest)
         return result
@@ -900,14 +904,13 @@ class ClientStrategy:
             # is only reachable when TP/SL or the unchecked leading candles lie that far.
             low_bound, high_bound = signal.price_open * 0.9001, signal.price_open * 1.0999
             tp, sl = signal.price_take_profit, signal.price_stop_loss
-            end = start if low_bound < min(tp, sl) and max(tp, sl) < high_bound else stop
-            if (
-                first == end
-                or (end == start and lead_inside)
-                or (
-                    max(c.high[first:end].tolist()) < high_bound
-                    and min(c.low[first:end].tolist()) > low_bound
-                )
+            near = low_bound < tp < high_bound and low_bound < sl < high_bound
+            if near and lead_inside:  # the common case: no candle to look at
+                return
+            end = start if near else stop
+            if first == end or (
+                max(c.high[first:end].tolist()) < high_bound
+                and min(c.low[first:end].tolist()) > low_bound
             ):
                 return
         legacy = self.settings.legacy
