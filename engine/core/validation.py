@@ -43,16 +43,18 @@ def quick_valid(row: SignalRow, cur: Any, is_scheduled: bool, settings: Settings
         and type(m) in number
     ):
         return False
-    if not (0 < o < _INF and 0 < tp < _INF and 0 < sl < _INF and 0 < cur < _INF and 0 < m < _INF):
+    if not (0 < cur < _INF and 0 < m < _INF):
         return False
     if not (signal_id and exchange and strategy and symbol and scheduled > 0 and pending > 0):
         return False
+    # The prices in their order, from above zero to below infinity, are all positive and
+    # finite (NaN fails every comparison).
     if position == "long":
-        if not sl < o < tp or (not is_scheduled and (cur < sl or cur > tp)):
+        if not 0 < sl < o < tp < _INF or (not is_scheduled and (cur < sl or cur > tp)):
             return False
         gain, loss = tp - o, o - sl
     elif position == "short":
-        if not tp < o < sl or (not is_scheduled and (cur > sl or cur < tp)):
+        if not 0 < tp < o < sl < _INF or (not is_scheduled and (cur > sl or cur < tp)):
             return False
         gain, loss = o - tp, sl - o
     else:

@@ -335,7 +335,11 @@ class BacktestUtils:
             while i < stop:
                 when = first + i * step_ms
                 started = clock()
-                row = ask(when)
+                try:
+                    row = ask(when)
+                except Exception as exc:  # sys.exit in get_signal: a tick's error, as in `_loop`
+                    strategy.report(exc, when, "tick")
+                    return i + 1, when, None, started
                 if row is not None:
                     if (
                         not trades

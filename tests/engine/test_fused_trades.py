@@ -34,10 +34,13 @@ FUSED, CALLBACK, LISTENER = "fused", "callback", "listener"
 
 
 @pytest.fixture(autouse=True)
-def no_measurements() -> Iterator[None]:
+def empty_stores() -> Iterator[None]:
+    """No measurement or heatmap trade of another test, before and after."""
     engine.Performance.clear()
+    engine.Heat.clear()
     yield
     engine.Performance.clear()
+    engine.Heat.clear()
 
 
 def random_signals(seed: int) -> Callable[[str, datetime], Any]:
