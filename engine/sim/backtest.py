@@ -51,6 +51,7 @@ PROGRESS_UPDATES = 200
 _STORED = frozenset((Action.SCHEDULED, Action.CANCELLED, Action.CLOSED))
 _SOURCE = "Backtest.run"
 _FRAME = "backtest_timeframe"  # the metric of a visited frame
+_SIGNAL = "backtest_signal"  # the metric of a resolved signal
 
 
 class _Timer:
@@ -87,11 +88,18 @@ class _Timer:
         )
         self.previous = now
 
-    def name_frames(self, since: int) -> None:
-        """Name the measurements appended to `times` from index `since` on: frames."""
+    def name_frames(self, since: int, signals: Sequence[int] = ()) -> None:
+        """Name the measurements appended to `times` from index `since` on.
+
+        They are frames, but those starting at the `times` indices in `signals` (signals
+        resolved in a quiet stretch).
+        """
         count = (len(self.times) - since) // 2
         if count:
-            self.metrics += [_FRAME] * count
+            names = [_FRAME] * count
+            for at in signals:
+                names[(at - since) // 2] = _SIGNAL
+            self.metrics += names
 
     def trim(self, slack: int = MAX_EVENTS) -> None:
         """Forget the measurements the store would drop, once there are more than `slack`.
@@ -287,7 +295,7 @@ class BacktestUtils:
                         i += 1
                         continue
                     self._emit(outcome)
-                    timer.emit("backtest_signal", frame_started)
+                    timer.emit(_SIGNAL, frame_started)
                     close = getattr(outcome, "close_timestamp", None)
                     if close is not None:
                         i = max(i, -((first - close) // step_ms))
@@ -327,8 +335,10 @@ class BacktestUtils:
         signals, backtest_signals = signal_emitter, signal_backtest_emitter
         trades = strategy.unobserved()
         # Unwatched measurements are kept as `_Timer.emit` keeps them, without its call;
-        # their names are added when the stretch ends or a trade is measured.
+        # their names are added when the stretch ends (`resolved`: where the resolved
+        # signals' measurements start).
         times, kept = timer.times.append, len(timer.times)
+        resolved: list[int] = []
         when, started = first + i * step_ms, clock()
         token: object | None = strategy.quietly(step_ms)
         try:
@@ -340,7 +350,13 @@ class BacktestUtils:
                 except Exception as exc:  # sys.exit in get_signal: a tick's error, as in `_loop`
                     strategy.report(exc, when, "tick")
                     return i + 1, when, None, started
-                if row is not None:
+                measured = True
+                if row is None:
+                    ready = next_time() if throttled else None
+                    if ready is not None and ready > when + step_ms:
+                        i = max(i + 1, -((first - ready) // step_ms))
+                        measured = False  # as in the main loop: a throttled jump
+                else:
                     if (
                         not trades
                         or row.is_scheduled
@@ -356,26 +372,27 @@ class BacktestUtils:
                     if outcome is None:  # no candle after it: the main loop goes on
                         return i + 1, when, None, started
                     self._emit(outcome)
-                    timer.name_frames(kept)
-                    timer.emit("backtest_signal", started)
+                    if watched.watched:  # subscribed by get_signal: measured as it goes now
+                        timer.name_frames(kept, resolved)
+                        timer.emit(_SIGNAL, started)
+                        kept = len(timer.times)
+                        resolved.clear()
+                    else:
+                        resolved.append(len(timer.times))
+                        times(started)
+                        times(clock())
                     strategy.end_quietly(token)
                     token = None
                     yield outcome
                     token = strategy.quietly(step_ms)
-                    timer.emit(_FRAME, started)
-                    kept = len(timer.times)
-                    i = max(i, -((first - outcome.close_timestamp) // step_ms)) + 1
-                else:
-                    ready = next_time() if throttled else None
-                    if ready is not None and ready > when + step_ms:
-                        i = max(i + 1, -((first - ready) // step_ms))
+                    i = max(i, -((first - outcome.close_timestamp) // step_ms))
+                if measured:  # the frame (a trade's included, after its result)
+                    if watched.watched:
+                        timer.emit(_FRAME, started)
                     else:
-                        if watched.watched:
-                            timer.emit(_FRAME, started)
-                        else:
-                            times(started)
-                            times(clock())
-                        i += 1
+                        times(started)
+                        times(clock())
+                    i += 1
                 if cancel is not None and cancel.is_set():
                     return None
                 if strategy.stopped or signals.listeners or backtest_signals.listeners:
@@ -385,7 +402,7 @@ class BacktestUtils:
         finally:
             if token is not None:
                 strategy.end_quietly(token)
-            timer.name_frames(kept)
+            timer.name_frames(kept, resolved)
         return i, when, None, started
 
     def _progress(self, strategy: ClientStrategy, total: int, done: int) -> None:

@@ -24,13 +24,23 @@ from engine.core.config import PROFILES
 from engine.core.registration import strategies
 from engine.core.schemas import StrategyCallbacks
 from engine.sim.strategy import ClientStrategy
-from tests.engine.helpers import MIN, SYMBOL, T0, Listeners, add_exchange, add_frame
+from tests.engine.helpers import (
+    MIN,
+    SYMBOL,
+    T0,
+    Listeners,
+    add_exchange,
+    add_frame,
+    reset_engine,
+)
 from tests.engine.test_fast_path import random_walk
 
 pytestmark = pytest.mark.usefixtures("clean_engine")
 
 FRAMES = 2500
 FUSED, CALLBACK, LISTENER = "fused", "callback", "listener"
+HEARD: list[Any] = []  # what a listener subscribed by get_signal hears
+UNSUBSCRIBE: list[Callable[[], None]] = []
 
 
 @pytest.fixture(autouse=True)
@@ -43,10 +53,18 @@ def empty_stores() -> Iterator[None]:
     engine.Heat.clear()
 
 
-def random_signals(seed: int) -> Callable[[str, datetime], Any]:
-    """A get_signal drawing from the time and `seed`: none, market, scheduled or invalid."""
+def random_signals(seed: int, on_call: int = 0) -> Callable[[str, datetime], Any]:
+    """A get_signal drawing from the time and `seed`: none, market, scheduled or invalid.
+
+    With `on_call`, that call subscribes a performance listener (a measurement watched
+    from inside a stretch) into `HEARD`.
+    """
+    calls = [0]
 
     def get_signal(symbol: str, when: datetime) -> Any:
+        calls[0] += 1
+        if calls[0] == on_call:
+            UNSUBSCRIBE.append(engine.listen_performance(HEARD.append))
         rng = random.Random(f"{seed}:{when.timestamp()}")
         kind = rng.random()
         if kind < 0.3:
@@ -113,8 +131,8 @@ class Observed:
         self.progress = progress
         self.stats = engine.Backtest.get_data(SYMBOL, "s")
         self.heat = engine.Heat.get_data("s")
-        metrics = engine.Performance.get_data(SYMBOL, "s").metric_stats
-        self.metrics = {name: stats.count for name, stats in metrics.items()}
+        kept = engine.Performance.get_data(SYMBOL, "s").events
+        self.metrics = [event.metric_type for event in kept]  # the names, in their order
         engine.Heat.clear()
         engine.Performance.clear()
 
@@ -142,10 +160,11 @@ def count_fused(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return counts
 
 
-def register(seed: int, interval: str) -> None:
+def register(seed: int, interval: str, on_call: int = 0) -> None:
     add_exchange("x", random_walk(FRAMES + 200, seed))
     add_frame("f", T0 + 10 * MIN, T0 + (FRAMES + 199) * MIN)  # the last trades run out of data
-    engine.add_strategy(strategy_name="s", interval=interval, get_signal=random_signals(seed))
+    get_signal = random_signals(seed, on_call)
+    engine.add_strategy(strategy_name="s", interval=interval, get_signal=get_signal)
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -166,7 +185,7 @@ def test_fused_trades_equal_the_general_loop(
     actions = Counter(result.action for result in quiet.results)
     assert actions["closed"] > 50 and actions["cancelled"] > 0, actions
     assert quiet.errors, "invalid signals were reported"
-    assert quiet.metrics["backtest_signal"] > 50
+    assert quiet.metrics.count("backtest_signal") > 50
 
 
 @pytest.mark.parametrize("profile", PROFILES)
@@ -200,3 +219,26 @@ def test_a_listener_subscribed_while_a_trade_is_yielded_hears_the_next_openings(
     scheduled = {r.signal.id for r in heard if r.action == "scheduled"}  # opened unheard
     market = [r.signal.id for r in plain.results[3:] if r.signal.id not in scheduled]
     assert len(opened) > 20 and opened == market
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_a_measurement_listener_subscribed_by_get_signal_hears_what_the_main_loop_sends(
+    profile: str,
+) -> None:
+    heard = []
+    for way in (CALLBACK, FUSED):
+        register(6, "1m", on_call=300)
+        try:
+            observed = Observed(profile, way)
+        finally:
+            for unsubscribe in UNSUBSCRIBE:
+                unsubscribe()
+            UNSUBSCRIBE.clear()
+            engine.Backtest.clear()
+            reset_engine()
+        heard.append((observed, [event.metric_type for event in HEARD]))
+        HEARD.clear()
+    (called, called_heard), (quiet, quiet_heard) = heard
+    quiet.same_as(called)
+    assert quiet_heard == called_heard
+    assert quiet_heard.count("backtest_signal") > 20
