@@ -31,7 +31,7 @@ _NUMBER = (float, int)
 _INF = math.inf
 
 
-def _quick_valid(row: SignalRow, cur: Any, is_scheduled: bool, settings: Settings) -> bool:
+def quick_valid(row: SignalRow, cur: Any, is_scheduled: bool, settings: Settings) -> bool:
     """Return True when `row` certainly passes every rule (the hot path of a backtest)."""
     signal_id, o, position, _, tp, sl, m, symbol, exchange, strategy, scheduled, pending, _ = row
     number = _NUMBER
@@ -43,16 +43,18 @@ def _quick_valid(row: SignalRow, cur: Any, is_scheduled: bool, settings: Setting
         and type(m) in number
     ):
         return False
-    if not (0 < o < _INF and 0 < tp < _INF and 0 < sl < _INF and 0 < cur < _INF and 0 < m < _INF):
+    if not (0 < cur < _INF and 0 < m < _INF):
         return False
     if not (signal_id and exchange and strategy and symbol and scheduled > 0 and pending > 0):
         return False
+    # The prices in their order, from above zero to below infinity, are all positive and
+    # finite (NaN fails every comparison).
     if position == "long":
-        if not sl < o < tp or (not is_scheduled and (cur < sl or cur > tp)):
+        if not 0 < sl < o < tp < _INF or (not is_scheduled and (cur < sl or cur > tp)):
             return False
         gain, loss = tp - o, o - sl
     elif position == "short":
-        if not tp < o < sl or (not is_scheduled and (cur > sl or cur < tp)):
+        if not 0 < tp < o < sl < _INF or (not is_scheduled and (cur > sl or cur < tp)):
             return False
         gain, loss = o - tp, sl - o
     else:
@@ -69,7 +71,7 @@ def signal_errors(
     row: SignalRow, current_price: Any, is_scheduled: bool, settings: Settings
 ) -> list[str]:
     """Return every rule `row` breaks, in upstream order (empty when valid)."""
-    if _quick_valid(row, current_price, is_scheduled, settings):
+    if quick_valid(row, current_price, is_scheduled, settings):
         return []
     s = js_string
     errors: list[str] = []

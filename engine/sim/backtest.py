@@ -6,7 +6,7 @@ import random
 import threading
 import time
 from array import array
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ PROGRESS_UPDATES = 200
 _STORED = frozenset((Action.SCHEDULED, Action.CANCELLED, Action.CLOSED))
 _SOURCE = "Backtest.run"
 _FRAME = "backtest_timeframe"  # the metric of a visited frame
+_SIGNAL = "backtest_signal"  # the metric of a resolved signal
 
 
 class _Timer:
@@ -87,11 +88,18 @@ class _Timer:
         )
         self.previous = now
 
-    def name_frames(self, since: int) -> None:
-        """Name the measurements appended to `times` from index `since` on: frames."""
+    def name_frames(self, since: int, signals: Sequence[int] = ()) -> None:
+        """Name the measurements appended to `times` from index `since` on.
+
+        They are frames, but those starting at the `times` indices in `signals` (signals
+        resolved in a quiet stretch).
+        """
         count = (len(self.times) - since) // 2
         if count:
-            self.metrics += [_FRAME] * count
+            names = [_FRAME] * count
+            for at in signals:
+                names[(at - since) // 2] = _SIGNAL
+            self.metrics += names
 
     def trim(self, slack: int = MAX_EVENTS) -> None:
         """Forget the measurements the store would drop, once there are more than `slack`.
@@ -246,19 +254,18 @@ class BacktestUtils:
                 self._progress(strategy, total, i)
                 timer.trim()
                 next_progress = i + step
+            row = None
+            if strategy.quiet() and not performance.watched:
+                found = yield from self._quietly(
+                    strategy, timer, first, step_ms, i, min(next_progress, total), cancel
+                )
+                if found is None:
+                    return
+                i, when, row, frame_started = found
+                if row is None:
+                    continue
             try:
-                if strategy.quiet() and not performance.watched:
-                    found = self._ask_quietly(
-                        strategy, timer, first, step_ms, i, min(next_progress, total), cancel
-                    )
-                    if found is None:
-                        return
-                    i, when, row, frame_started = found
-                    if row is None:
-                        continue
-                    result = strategy.start_signal(row, when)
-                else:
-                    result = strategy.tick(when)
+                result = strategy.tick(when) if row is None else strategy.start_signal(row, when)
             except Exception as exc:
                 strategy.report(exc, when, "tick")
                 i += 1
@@ -288,7 +295,7 @@ class BacktestUtils:
                         i += 1
                         continue
                     self._emit(outcome)
-                    timer.emit("backtest_signal", frame_started)
+                    timer.emit(_SIGNAL, frame_started)
                     close = getattr(outcome, "close_timestamp", None)
                     if close is not None:
                         i = max(i, -((first - close) // step_ms))
@@ -299,8 +306,8 @@ class BacktestUtils:
         timer.emit("backtest_total", run_started)
         timer.flush()
 
-    @staticmethod
-    def _ask_quietly(
+    def _quietly(
+        self,
         strategy: ClientStrategy,
         timer: _Timer,
         first: int,
@@ -308,38 +315,78 @@ class BacktestUtils:
         i: int,
         stop: int,
         cancel: threading.Event | None,
-    ) -> tuple[int, int, SignalRow | None, float] | None:
-        """Ask for a signal frame after frame while nothing else can happen (the hot loop).
+    ) -> Generator[ClosedResult, None, tuple[int, int, SignalRow | None, float] | None]:
+        """Run frames while nothing else can happen (the hot loop); yield the closed trades.
 
         Nothing is open, no idle result or measurement is watched: a tick would only ask
         `get_signal`, and each frame is measured as the main loop does. The strategy's
-        context is entered once for the whole stretch (`ClientStrategy.quietly`). Returns
-        `(frame index, time, row, frame start)` at the first signal, or the same with no row
-        at frame `stop` (the next progress update) or when the strategy stops being quiet;
-        None when cancelled.
+        context is entered once for the whole stretch (`ClientStrategy.quietly`) and left
+        while a result is yielded. When nothing can see a signal open either
+        (`ClientStrategy.unobserved`), a market signal is opened, resolved and closed here
+        (`ClientStrategy.resolve_quietly`), with the results, measurements and cancel points
+        of the main loop. Returns `(frame index, time, row, frame start)` at a signal left
+        to the main loop, the same with no row at frame `stop` (the next progress update),
+        when the strategy stops being quiet or a trade needs the main loop; None when
+        cancelled.
         """
         ask, next_time = strategy.ask_signal, strategy.next_signal_time
         throttled = strategy.interval_ms > step_ms  # else the throttle never skips a frame
         clock, watched = time.perf_counter, events.performance_emitter
         signals, backtest_signals = signal_emitter, signal_backtest_emitter
+        trades = strategy.unobserved()
         # Unwatched measurements are kept as `_Timer.emit` keeps them, without its call;
-        # their names are added once, when the stretch ends.
+        # their names are added when the stretch ends (`resolved`: where the resolved
+        # signals' measurements start).
         times, kept = timer.times.append, len(timer.times)
+        resolved: list[int] = []
         when, started = first + i * step_ms, clock()
-        found: tuple[int, int, SignalRow | None, float] | None = None
-        token = strategy.quietly(step_ms)
+        token: object | None = strategy.quietly(step_ms)
         try:
             while i < stop:
                 when = first + i * step_ms
                 started = clock()
-                row = ask(when)
-                if row is not None:
-                    found = i, when, row, started
-                    break
-                ready = next_time() if throttled else None
-                if ready is not None and ready > when + step_ms:
-                    i = max(i + 1, -((first - ready) // step_ms))
+                try:
+                    row = ask(when)
+                except Exception as exc:  # sys.exit in get_signal: a tick's error, as in `_loop`
+                    strategy.report(exc, when, "tick")
+                    return i + 1, when, None, started
+                measured = True
+                if row is None:
+                    ready = next_time() if throttled else None
+                    if ready is not None and ready > when + step_ms:
+                        i = max(i + 1, -((first - ready) // step_ms))
+                        measured = False  # as in the main loop: a throttled jump
                 else:
+                    if (
+                        not trades
+                        or row.is_scheduled
+                        or signals.listeners  # subscribed by get_signal: it hears the opening
+                        or backtest_signals.listeners
+                    ):
+                        return i, when, row, started
+                    try:
+                        outcome = strategy.resolve_quietly(row, when)
+                    except Exception as exc:
+                        strategy.report(exc, when, "backtest")
+                        return i + 1, when, None, started
+                    if outcome is None:  # no candle after it: the main loop goes on
+                        return i + 1, when, None, started
+                    self._emit(outcome)
+                    if watched.watched:  # subscribed by get_signal: measured as it goes now
+                        timer.name_frames(kept, resolved)
+                        timer.emit(_SIGNAL, started)
+                        kept = len(timer.times)
+                        resolved.clear()
+                    else:
+                        resolved.append(len(timer.times))
+                        times(started)
+                        times(clock())
+                    strategy.end_quietly(token)
+                    token = None
+                    yield outcome
+                    token = strategy.quietly(step_ms)
+                    i = max(i, -((first - outcome.close_timestamp) // step_ms))
+                if measured:  # the frame (a trade's included, after its result)
                     if watched.watched:
                         timer.emit(_FRAME, started)
                     else:
@@ -350,10 +397,13 @@ class BacktestUtils:
                     return None
                 if strategy.stopped or signals.listeners or backtest_signals.listeners:
                     break
+                if row is not None and watched.watched:
+                    break  # measured as it goes now: the main loop's frames
         finally:
-            strategy.end_quietly(token)
-            timer.name_frames(kept)
-        return found or (i, when, None, started)
+            if token is not None:
+                strategy.end_quietly(token)
+            timer.name_frames(kept, resolved)
+        return i, when, None, started
 
     def _progress(self, strategy: ClientStrategy, total: int, done: int) -> None:
         if events.progress_backtest_emitter.listeners:

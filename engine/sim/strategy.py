@@ -31,7 +31,7 @@ from engine.core.models import (
 )
 from engine.core.pnl import profit_loss
 from engine.core.schemas import StrategySchema
-from engine.core.validation import signal_errors
+from engine.core.validation import quick_valid, signal_errors
 from engine.data.store import CandleArrays
 from engine.sim.exchange import ClientExchange, ms_to_datetime, vwap
 from engine.sim.live_journal import (
@@ -380,7 +380,7 @@ class ClientStrategy:
             price = None
             if self._price_first:
                 price = self.exchange.average_price(self.symbol, when)
-                if not self._allowed(price, when):
+                if self.risk.name and not self._allowed(price, when):
                     return None
             stretch = self._stretch
             if stretch is None:
@@ -462,12 +462,12 @@ class ClientStrategy:
                 scheduled,
             ),
         )
+        if quick_valid(row, price, scheduled, self.settings):  # the common case
+            return row
         errors = signal_errors(row, price, scheduled, self.settings)
-        if errors:
-            raise SignalValidationError(
-                f"Invalid signal for {js_string(position)} position:\n" + "\n".join(errors)
-            )
-        return row
+        raise SignalValidationError(
+            f"Invalid signal for {js_string(position)} position:\n" + "\n".join(errors)
+        )
 
     # ----- results ----------------------------------------------------------------------
 
@@ -505,8 +505,12 @@ class ClientStrategy:
         if self.callbacks is not None or self.journal is not None:
             self._lifecycle(when, CLOSED, signal, price, result=result)
         self.partial.clear(signal.id)
-        self.risk.remove_signal(self.symbol, self.name)
-        self.pending = None
+        if self.risk.name:  # a strategy without a risk profile has no position to forget
+            self.risk.remove_signal(self.symbol, self.name)
+        if self.state is None:
+            self._pending = None
+        else:
+            self.pending = None
         if self.callbacks is not None:
             self._callback(when, "on_tick", result, self.is_backtest)
         return result
@@ -549,6 +553,36 @@ class ClientStrategy:
             or signal_backtest_emitter.listeners
             or (callbacks is not None and (callbacks.on_idle or callbacks.on_tick))
         )
+
+    def unobserved(self) -> bool:
+        """Return whether nothing can see a signal open or close but its closed result.
+
+        True with no callbacks, risk profile, saved state, journal or partial store (a
+        backtest's plain run): `resolve_quietly` may then replace `start_signal` and
+        `backtest`.
+        """
+        return (
+            self.callbacks is None
+            and not self.risk.name
+            and self.state is None
+            and self.journal is None
+            and self.partial.store is None
+        )
+
+    def resolve_quietly(self, row: SignalRow, when: int) -> ClosedResult | None:
+        """Open the market signal `row` at `when` and resolve it on the candles that follow.
+
+        What `start_signal` then `backtest` do when `unobserved()`, without building the
+        opened result nobody sees. Returns None, the signal left open, when no candle
+        follows `when` (the run's main loop then carries on).
+        """
+        self._pending = row
+        candles, lo, hi = self.exchange.next_candles_span(
+            self.symbol, "1m", row.minute_estimated_time, when
+        )
+        if hi == lo:
+            return None
+        return self._backtest_pending(row, candles, lo, hi, when)
 
     def start_signal(self, row: SignalRow | None, when: int) -> Any:
         """Schedule or open the signal `get_signal` returned at `when` (idle without one)."""
@@ -870,14 +904,13 @@ class ClientStrategy:
             # is only reachable when TP/SL or the unchecked leading candles lie that far.
             low_bound, high_bound = signal.price_open * 0.9001, signal.price_open * 1.0999
             tp, sl = signal.price_take_profit, signal.price_stop_loss
-            end = start if low_bound < min(tp, sl) and max(tp, sl) < high_bound else stop
-            if (
-                first == end
-                or (end == start and lead_inside)
-                or (
-                    max(c.high[first:end].tolist()) < high_bound
-                    and min(c.low[first:end].tolist()) > low_bound
-                )
+            near = low_bound < tp < high_bound and low_bound < sl < high_bound
+            if near and lead_inside:  # the common case: no candle to look at
+                return
+            end = start if near else stop
+            if first == end or (
+                max(c.high[first:end].tolist()) < high_bound
+                and min(c.low[first:end].tolist()) > low_bound
             ):
                 return
         legacy = self.settings.legacy

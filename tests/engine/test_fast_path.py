@@ -43,7 +43,7 @@ PROFILES = ("backtest-kit-1.4.10", "default")
 def full_rules(row: SignalRow, price: Any, scheduled: bool, profile: str) -> list[str]:
     """Every rule `row` breaks, checked one by one (the quick check switched off)."""
     patcher = pytest.MonkeyPatch()
-    patcher.setattr(validation, "_quick_valid", lambda *args: False)
+    patcher.setattr(validation, "quick_valid", lambda *args: False)
     try:
         return validation.signal_errors(row, price, scheduled, snapshot(profile))
     finally:
@@ -97,12 +97,12 @@ def rows() -> list[tuple[SignalRow, Any, bool]]:
 def test_the_quick_check_passes_only_rows_that_break_no_rule(profile: str) -> None:
     settings = snapshot(profile)
     for row, price, scheduled in rows():
-        if validation._quick_valid(row, price, scheduled, settings):
+        if validation.quick_valid(row, price, scheduled, settings):
             assert full_rules(row, price, scheduled, profile) == [], row
     typical = SignalRow(
         "id", 100.0, "long", None, 101.0, 99.3, 120, SYMBOL, "x", "s", T0, T0, False
     )
-    assert validation._quick_valid(typical, 100.0, False, settings)  # the common case is quick
+    assert validation.quick_valid(typical, 100.0, False, settings)  # the common case is quick
 
 
 def random_walk(count: int, seed: int) -> list[tuple[int, float, float, float, float, float]]:

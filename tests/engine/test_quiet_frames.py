@@ -7,6 +7,7 @@ helpers refuse outside strategy code, and the kept measurements are the newest o
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -17,6 +18,7 @@ import pytest
 import engine
 from engine.analytics.performance import MAX_EVENTS
 from engine.core.errors import ConfigError
+from engine.sim.watchdog import StrategyExitError
 from tests.engine.helpers import (
     MIN,
     SYMBOL,
@@ -159,3 +161,21 @@ def test_kept_measurements_are_the_newest_a_listener_hears(listen: Listeners) ->
     assert len(heard) > 2 * MAX_EVENTS
     assert [e.metric_type for e in kept] == [e.metric_type for e in heard[-MAX_EVENTS:]]
     assert sum(e.metric_type == "backtest_signal" for e in kept) >= 2
+
+
+def test_sys_exit_amid_a_stretch_goes_on_at_the_next_frame(listen: Listeners) -> None:
+    # 2,000 frames: a stretch runs 10 frames between two progress updates, the 5th exits.
+    asked: list[datetime] = []
+
+    def get_signal(symbol: str, when: datetime) -> None:
+        asked.append(when)
+        if len(asked) == 5:
+            sys.exit(3)
+
+    errors = listen(engine.listen_error)
+    setup(flat(T0 - 10 * MIN, 2010), get_signal, end=T0 + 1999 * MIN)
+    assert run("s") == []
+    assert asked == [START + timedelta(minutes=k) for k in range(2000)]
+    assert [type(error) for error in errors] == [StrategyExitError]
+    frames = engine.Performance.get_data(SYMBOL, "s").metric_stats["backtest_timeframe"]
+    assert frames.count == 1999, "every frame measured once, but the one that exited"
