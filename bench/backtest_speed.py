@@ -10,6 +10,10 @@ signals, peak RSS and the whole process's wall time. A plain-Python loop that co
 same bracket trades without the engine runs in the same session as the baseline; ratios
 against it are what to compare across machines. Rows are measured in alternating rounds.
 
+The row "bracket floor, no engine" (bench/bracket_floor.py) is the least any Python engine
+does per bracket trade: call a user's `get_signal`, scan the next candles with numpy, record
+the trade. What the engine costs beyond it is validation, ids, fees, events and statistics.
+
 Two rows show what a frame costs: a 1-minute strategy whose `get_signal` returns None, in
 both profiles (with `--against DIR`, also with DIR's engine, and the 1.4.10 bracket too).
 
@@ -90,7 +94,12 @@ def child(args: argparse.Namespace) -> None:
         first + timedelta(days=args.days) - timedelta(minutes=1),
         datetime.fromtimestamp(int(timestamps[-1]) / 1000, tz=UTC),
     )
-    if args.baseline:
+    if args.floor:
+        import bracket_floor  # bench/bracket_floor.py, beside this script
+
+        run_started = time.perf_counter()
+        signals, frames = bracket_floor.floor(store.arrays(args.symbol), args.days)
+    elif args.baseline:
         run_started = time.perf_counter()
         if args.strategy == "sma_rsi":
             import sma_rsi_plain  # bench/sma_rsi_plain.py, beside this script
@@ -383,6 +392,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3, help="runs per row; the best is shown")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--baseline", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--floor", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--days", type=int, default=365, help=argparse.SUPPRESS)
     parser.add_argument("--profile", default="default", help=argparse.SUPPRESS)
     parser.add_argument("--root", help=argparse.SUPPRESS)
@@ -434,6 +444,7 @@ def main() -> None:
     for days in (30, 365):
         rows = [("plain-Python baseline", ["--baseline"], False)]
         rows += [(f"engine {p}", ["--profile", p], False) for p in PROFILES]
+        rows.append(("bracket floor, no engine", ["--floor"], False))
         rows.append(("engine default, async get_signal", ["--async-twin"], False))
         rows += frame_cost_rows([])
         sma_rsi = ["--strategy", "sma_rsi"]
