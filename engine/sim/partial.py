@@ -78,9 +78,7 @@ class ClientPartial:
 
     def clear(self, signal_id: str) -> None:
         """Forget the levels of a closed signal."""
-        if self._profit:  # most signals reach no level: nothing to forget
-            self._profit.pop(signal_id, None)
-        if self._loss:
-            self._loss.pop(signal_id, None)
+        self._profit.pop(signal_id, None)
+        self._loss.pop(signal_id, None)
         if self.store is not None:
             self.store.remove(signal_id)

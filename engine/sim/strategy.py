@@ -380,7 +380,7 @@ class ClientStrategy:
             price = None
             if self._price_first:
                 price = self.exchange.average_price(self.symbol, when)
-                if self.risk.name and not self._allowed(price, when):
+                if not self._allowed(price, when):
                     return None
             stretch = self._stretch
             if stretch is None:
@@ -505,12 +505,8 @@ class ClientStrategy:
         if self.callbacks is not None or self.journal is not None:
             self._lifecycle(when, CLOSED, signal, price, result=result)
         self.partial.clear(signal.id)
-        if self.risk.name:  # a strategy without a risk profile has no position to forget
-            self.risk.remove_signal(self.symbol, self.name)
-        if self.state is None:
-            self._pending = None
-        else:
-            self.pending = None
+        self.risk.remove_signal(self.symbol, self.name)
+        self.pending = None
         if self.callbacks is not None:
             self._callback(when, "on_tick", result, self.is_backtest)
         return result
