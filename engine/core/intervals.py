@@ -23,10 +23,13 @@ FRAME_INTERVALS = tuple(MINUTES)
 STRATEGY_INTERVALS = ("1m", "3m", "5m", "15m", "30m", "1h")
 
 
+_MS = {interval: minutes * 60_000 for interval, minutes in MINUTES.items()}
+
+
 def interval_ms(interval: str) -> int:
     """Return the length of `interval` in milliseconds, or raise with the accepted values."""
     try:
-        return MINUTES[interval] * 60_000
+        return _MS[interval]
     except KeyError:
         raise ConfigError(
             f"interval {interval!r} is not supported; use one of {', '.join(MINUTES)}"

@@ -13,7 +13,7 @@ import numpy as np
 from engine.core.clock import Clock
 from engine.core.config import Settings
 from engine.core.errors import DataError, EngineError
-from engine.core.intervals import MINUTES, interval_ms
+from engine.core.intervals import interval_ms
 from engine.core.logger import engine_logger
 from engine.core.models import Candle
 from engine.core.schemas import ExchangeSchema
@@ -23,7 +23,6 @@ _log = engine_logger(__name__)
 
 MINUTE_MS = 60_000
 _INVALID = "VALIDATE_NO_INCOMPLETE_CANDLES_FN"
-_STEP_MS = {interval: minutes * MINUTE_MS for interval, minutes in MINUTES.items()}
 
 
 def ms_to_datetime(ms: int) -> datetime:
@@ -225,7 +224,7 @@ class ClientExchange:
 
         See docs/semantics.md#candles-before.
         """
-        step = _STEP_MS.get(interval) or interval_ms(interval)  # the latter names the error
+        step = interval_ms(interval)
         if self.settings.legacy:
             adjust = step * limit - step
             if not adjust:
