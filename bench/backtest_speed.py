@@ -34,7 +34,7 @@ in one process by bench/overhead.py (subprocess rows swing more than that cost).
 Fixed costs (after the table): the whole `desk backtest --json` process on a 365-day CSV (the
 --candles file, else the demo year written to a temp CSV) with the parse cache warm and cold,
 and, with `--rss-days N` (e.g. 1826, five years), the peak RSS of loading an N-day CSV cold
-against the size of its candle arrays, split into what the engine's imports, pyarrow's
+against the size of its candle arrays, split into what the engine's imports, the CSV reader's
 libraries and the parse take (with `--against DIR`, also with DIR's engine).
 """
 
@@ -188,15 +188,16 @@ def peak_rss_mb() -> float:
 def rss_child(path: str, root: str) -> None:
     """Load `path` with an empty cache and print the peak RSS against the candle arrays.
 
-    pyarrow is imported first (the load would import it), so that what its libraries take and
-    what the parse adds are told apart. `root` is the checkout whose engine loads it.
+    The CSV reader (`engine.data.csv_stream` and its library) is imported first (the load
+    would import it), so that what its libraries take and what the parse adds are told apart.
+    `root` is the checkout whose engine loads it.
     """
     sys.path.insert(0, root)
     from engine.data.csv_import import load_candles
 
     before = peak_rss_mb()
     started = time.perf_counter()
-    import pyarrow.csv  # noqa: F401
+    import engine.data.csv_stream  # noqa: F401
 
     imported = time.perf_counter()
     libraries = peak_rss_mb()
@@ -304,10 +305,10 @@ def rss_rows(args: argparse.Namespace, folder: Path) -> None:
         engine = "" if root == str(ROOT) else f" @ {root}"
         print(
             f"\n{args.rss_days}-day CSV{engine} ({best['rows']:,} rows, {size_mb:.0f} MB), cold "
-            f"load {load:.3f} s (importing pyarrow {best['import']:.3f} s): candle arrays "
+            f"load {load:.3f} s (importing the CSV reader {best['import']:.3f} s): candle arrays "
             f"{arrays:.0f} MB, process peak RSS {best['peak_mb']:.0f} MB = "
             f"{best['peak_mb'] / arrays:.2f}x the arrays; the load's own growth {grown:.0f} MB "
-            f"= {grown / arrays:.2f}x: pyarrow's libraries "
+            f"= {grown / arrays:.2f}x: the CSV reader's libraries "
             f"{best['libraries_mb'] - best['before_mb']:.0f} MB, the parse {parse:.0f} MB = "
             f"{parse / arrays:.2f}x (RSS before the load {best['before_mb']:.0f} MB)"
         )

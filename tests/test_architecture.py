@@ -34,7 +34,7 @@ HEAVY_FOR_A_BACKTEST = {
     "textual",
     "rich",
     "ccxt",
-    "pyarrow",
+    "arro3",
     "multiprocessing",
     "engine.optimizer",
     "engine.sim.walker",
@@ -72,7 +72,7 @@ def test_desk_backtest_on_a_cached_file_does_not_load_the_csv_reader(tmp_path: P
     csv_file.write_bytes(gzip.decompress(GOLDEN_DATA.read_bytes()))
     argv = ("backtest", "--candles", str(csv_file), "--symbol", "BTCUSDT", "--json")
     first = verb_modules(*argv)
-    assert "pyarrow" in first  # the first run parses the file...
+    assert "arro3.io" in first and "pyarrow" not in first  # the first run parses the file...
     # ...with no OpenSSL (hashlib, 3.6 MB resident) nor zipfile (1 MB), which a CSV needs not
     assert heavy(first, {"hashlib", "_hashlib", "zipfile"}) == set()
     assert heavy(verb_modules(*argv), HEAVY_FOR_A_BACKTEST) == set()  # ...the next reads the cache
@@ -80,4 +80,4 @@ def test_desk_backtest_on_a_cached_file_does_not_load_the_csv_reader(tmp_path: P
 
 def test_desk_data_list_loads_no_exchange_client_nor_ui() -> None:
     modules = verb_modules("data", "list")
-    assert heavy(modules, {"textual", "rich", "ccxt", "pyarrow", "engine.optimizer"}) == set()
+    assert heavy(modules, {"textual", "rich", "ccxt", "arro3", "engine.optimizer"}) == set()

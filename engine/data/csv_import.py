@@ -180,7 +180,7 @@ def _load_slowly(source: str) -> LoadedCandles:
 
 def _stream(source: str) -> LoadedCandles | None:
     """Parse a clean file block by block into the arrays; None when it needs the slow way."""
-    from engine.data import csv_stream  # pyarrow loads only when a file is parsed
+    from engine.data import csv_stream  # arro3 loads only when a file is parsed
 
     try:
         open_text, size = csv_stream.opener(source)

@@ -1,24 +1,26 @@
-"""Parse the numeric columns of a CSV file in chunks, with pyarrow's CSV reader.
+"""Parse the numeric columns of a CSV file in blocks, with arro3's CSV reader (arrow-rs).
 
-pyarrow's CSV reader was measured against polars (`polars.scan_csv(...).collect_batches()`,
-polars 2.1; `read_csv_batched` is gone in 2.0) on one-minute candle files of one year (31 MB,
-525,600 rows) and five years (154 MB, 2.6 M rows), each filling the same preallocated arrays:
-pyarrow parsed them in 0.19 s and 0.59 s at a peak RSS of 151 MB and 223 MB, polars in 0.20 s
-and 0.76 s at 150 MB and 368 MB, and polars takes 0.24-0.35 s to import against 0.05 s.
-pyarrow wins on both counts. Neither lowers the fixed part of the peak: importing polars
-maps 25.5 MB of libraries, pyarrow 26 MB.
+arro3-io was measured against pyarrow 26 (`read_csv` on 512 KB chunks of whole lines, the
+reader used before) on one-minute candle files of one year (31 MB, 525,600 rows) and five
+years (154 MB, 2.6 M rows), each parsed into the same preallocated arrays, in alternating
+rounds on a 2-core machine:
 
-pyarrow's streaming reader (`open_csv`) reads 32 blocks ahead in a background thread, so its
-memory is 32 blocks' worth (4 MB of 128 KB blocks, 38 MB of 1 MB blocks), and its default
-mimalloc pool kept 16 MB more. Here the file is read in chunks of whole lines instead, each
-parsed by `read_csv` from the system allocator, so pyarrow holds about three chunks (1.5 MB).
-Loading the five-year file then grows the process by 1.28x its candle arrays (154 MB for
-120 MB, against 1.40x with the streaming reader): 26 MB for importing pyarrow's libraries,
-then 1.07x while parsing. Chunks of 512 KB cost 6 % fewer instructions than 256 KB ones
-(pyarrow pays per call) and as many as 1 MB ones.
+- parse: about the same, 0.12 s for one year (both) and 0.60 s against 0.54 s for five;
+- import: 0.005 s against 0.04 s, and 9 MB resident against 26 MB (pyarrow's extension
+  modules link its Parquet, Dataset, Acero and Substrait libraries, which a CSV reader never
+  uses);
+- the peak RSS of a process loading the five-year file cold (`bench/backtest_speed.py
+  --rss-days 1826`): 168 MB against 187 MB, 1.39x the 120 MB of candle arrays against 1.56x.
 
-The reader is strict (no quoting, no null values, no blank lines): anything it does not take
-raises, and the caller then reads the file the slow way, which names the line at fault.
+polars 2.1 (`scan_csv(...).collect_batches()`), measured earlier, parsed them in 0.20 s and
+0.76 s, took 0.24-0.35 s to import and peaked at 368 MB on the five-year file. Batches of
+8,192 rows parsed the five-year file faster than 4,096 or 16,384.
+
+The reader is strict (no null values, no field count but the layout's): anything it does not
+take raises, and the caller then reads the file the slow way, which names the line at fault.
+Two things arrow-rs accepts that the slow way does not are refused here: quoted fields, and
+blank lines, which it skips (the slow way skips them too, but then a row's line number is
+not its index plus the header).
 """
 
 from __future__ import annotations
@@ -26,19 +28,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import gzip
-import zlib
 from collections.abc import Callable, Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pa_csv
+from arro3.core import DataType, Field, Schema
+from arro3.io import read_csv
 
 if TYPE_CHECKING:
     import zipfile
 
-CHUNK_BYTES = 1 << 19
-"""Bytes of text parsed per call, then on to the end of the line (pyarrow holds ~3 chunks)."""
+BATCH_ROWS = 8192
+"""Rows per block (measured fastest, above)."""
+READ_BYTES = 1 << 20
+"""The most bytes handed to the reader per read (it asks for 8 KB)."""
 _GROWTH = 1.5
 _PRICE_COLUMNS = 5
 
@@ -48,8 +51,8 @@ Opener = Callable[[], Any]
 ColumnBlock = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """Open times (int64) and open, high, low, close, volume (float64) of one block of rows."""
 
-READ_ERRORS = (pa.ArrowException, OSError, EOFError, ValueError, zlib.error)
-"""What reading a file that needs the slow way raises (a damaged zip archive: ValueError)."""
+READ_ERRORS = (Exception,)
+"""What reading a file that needs the slow way raises: arro3 raises `Exception` itself."""
 
 
 def opener(source: str) -> tuple[Opener, int]:
@@ -98,6 +101,44 @@ def _open_member(source: str, member: zipfile.ZipInfo) -> Iterator[IO[bytes]]:
         raise ValueError(f"a damaged zip archive: {exc}") from exc
 
 
+class _CheckedText:
+    """The file's text as the CSV reader reads it: lines counted, quoted fields refused.
+
+    The file is read `READ_BYTES` at a time and checked once per read; the reader's small
+    reads are served from that.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._data = b""
+        self._at = 0
+        self.lines = 0
+        self.ends_with_newline = True
+
+    def read(self, size: int = -1) -> bytes:
+        """Return up to `size` next bytes (fewer is fine: a stream's usual contract)."""
+        if self._at >= len(self._data):
+            self._data, self._at = self._stream.read(READ_BYTES), 0
+            if not self._data:
+                return b""
+            if self._data.find(b'"') >= 0:
+                raise ValueError("a quoted field (the slow way reads it)")
+            self.lines += self._data.count(b"\n")
+            self.ends_with_newline = self._data.endswith(b"\n")
+        stop = len(self._data) if size < 0 else self._at + size
+        piece = self._data[self._at : stop]
+        self._at += len(piece)
+        return piece
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        """Refuse to move: the reader only asks that the method exists."""
+        raise OSError("the CSV text is read once, from its start")
+
+    def tell(self) -> int:
+        """Return the position in the text."""
+        return self._stream.tell() - len(self._data) + self._at
+
+
 def read_blocks(open_text: Opener, names: tuple[str, ...], skip_rows: int) -> Iterator[ColumnBlock]:
     """Yield the first six columns of every block of rows, as numpy arrays.
 
@@ -107,33 +148,25 @@ def read_blocks(open_text: Opener, names: tuple[str, ...], skip_rows: int) -> It
         skip_rows: Lines to skip before the first row (1 for a header).
 
     Raises:
-        pyarrow.ArrowInvalid: A row is not six numbers (or not the layout's column count).
+        Exception: A row is not the layout's column count, a value of the first six columns
+            is not a number, a field is quoted, or a line is blank.
     """
-    parse = pa_csv.ParseOptions(quote_char=False, escape_char=False, ignore_empty_lines=False)
-    kept = list(names[: 1 + _PRICE_COLUMNS])
-    types = {kept[0]: pa.int64(), **{name: pa.float64() for name in kept[1:]}}
-    convert = pa_csv.ConvertOptions(
-        include_columns=kept,
-        column_types=types,
-        null_values=[],
-        strings_can_be_null=False,
-        quoted_strings_can_be_null=False,
-    )
-    head = pa_csv.ReadOptions(column_names=list(names), skip_rows=skip_rows, use_threads=False)
-    rest = pa_csv.ReadOptions(column_names=list(names), use_threads=False)
-    pool = pa.system_memory_pool()
-    buffer = bytearray(CHUNK_BYTES)  # one buffer for every chunk: fresh ones cost page faults
+    kept = [DataType.int64(), *(DataType.float64() for _ in range(_PRICE_COLUMNS))]
+    fields = [Field(name, kind, nullable=False) for name, kind in zip(names, kept, strict=False)]
+    fields += [Field(name, DataType.utf8(), nullable=True) for name in names[len(kept) :]]
     with open_text() as stream:
-        options = head
-        while count := stream.readinto(buffer):
-            del buffer[count:]  # short only at the end of the file
-            buffer += stream.readline()  # on to the end of the line
-            table = pa_csv.read_csv(pa.py_buffer(buffer), options, parse, convert, pool)
-            del buffer[CHUNK_BYTES:]
-            options = rest
-            for batch in table.to_batches():
-                columns = [batch.column(index).to_numpy() for index in range(len(kept))]
-                yield (columns[0], columns[1], columns[2], columns[3], columns[4], columns[5])
+        text = _CheckedText(stream)
+        rows = 0
+        schema = Schema(fields)
+        # A file-like object: arro3 asks for read, seek and tell only.
+        readable = cast(IO[bytes], text)
+        batches = read_csv(readable, schema, has_header=bool(skip_rows), batch_size=BATCH_ROWS)
+        for batch in batches:
+            rows += batch.num_rows
+            columns = [np.asarray(batch.column(index)) for index in range(len(kept))]
+            yield (columns[0], columns[1], columns[2], columns[3], columns[4], columns[5])
+    if rows + skip_rows != text.lines + (not text.ends_with_newline):
+        raise ValueError("blank lines (the slow way reads them)")
 
 
 class ColumnBuffer:

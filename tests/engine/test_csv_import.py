@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
-import pyarrow as pa
 import pytest
 
 from engine.core.errors import DataError
@@ -327,17 +326,17 @@ def test_a_file_of_many_blocks_reads_every_row_and_names_gap_lines(
     )
 
 
-@pytest.mark.parametrize("chunk_bytes", [1, 40, 41, 97, 1000])
+@pytest.mark.parametrize("read_bytes", [1, 40, 41, 97, 1000])
 @pytest.mark.parametrize("suffix", [".csv", ".csv.gz"])
-def test_chunks_cut_anywhere_keep_every_row_of_a_crlf_file_without_a_last_newline(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk_bytes: int, suffix: str
+def test_reads_cut_anywhere_keep_every_row_of_a_crlf_file_without_a_last_newline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, read_bytes: int, suffix: str
 ) -> None:
     rows = big_rows(300, gap_after=200)
     text = "\r\n".join([HEADER, *ohlcv_lines(rows)])  # no newline after the last row
     path = tmp_path / f"crlf{suffix}"
     path.write_bytes(gzip.compress(text.encode()) if suffix == ".csv.gz" else text.encode())
-    monkeypatch.setattr(csv_stream, "CHUNK_BYTES", chunk_bytes)  # rows are ~40 bytes long
-    monkeypatch.setattr(csv_import, "_load_slowly", None)  # the chunked reader must take it
+    monkeypatch.setattr(csv_stream, "READ_BYTES", read_bytes)  # rows are ~40 bytes long
+    monkeypatch.setattr(csv_import, "_load_slowly", None)  # the block reader must take it
     loaded = load_candles(path, use_cache=False)
     assert loaded.candles.timestamp.tolist() == [row[0] for row in rows]
     assert loaded.candles.high.tolist() == [float(row[2]) for row in rows]
@@ -345,16 +344,57 @@ def test_chunks_cut_anywhere_keep_every_row_of_a_crlf_file_without_a_last_newlin
     assert "(between lines 202 and 203)" in loaded.warnings[0]
 
 
-def test_the_parser_holds_a_few_chunks_whatever_the_file_size(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def test_a_blank_line_far_into_a_big_file_keeps_the_gap_line_numbers_true(
+    tmp_path: Path,
 ) -> None:
-    path = write(tmp_path / "big.csv", [HEADER, *ohlcv_lines(big_rows(30_000, 30_000))])
-    monkeypatch.setattr(csv_stream, "CHUNK_BYTES", 1 << 16)  # the file is ~26 chunks
-    pool = pa.proxy_memory_pool(pa.system_memory_pool())  # counts only this load
-    monkeypatch.setattr(pa, "system_memory_pool", lambda: pool)
-    monkeypatch.setattr(csv_import, "_load_slowly", None)  # the chunked reader must take it
-    assert len(load_candles(path, use_cache=False).candles) == 30_000
-    assert 0 < pool.max_memory() < 8 * csv_stream.CHUNK_BYTES < path.stat().st_size / 3
+    lines = ohlcv_lines(big_rows(20_000, gap_after=15_000))
+    lines.insert(10_000, "")  # a blank line 10,000 rows in: every later row is one line down
+    path = write(tmp_path / "blank.csv", [HEADER, *lines])
+    loaded = load_candles(path, use_cache=False)
+    assert len(loaded.candles) == 20_000
+    assert "(between lines 15003 and 15004)" in loaded.warnings[0]
+
+
+def test_quoted_numbers_are_refused_in_a_big_file_as_in_a_small_one(tmp_path: Path) -> None:
+    lines = ohlcv_lines(big_rows(20_000, gap_after=20_000))
+    fields = lines[12_000].split(",")
+    lines[12_000] = ",".join([fields[0], f'"{fields[1]}"', *fields[2:]])  # RFC 4180 quotes
+    path = write(tmp_path / "quoted.csv", [HEADER, *lines])
+    assert error_of(path).startswith(f"{path}, line 12002, column 2 (open): value '\"")
+
+
+_PEAK_OF_A_LOAD = """
+import sys
+from engine.data.csv_import import load_candles
+from engine.data import csv_stream  # the reader's libraries, loaded before measuring
+
+def peak():  # bytes; ru_maxrss would carry the parent's peak across exec
+    status = open("/proc/self/status").read()
+    return int(status.split("VmHWM:")[1].split()[0]) * 1024
+
+before = peak()
+candles = load_candles(sys.argv[1], use_cache=False).candles
+names = ("timestamp", "open", "high", "low", "close", "volume")
+print(len(candles), peak() - before, sum(getattr(candles, name).nbytes for name in names))
+"""
+
+
+def test_a_load_grows_the_process_by_little_more_than_its_candle_arrays(tmp_path: Path) -> None:
+    rows = big_rows(300_000, gap_after=300_000)  # 14.4 MB of arrays, 17 MB of text
+    path = write(tmp_path / "big.csv", [HEADER, *ohlcv_lines(rows)])
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    output = subprocess.run(
+        [sys.executable, "-c", _PEAK_OF_A_LOAD, str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+    count, grown, arrays = (int(word) for word in output.split())
+    assert count == 300_000 and arrays == 300_000 * 48
+    # The arrays, a few batches and the reader's buffers and code; reading the whole text at
+    # once (np.loadtxt, or a table then a copy) would grow it by several times the arrays.
+    assert arrays <= grown < arrays * 1.5
 
 
 def iso(ms: int) -> str:
