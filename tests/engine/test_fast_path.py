@@ -25,6 +25,7 @@ from tests.engine.helpers import (
     MIN,
     SYMBOL,
     T0,
+    add_exchange,
     bar,
     flat,
     long_dto,
@@ -214,3 +215,33 @@ def test_a_leading_candle_far_away_still_reaches_a_partial_level_in_the_1_4_10_p
     window = [bar(T0 + i * MIN, 100.0, high=spike if i == 2 else None) for i in range(5)]
     assert [(e.level, e.current_price) for e in levels] == [(10, vwap(window))]
     assert vwap(window) == pytest.approx(100 + (spike - 100) / 15)  # 113.3: 13 % up
+
+
+def raised(fn: Any, *args: Any) -> str | None:
+    """The type and message of what `fn(*args)` raises, None if it returns."""
+    try:
+        fn(*args)
+    except Exception as exc:
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("limit", [1, 2, 5, 9])
+@pytest.mark.parametrize("gap", [False, True])
+def test_the_price_check_before_get_signal_fails_exactly_where_the_vwap_does(
+    profile: str, limit: int, gap: bool
+) -> None:
+    rows = flat(T0, 12)
+    if gap:  # not evenly spaced: the check cannot be a comparison
+        rows = rows[:4] + rows[6:]
+    add_exchange("x", rows)
+    engine.set_config({"CC_AVG_PRICE_CANDLES_COUNT": limit})
+    exchange = ClientExchange(exchanges.get("x", "test"), snapshot(profile), SYSTEM_CLOCK)
+    outcomes = []
+    for when in range(T0 - 20 * MIN, T0 + 30 * MIN, MIN // 4):  # on and between minutes
+        expected = raised(exchange.average_price, SYMBOL, when)
+        assert raised(exchange.check_average_price, SYMBOL, when) == expected
+        outcomes.append(expected is None)
+    assert any(outcomes) == (limit > 1 or profile == "default")
+    assert not all(outcomes)  # times without candles were checked too
