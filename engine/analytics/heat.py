@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import threading
+from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +18,8 @@ from engine.analytics.reports.markdown import document, fixed, save_report, tabl
 from engine.analytics.stats import left_sum, max_drawdown, safe
 from engine.core import events
 from engine.core.models import Action
+
+_CLOSED = Action.CLOSED  # read once: on Python 3.11 each `Action.X` goes through a slow hook
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,21 +137,22 @@ class HeatUtils:
     """Read the per-symbol heatmap of a strategy's closed signals (upstream's `Heat`)."""
 
     def __init__(self) -> None:
-        self._pnls: dict[str, dict[str, list[float]]] = {}
+        # strategy -> symbol -> PnLs, created on first use (a closed signal costs no new dict)
+        self._pnls: defaultdict[str, defaultdict[str, list[float]]] = defaultdict(
+            lambda: defaultdict(list)
+        )
         self._lock = threading.Lock()
 
     def _record(self, result: Any) -> None:
-        if result.action is not Action.CLOSED:
+        if result.action is not _CLOSED:
             return
         with self._lock:
-            by_symbol = self._pnls.setdefault(result.strategy_name, {})
-            by_symbol.setdefault(result.symbol, []).append(result.pnl.pnl_percentage)
+            self._pnls[result.strategy_name][result.symbol].append(result.pnl.pnl_percentage)
 
     def add(self, strategy_name: str, symbol: str, pnl_percentages: Sequence[float]) -> None:
         """Add closed signals measured elsewhere (e.g. a backtest in another process)."""
         with self._lock:
-            by_symbol = self._pnls.setdefault(strategy_name, {})
-            by_symbol.setdefault(symbol, []).extend(pnl_percentages)
+            self._pnls[strategy_name][symbol].extend(pnl_percentages)
 
     def get_data(self, strategy_name: str) -> HeatmapStatistics:
         """Return the heatmap of every closed signal of `strategy_name` so far."""

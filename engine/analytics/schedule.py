@@ -29,6 +29,7 @@ from engine.core.jsformat import js_round
 from engine.core.models import Action, CancelledResult, TickResult
 
 MAX_EVENTS = 250
+_KEPT = frozenset((Action.SCHEDULED, Action.CANCELLED))
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +122,7 @@ class ScheduleUtils:
 
     def _record(self, result: Any) -> None:
         action = result.action
-        if action is not Action.SCHEDULED and action is not Action.CANCELLED:
+        if action not in _KEPT:
             return
         event = _event(result)
         with self._lock:

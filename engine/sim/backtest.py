@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from array import array
+from collections import defaultdict
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
@@ -49,6 +50,7 @@ _log = engine_logger(__name__)
 
 PROGRESS_UPDATES = 200
 _STORED = frozenset((Action.SCHEDULED, Action.CANCELLED, Action.CLOSED))
+_CLOSED = Action.CLOSED  # read once: on Python 3.11 each `Action.X` goes through a slow hook
 _SOURCE = "Backtest.run"
 _FRAME = "backtest_timeframe"  # the metric of a visited frame
 _SIGNAL = "backtest_signal"  # the metric of a resolved signal
@@ -154,7 +156,7 @@ class BacktestUtils:
     """Run backtests and read their statistics and reports (upstream's `Backtest`)."""
 
     def __init__(self) -> None:
-        self._closed: dict[tuple[str, str], list[ClosedResult]] = {}
+        self._closed: defaultdict[tuple[str, str], list[ClosedResult]] = defaultdict(list)
         self._frames: dict[tuple[str, str], tuple[int, int]] = {}
         self._lock = threading.Lock()
 
@@ -226,7 +228,7 @@ class BacktestUtils:
     def _logged(results: Iterator[Any], context_of_run: dict[str, Any]) -> Iterator[Any]:
         closed = 0
         for result in results:
-            closed += result.action is Action.CLOSED
+            closed += result.action is _CLOSED
             yield result
         _log.info("backtest run finished", {**context_of_run, "closed": closed})
 
@@ -419,14 +421,15 @@ class BacktestUtils:
             )
 
     def _emit(self, result: Any) -> None:
-        if result.action is Action.CLOSED:
+        action = result.action
+        if action is _CLOSED:
             with self._lock:
-                self._closed.setdefault((result.symbol, result.strategy_name), []).append(result)
+                self._closed[(result.symbol, result.strategy_name)].append(result)
             if _log.debugging:
                 _log.debug("signal closed", _signal_context(result))
         # Emitters without listeners are skipped: this runs twice per signal. The stores
         # behind `result_emitter` keep only the results that end or schedule a signal.
-        if result.action in _STORED and events.result_emitter.listeners:
+        if action in _STORED and events.result_emitter.listeners:
             events.result_emitter.emit(result)
         if events.signal_emitter.listeners:
             events.signal_emitter.emit(result)
