@@ -50,6 +50,7 @@ _log = engine_logger(__name__)
 
 PROGRESS_UPDATES = 200
 _STORED = frozenset((Action.SCHEDULED, Action.CANCELLED, Action.CLOSED))
+_ENDED = frozenset((Action.CANCELLED, Action.CLOSED))
 _CLOSED = Action.CLOSED  # read once: on Python 3.11 each `Action.X` goes through a slow hook
 _SOURCE = "Backtest.run"
 _FRAME = "backtest_timeframe"  # the metric of a visited frame
@@ -302,6 +303,8 @@ class BacktestUtils:
                     if close is not None:
                         i = max(i, -((first - close) // step_ms))
                     yield outcome
+                elif action in _ENDED:  # a signal left to the frames (after an error) ends
+                    yield result
             timer.emit(_FRAME, frame_started)
             i += 1
         self._progress(strategy, total, total)

@@ -868,7 +868,10 @@ class ClientStrategy:
             price = vwap(c, max(lo, hi - n), hi)
             return self._closed(signal, price, CloseReason.TIME_EXPIRED, last_ts, when)
         if expiry < hi or (hi > lo and last_ts + MINUTE_MS >= expiry_ts):
-            price = vwap(c, max(lo, expiry - n), expiry)
+            if expiry > lo:
+                price = vwap(c, max(lo, expiry - n), expiry)
+            else:  # it expired before a candle of its life closed: the VWAP known then
+                price = self.exchange.average_price(self.symbol, expiry_ts)
             return self._closed(signal, price, CloseReason.TIME_EXPIRED, expiry_ts, when)
         price = vwap(c, max(lo, hi - n), hi)
         return self._closed(signal, price, CloseReason.TIME_EXPIRED, last_ts + MINUTE_MS, when)

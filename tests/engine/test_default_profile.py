@@ -13,6 +13,7 @@ from tests.engine.helpers import (
     MIN,
     SYMBOL,
     T0,
+    add_frame,
     bar,
     flat,
     long_dto,
@@ -22,6 +23,7 @@ from tests.engine.helpers import (
     run,
     setup,
     short_dto,
+    user_get_candles,
     vwap,
 )
 
@@ -378,3 +380,64 @@ def test_limit_order_filled_on_the_last_candle_closes_at_the_end_of_data() -> No
     assert r.close_timestamp == T0 + 21 * MIN
     assert r.current_price == vwap(rows[-5:])
     assert calls == [T0]
+
+
+@pytest.mark.parametrize("user_code", [False, True])
+def test_a_scheduled_signal_that_expires_before_a_candle_of_its_life_closes_at_the_vwap_then(
+    user_code: bool,
+) -> None:
+    errors: list[Exception] = []
+    engine.listen_error(errors.append)
+    rows = replace_bars(flat(T0 - 10 * MIN, 60), bar(T0 + 10 * MIN, 100.0, low=98.0))
+    dto = long_dto(101.0, 97.0, minutes=1, price_open=98.5)  # entered by the 00:10 candle
+    setup(rows, once(dto), end=T0 + 40 * MIN, user_code=user_code)
+    results = run("s", profile=DEFAULT)
+    assert errors == []
+    assert [r.action for r in results] == ["closed"]
+    closed = results[0]
+    # Opened at 00:10 for one minute: it expires at 00:11, before any candle after the entry
+    # closes, at the VWAP of the five candles closed by then (the entry candle's low is 98).
+    assert closed.close_reason == "time_expired"
+    assert closed.close_timestamp == T0 + 11 * MIN
+    assert closed.current_price == vwap([*flat(T0 + 6 * MIN, 4), rows[20]])
+    assert closed.current_price == pytest.approx((4 * 100 + (100 + 98 + 100) / 3) / 5)
+    assert engine.Backtest.get_data(SYMBOL, "s").total_signals == 1
+
+
+@pytest.mark.parametrize("profile", [DEFAULT, LEGACY])
+def test_a_signal_the_run_could_not_resolve_at_once_is_yielded_when_it_closes(
+    profile: str,
+) -> None:
+    """A user exchange fails the fetch of the candles after a signal once: the run reports it,
+    follows the signal frame by frame, and yields its close like any other."""
+    errors: list[Exception] = []
+    engine.listen_error(errors.append)
+    engine.set_config({"CC_GET_CANDLES_RETRY_COUNT": 1, "CC_GET_CANDLES_RETRY_DELAY_MS": 0})
+    serve = user_get_candles(flat(T0 - 10 * MIN, 80))
+    failed: list[int] = []
+
+    def get_candles(symbol: str, interval: str, since: datetime, limit: int) -> list[dict]:
+        if limit == 30 and not failed:  # the 30 minutes after the signal, asked once
+            failed.append(ms(since))
+            raise ConnectionError("exchange unreachable")
+        return serve(symbol, interval, since, limit)
+
+    engine.add_exchange(
+        exchange_name="x",
+        get_candles=get_candles,
+        format_price=lambda s, p: f"{p:.2f}",
+        format_quantity=lambda s, q: f"{q:.8f}",
+    )
+    add_frame("f", T0, T0 + 60 * MIN)
+    engine.add_strategy(
+        strategy_name="s", interval="1m", get_signal=once(long_dto(101.0, 99.0, minutes=30))
+    )
+    results = run("s", profile=profile)
+    assert len(failed) == 1 and len(errors) == 1
+    assert "exchange unreachable" in str(errors[0])
+    closed = [r for r in results if r.action == "closed"]
+    # Prices stay at 100, between TP and SL: it lives its 30 minutes.
+    assert [(r.close_reason, r.close_timestamp) for r in closed] == [
+        ("time_expired", T0 + 30 * MIN)
+    ]
+    assert engine.Backtest.get_data(SYMBOL, "s").total_signals == len(closed) == 1

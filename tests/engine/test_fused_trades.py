@@ -189,6 +189,22 @@ def test_fused_trades_equal_the_general_loop(
 
 
 @pytest.mark.parametrize("profile", PROFILES)
+@pytest.mark.parametrize("seed", [20, 21, 22])
+def test_random_strategies_raise_only_their_own_errors_and_every_close_is_yielded(
+    profile: str, seed: int
+) -> None:
+    register(seed, "1m")
+    quiet = Observed(profile)
+    closed = [result for result in quiet.results if result.action == "closed"]
+    assert len(closed) > 50
+    assert engine.Backtest.get_data(SYMBOL, "s").total_signals == len(closed)
+    # The only errors are the invalid signals the strategy returns on purpose.
+    assert quiet.errors and all("Invalid signal" in error for error in quiet.errors), {
+        error.split(" in ")[0] for error in quiet.errors if "Invalid signal" not in error
+    }
+
+
+@pytest.mark.parametrize("profile", PROFILES)
 @pytest.mark.parametrize("stop_after", [1, 7, 40])
 def test_a_run_cancelled_after_a_fused_trade_stops_where_the_general_loop_does(
     profile: str, stop_after: int
