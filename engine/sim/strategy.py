@@ -208,7 +208,7 @@ class ClientStrategy:
         self.callbacks = schema.callbacks
         self.always_idle = not backtest
         self._window = settings.avg_price_candles
-        self._price_first = settings.legacy  # upstream asks for the VWAP before get_signal
+        self._price_first = settings.legacy or bool(risk.name)
         get_signal = schema.get_signal
         assert get_signal is not None  # checked at registration
         self._user_get_signal = get_signal
@@ -378,12 +378,13 @@ class ClientStrategy:
             # The backtest-kit-1.4.10 profile asks for it first, as upstream does: no candles
             # for it means get_signal is not called.
             price = None
-            if self.risk.name:
-                price = self.exchange.average_price(self.symbol, when)
-                if not self._allowed(price, when):
-                    return None
-            elif self._price_first:
-                self.exchange.check_average_price(self.symbol, when)
+            if self._price_first:
+                if self.risk.name:
+                    price = self.exchange.average_price(self.symbol, when)
+                    if not self._allowed(price, when):
+                        return None
+                else:  # its value is needed only with a signal
+                    self.exchange.check_average_price(self.symbol, when)
             stretch = self._stretch
             if stretch is None:
                 token = context.enter(self._context(when))
