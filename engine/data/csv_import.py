@@ -202,7 +202,7 @@ def _stream(source: str) -> LoadedCandles | None:
             if millis is None:
                 return None
             buffer.append((millis, *block[1:]))
-    except csv_stream.READ_ERRORS:
+    except Exception:  # arro3 raises Exception itself; the slow way names the fault
         return None
     timestamps, *prices = buffer.finish()
     if not len(timestamps) or (len(timestamps) > 2 and check.spacing > 1):

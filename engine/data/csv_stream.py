@@ -51,9 +51,6 @@ Opener = Callable[[], Any]
 ColumnBlock = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
 """Open times (int64) and open, high, low, close, volume (float64) of one block of rows."""
 
-READ_ERRORS = (Exception,)
-"""What reading a file that needs the slow way raises: arro3 raises `Exception` itself."""
-
 
 def opener(source: str) -> tuple[Opener, int]:
     """Return how to open the text of `source` and an estimate of its size in bytes.
@@ -134,10 +131,6 @@ class _CheckedText:
         """Refuse to move: the reader only asks that the method exists."""
         raise OSError("the CSV text is read once, from its start")
 
-    def tell(self) -> int:
-        """Return the position in the text."""
-        return self._stream.tell() - len(self._data) + self._at
-
 
 def read_blocks(open_text: Opener, names: tuple[str, ...], skip_rows: int) -> Iterator[ColumnBlock]:
     """Yield the first six columns of every block of rows, as numpy arrays.
@@ -158,7 +151,7 @@ def read_blocks(open_text: Opener, names: tuple[str, ...], skip_rows: int) -> It
         text = _CheckedText(stream)
         rows = 0
         schema = Schema(fields)
-        # A file-like object: arro3 asks for read, seek and tell only.
+        # A file-like object: arro3 reads it and asks that it has `seek`.
         readable = cast(IO[bytes], text)
         batches = read_csv(readable, schema, has_header=bool(skip_rows), batch_size=BATCH_ROWS)
         for batch in batches:
