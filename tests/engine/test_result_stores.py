@@ -18,9 +18,8 @@ import engine
 from engine.analytics.heat import heatmap_statistics
 from engine.analytics.stats import backtest_statistics
 from engine.core.config import PROFILES
-from tests.engine.helpers import MIN, SYMBOL, T0, add_exchange, add_frame
-from tests.engine.test_fast_path import random_walk
-from tests.engine.test_fused_trades import FRAMES, random_signals
+from tests.engine.helpers import SYMBOL
+from tests.engine.test_fused_trades import register
 
 pytestmark = pytest.mark.usefixtures("clean_engine")
 
@@ -33,22 +32,6 @@ def empty_heat() -> Iterator[None]:
     engine.Heat.clear()
 
 
-def register(seed: int) -> None:
-    """Random market signals (no scheduled ones: a scheduled signal that fails in the fast
-    path closes later in a tick, a close the run does not yield)."""
-    add_exchange("x", random_walk(FRAMES + 200, seed))
-    add_frame("f", T0 + 10 * MIN, T0 + (FRAMES + 199) * MIN)
-    draw = random_signals(seed)
-
-    def get_signal(symbol: str, when: Any) -> Any:
-        dto = draw(symbol, when)
-        if dto is not None:
-            dto.pop("price_open", None)
-        return dto
-
-    engine.add_strategy(strategy_name="s", interval="1m", get_signal=get_signal)
-
-
 def run(profile: str) -> Iterator[Any]:
     return engine.Backtest.run(
         SYMBOL, strategy_name="s", exchange_name="x", frame_name="f", profile=profile, seed=3
@@ -57,7 +40,7 @@ def run(profile: str) -> Iterator[Any]:
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_between_two_yields_the_stores_hold_every_close_so_far(profile: str) -> None:
-    register(21)
+    register(21, "1m")
     closed: list[Any] = []
     for result in run(profile):
         closed += [result] if result.action == "closed" else []
@@ -69,7 +52,7 @@ def test_between_two_yields_the_stores_hold_every_close_so_far(profile: str) -> 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_stores_cleared_during_a_run_keep_the_closes_that_follow(profile: str) -> None:
-    register(22)
+    register(22, "1m")
     closed: list[Any] = []
     for result in run(profile):
         closed += [result] if result.action == "closed" else []
@@ -84,7 +67,7 @@ def test_stores_cleared_during_a_run_keep_the_closes_that_follow(profile: str) -
 
 
 def test_a_reader_on_another_thread_sees_only_prefixes_of_the_closes() -> None:
-    register(23)
+    register(23, "1m")
     seen: list[tuple[tuple[Any, ...], int]] = []
     done = threading.Event()
 
